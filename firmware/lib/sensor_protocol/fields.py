@@ -1,0 +1,151 @@
+"""
+`sensor_protocol.fields`
+================================================================================
+The field table: every value a device publishes, with its type, unit, valid range and
+metric name. The host generates its pipeline program, alert rules and dashboards from
+these tables; nothing else re-types a field name.
+
+A metric name here is the name inside the ``furnace`` namespace: the pipeline joins them
+with ``_``, so ``furnace_temp`` is stored as ``furnace_furnace_temp``, the series name the
+studio's history already uses.
+"""
+
+from collections import namedtuple
+
+try:
+    from typing import Tuple
+except ImportError:
+    pass
+
+METRIC_NAMESPACE = "furnace"
+
+Field = namedtuple(
+    "Field",
+    ("key", "type", "unit", "lo", "hi", "nullable", "metric", "kind", "help"),
+)
+"""One published value.
+
+``type`` is ``"int"``, ``"float"``, ``"bool"`` or ``"str"``; ``lo``/``hi`` bound numbers
+(inclusive) and, for ``str``, the length. ``kind`` is ``"gauge"``, ``"counter"``,
+``"flags"`` (an int bitmask expanded to one 0/1 series per entry of ``FAULT_BITS``) or
+``None`` for values that are not metrics. ``metric`` is None when ``kind`` is None.
+"""
+
+INT32_MAX = 2147483647
+UPTIME_MS_MAX = 2**53
+EPOCH_MS_MIN = 86400000
+"""VictoriaMetrics rejects samples before 1970-01-02."""
+EPOCH_MS_MAX = 4102444800000
+"""2100-01-01: a clock past this is broken, not early."""
+
+# (name, bit) in the MAX31856 fault status register order, plus one bit of our own for a
+# conversion that missed its deadline. Names are adafruit_max31856's ``fault`` keys.
+FAULT_BITS = (
+    ("open_tc", 0x01),
+    ("voltage", 0x02),
+    ("tc_low", 0x04),
+    ("tc_high", 0x08),
+    ("cj_low", 0x10),
+    ("cj_high", 0x20),
+    ("tc_range", 0x40),
+    ("cj_range", 0x80),
+    ("timeout", 0x100),
+)
+FAULT_MASK_ALL = 0x1FF
+
+FAULTS_INVALIDATING_TEMPERATURE = 0x01 | 0x02 | 0x40 | 0x80 | 0x100
+"""With any of these set the thermocouple value is not a temperature: open circuit,
+over/under voltage, out of the type's range, cold junction out of range, no conversion."""
+
+READING_FIELDS = (
+    Field("seq", "int", "", 0, INT32_MAX, False, "reading_sequence", "gauge",
+          "Reading number since boot; with the boot count it identifies a reading."),
+    Field("up_ms", "int", "ms", 0, UPTIME_MS_MAX, False, None, None,
+          "Device uptime when the sample was taken."),
+    Field("t", "int", "ms", EPOCH_MS_MIN, EPOCH_MS_MAX, True, None, None,
+          "Unix time of the sample when the device clock was valid, else null."),
+    Field("temp_c", "float", "celsius", -270.0, 1800.0, True, "furnace_temp", "gauge",
+          "Furnace thermocouple temperature; null when a fault makes it invalid."),
+    Field("cj_c", "float", "celsius", -55.0, 125.0, True, "cold_junction_celsius", "gauge",
+          "Cold-junction (board) temperature of the thermocouple amplifier."),
+    Field("flame_v", "float", "volts", 0.0, 12.0, True, "flame_volts", "gauge",
+          "Flame-rod signal voltage, median of the oversampled ADC."),
+    Field("faults", "int", "", 0, FAULT_MASK_ALL, False, "thermocouple_fault", "flags",
+          "Thermocouple fault bits (FAULT_BITS), debounced."),
+)
+
+READING_KEYS = tuple(field.key for field in READING_FIELDS)
+"""Order of a reading row: ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)``."""
+
+ENVELOPE_FIELDS = (
+    Field("v", "int", "", 0, 255, False, None, None, "Schema version."),
+    Field("boot", "int", "", 0, INT32_MAX, False, None, None, "Boot count of the device."),
+    Field("sent_up_ms", "int", "ms", 0, UPTIME_MS_MAX, False, None, None,
+          "Device uptime when the payload was published."),
+)
+
+HEALTH_FIELDS = (
+    Field("uptime_s", "int", "seconds", 0, INT32_MAX, False, "device_uptime_seconds",
+          "gauge", "Seconds since boot."),
+    Field("mem_free", "int", "bytes", 0, INT32_MAX, False, "device_free_memory_bytes",
+          "gauge", "Free heap (gc.mem_free)."),
+    Field("rssi", "int", "dBm", -127, 0, True, "device_wifi_rssi_dbm", "gauge",
+          "Wi-Fi signal strength; null while not associated."),
+    Field("reconnects", "int", "", 0, INT32_MAX, False, "device_mqtt_reconnects_total",
+          "counter", "Broker connections made since boot, minus the first."),
+    Field("radio_restarts", "int", "", 0, INT32_MAX, False, "device_radio_restarts_total",
+          "counter", "Times the socket pool and radio were restarted to recover."),
+    Field("last_error", "str", "", 0, 120, True, None, None,
+          "Most recent network or sensor error, null if none since boot."),
+    Field("max_loop_s", "float", "seconds", 0.0, 3600.0, False, "device_max_loop_seconds",
+          "gauge", "Longest main-loop iteration since the previous health report."),
+    Field("read_s", "float", "seconds", 0.0, 60.0, False, "device_sensor_read_seconds",
+          "gauge", "Time from starting a thermocouple conversion to its result."),
+    Field("tc_faults", "int", "", 0, INT32_MAX, False, "device_thermocouple_faults_total",
+          "counter", "Faulted thermocouple conversions since boot."),
+    Field("buffer_depth", "int", "", 0, INT32_MAX, False, "device_buffer_readings",
+          "gauge", "Readings waiting in the store-and-forward buffer."),
+    Field("buffer_capacity", "int", "", 0, INT32_MAX, False,
+          "device_buffer_capacity_readings", "gauge", "Size of the buffer in readings."),
+    Field("buffer_drops", "int", "", 0, INT32_MAX, False, "device_buffer_dropped_total",
+          "counter", "Readings dropped because the buffer was full."),
+    Field("clock_valid", "bool", "", 0, 1, False, "device_clock_valid", "gauge",
+          "1 when the device clock is set from NTP."),
+)
+
+STATUS_STATES = ("online", "offline")
+
+STATUS_FIELDS = (
+    Field("state", "str", "", 6, 7, False, None, None, "online or offline."),
+    Field("fw", "str", "", 1, 32, True, None, None, "Firmware version."),
+    Field("board", "str", "", 1, 64, True, None, None, "board.board_id."),
+    Field("reset_reason", "str", "", 1, 32, True, None, None,
+          "microcontroller.cpu.reset_reason at boot."),
+    Field("safe_mode_reason", "str", "", 1, 48, True, None, None,
+          "Safe-mode reason recorded by safemode.py before the last reset, if any."),
+    Field("reset_cause", "str", "", 1, 120, True, None, None,
+          "Why the firmware itself reset the board last time, if it did."),
+    Field("sample_period_s", "float", "seconds", 0.5, 60.0, True, None, None,
+          "Configured sample period."),
+)
+
+CONTRACT_METRICS = ("device_online",)
+"""Metrics the host derives from the retained status (1 online, 0 offline)."""
+
+
+def full_metric_name(field: "Field") -> str:
+    """The stored series name of ``field``, e.g. ``furnace_furnace_temp``."""
+    return METRIC_NAMESPACE + "_" + field.metric
+
+
+def field_by_key(key: str) -> "Field":
+    """The reading or health field called ``key``."""
+    for field in READING_FIELDS + HEALTH_FIELDS:
+        if field.key == key:
+            return field
+    raise KeyError(key)
+
+
+def fault_names(bits: int) -> "Tuple[str, ...]":
+    """Names of the fault bits set in ``bits``, in register order."""
+    return tuple(name for name, bit in FAULT_BITS if bits & bit)

@@ -1,0 +1,211 @@
+"""
+`sensor_protocol.payloads`
+================================================================================
+Every payload is one JSON object carrying ``"v"`` (the schema version).
+
+* ``telemetry`` and ``backfill``: ``{"v", "boot", "sent_up_ms", "readings": [reading, ...]}``
+  where a reading is an object with the keys of ``READING_FIELDS``. Telemetry carries one
+  reading, a backfill batch up to ``MAX_BATCH_READINGS``.
+* ``health``: the envelope plus the keys of ``HEALTH_FIELDS``.
+* ``status`` (retained): ``{"v", "state": "online", ...STATUS_FIELDS}`` as the birth
+  message, ``OFFLINE_PAYLOAD`` as the last will.
+
+A reading taken before the device clock was set has ``"t": null``; its true time is
+``received - (sent_up_ms - up_ms)`` (``sample_time_ms``), exact to the publish latency.
+"""
+
+import json
+
+from sensor_protocol import SCHEMA_VERSION
+from sensor_protocol.fields import (
+    ENVELOPE_FIELDS,
+    HEALTH_FIELDS,
+    READING_FIELDS,
+    READING_KEYS,
+    STATUS_FIELDS,
+    STATUS_STATES,
+)
+from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
+
+try:
+    from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+except ImportError:
+    pass
+
+OFFLINE_PAYLOAD = '{"v": %d, "state": "offline"}' % SCHEMA_VERSION
+"""The retained last will on ``status``."""
+
+# Decimals kept on the wire: the MAX31856 resolves 1/128 degC, the ADC about 1 mV.
+_ROUNDING = {"temp_c": 2, "cj_c": 2, "flame_v": 3}
+
+
+class PayloadError(ValueError):
+    """A payload does not follow the contract. ``field`` names the offending field
+    (``"payload"`` when the whole payload is wrong); the message says what to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__("%s: %s" % (field, message))
+        self.field = field
+
+
+def _type_ok(kind: str, value: "Any") -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _check_value(field: "Any", value: "Any", where: str) -> None:
+    name = where + field.key
+    if value is None:
+        if not field.nullable:
+            raise PayloadError(name, "must not be null")
+        return
+    if not _type_ok(field.type, value):
+        raise PayloadError(name, "must be %s, got %s" % (field.type, type(value).__name__))
+    if field.type == "str":
+        size = len(value)
+        if size < field.lo or size > field.hi:
+            raise PayloadError(name, "length %d is outside %d..%d" % (size, field.lo, field.hi))
+    elif field.type != "bool":
+        if value != value:
+            raise PayloadError(name, "must be a number, got NaN")
+        if value < field.lo or value > field.hi:
+            raise PayloadError(
+                name, "%r is outside the valid range %r..%r" % (value, field.lo, field.hi)
+            )
+
+
+def _check_object(obj: "Any", fields: "Sequence[Any]", where: str, extra: "Tuple[str, ...]"):
+    if not isinstance(obj, dict):
+        raise PayloadError(where.rstrip(".") or "payload", "must be a JSON object")
+    known = extra + tuple(field.key for field in fields)
+    for key in obj:
+        if key not in known:
+            raise PayloadError(where + str(key), "is not a field of this payload")
+    for field in fields:
+        if field.key not in obj:
+            raise PayloadError(where + field.key, "is missing")
+        _check_value(field, obj[field.key], where)
+
+
+def _parse(text: "Union[str, bytes]") -> "Dict[str, Any]":
+    if len(text) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(
+            "payload", "%d bytes is over the %d-byte limit" % (len(text), MAX_PAYLOAD_BYTES)
+        )
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeError:
+            raise PayloadError("payload", "is not UTF-8") from None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        raise PayloadError("payload", "is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise PayloadError("payload", "must be a JSON object")
+    if "v" not in obj:
+        raise PayloadError("v", "is missing")
+    if obj["v"] != SCHEMA_VERSION or isinstance(obj["v"], bool):
+        raise PayloadError(
+            "v", "schema version %r is not supported; expected %d" % (obj["v"], SCHEMA_VERSION)
+        )
+    return obj
+
+
+def _envelope(boot: int, sent_up_ms: int) -> str:
+    return '{"v": %d, "boot": %d, "sent_up_ms": %d' % (SCHEMA_VERSION, boot, sent_up_ms)
+
+
+def encode_reading(row: "Sequence[Any]") -> str:
+    """One reading row ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)`` as a JSON object."""
+    reading = {}
+    for key, value in zip(READING_KEYS, row):
+        digits = _ROUNDING.get(key)
+        if digits is not None and value is not None:
+            value = round(value, digits)
+        reading[key] = value
+    return json.dumps(reading)
+
+
+def encode_readings(boot: int, sent_up_ms: int, rows: "Sequence[Sequence[Any]]") -> "Tuple[str, int]":
+    """Encode as many of ``rows`` (oldest first) as fit one payload.
+
+    Returns ``(payload, count)``: ``rows[:count]`` are in the payload. ``count`` is at
+    least 1 for a non-empty ``rows`` and at most ``MAX_BATCH_READINGS``; the payload is
+    never over ``MAX_PAYLOAD_BYTES``.
+    """
+    head = _envelope(boot, sent_up_ms) + ', "readings": ['
+    size = len(head) + 2
+    parts = []  # type: List[str]
+    for row in rows:
+        if len(parts) == MAX_BATCH_READINGS:
+            break
+        text = encode_reading(row)
+        if size + len(text) + 2 > MAX_PAYLOAD_BYTES:
+            break
+        parts.append(text)
+        size += len(text) + 2
+    return head + ", ".join(parts) + "]}", len(parts)
+
+
+def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
+    """Parse and validate a telemetry or backfill payload."""
+    obj = _parse(text)
+    _check_object(obj, ENVELOPE_FIELDS, "", ("readings",))
+    readings = obj.get("readings")
+    if not isinstance(readings, list):
+        raise PayloadError("readings", "must be a list")
+    if not readings or len(readings) > MAX_BATCH_READINGS:
+        raise PayloadError(
+            "readings", "must hold 1..%d readings, got %d" % (MAX_BATCH_READINGS, len(readings))
+        )
+    for index, reading in enumerate(readings):
+        _check_object(reading, READING_FIELDS, "readings[%d]." % index, ())
+    return obj
+
+
+def encode_health(boot: int, sent_up_ms: int, health: "Dict[str, Any]") -> str:
+    """A health payload; ``health`` holds every key of ``HEALTH_FIELDS``."""
+    body = json.dumps(health)
+    return _envelope(boot, sent_up_ms) + ", " + body[1:]
+
+
+def decode_health(text: "Union[str, bytes]") -> "Dict[str, Any]":
+    """Parse and validate a health payload."""
+    obj = _parse(text)
+    _check_object(obj, ENVELOPE_FIELDS + HEALTH_FIELDS, "", ())
+    return obj
+
+
+def encode_status(boot: int, status: "Dict[str, Any]") -> str:
+    """The retained birth message; ``status`` holds every key of ``STATUS_FIELDS``."""
+    body = dict(status)
+    body["v"] = SCHEMA_VERSION
+    body["boot"] = boot
+    return json.dumps(body)
+
+
+def decode_status(text: "Union[str, bytes]") -> "Dict[str, Any]":
+    """Parse and validate a status payload: a birth message or the last will."""
+    obj = _parse(text)
+    if obj.get("state") == "offline" and len(obj) == 2:
+        return obj
+    _check_object(obj, STATUS_FIELDS, "", ("v", "boot"))
+    _check_value(ENVELOPE_FIELDS[1], obj["boot"], "")
+    if obj["state"] not in STATUS_STATES:
+        raise PayloadError("state", "must be one of %s" % ", ".join(STATUS_STATES))
+    return obj
+
+
+def sample_time_ms(reading: "Dict[str, Any]", sent_up_ms: int, received_ms: int) -> int:
+    """The true time of a reading: its own clock time when it has one, else the receive
+    time moved back by how long the device held it."""
+    clock = reading.get("t")  # type: Optional[int]
+    if clock is not None:
+        return clock
+    return received_ms - (sent_up_ms - reading["up_ms"])
