@@ -57,6 +57,8 @@ FAULTS_INVALIDATING_TEMPERATURE = 0x01 | 0x02 | 0x40 | 0x80 | 0x100
 """With any of these set the thermocouple value is not a temperature: open circuit,
 over/under voltage, out of the type's range, cold junction out of range, no conversion."""
 
+# fmt: off
+# One field per row reads as the table it is.
 READING_FIELDS = (
     Field("seq", "int", "", 0, INT32_MAX, False, "reading_sequence", "gauge",
           "Reading number since boot; with the boot count it identifies a reading."),
@@ -128,6 +130,8 @@ STATUS_FIELDS = (
     Field("sample_period_s", "float", "seconds", 0.5, 60.0, True, None, None,
           "Configured sample period."),
 )
+
+# fmt: on
 
 CONTRACT_METRICS = ("device_online",)
 """Metrics the host derives from the retained status (1 online, 0 offline)."""

@@ -93,9 +93,11 @@ def _check_object(obj: "Any", fields: "Sequence[Any]", where: str, extra: "Tuple
 
 
 def _parse(text: "Union[str, bytes]") -> "Dict[str, Any]":
-    if len(text) > MAX_PAYLOAD_BYTES:
+    # The limit is in bytes on the wire: measure a str as its UTF-8 encoding.
+    size = len(text.encode("utf-8")) if isinstance(text, str) else len(text)
+    if size > MAX_PAYLOAD_BYTES:
         raise PayloadError(
-            "payload", "%d bytes is over the %d-byte limit" % (len(text), MAX_PAYLOAD_BYTES)
+            "payload", "%d bytes is over the %d-byte limit" % (size, MAX_PAYLOAD_BYTES)
         )
     if isinstance(text, (bytes, bytearray)):
         try:
@@ -126,13 +128,13 @@ def encode_reading(row: "Sequence[Any]") -> str:
     reading = {}
     for key, value in zip(READING_KEYS, row):
         digits = _ROUNDING.get(key)
-        if digits is not None and value is not None:
-            value = round(value, digits)
-        reading[key] = value
+        reading[key] = value if digits is None or value is None else round(value, digits)
     return json.dumps(reading)
 
 
-def encode_readings(boot: int, sent_up_ms: int, rows: "Sequence[Sequence[Any]]") -> "Tuple[str, int]":
+def encode_readings(
+    boot: int, sent_up_ms: int, rows: "Sequence[Sequence[Any]]"
+) -> "Tuple[str, int]":
     """Encode as many of ``rows`` (oldest first) as fit one payload.
 
     Returns ``(payload, count)``: ``rows[:count]`` are in the payload. ``count`` is at
@@ -141,7 +143,7 @@ def encode_readings(boot: int, sent_up_ms: int, rows: "Sequence[Sequence[Any]]")
     """
     head = _envelope(boot, sent_up_ms) + ', "readings": ['
     size = len(head) + 2
-    parts = []  # type: List[str]
+    parts: List[str] = []
     for row in rows:
         if len(parts) == MAX_BATCH_READINGS:
             break
@@ -157,7 +159,9 @@ def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
     """Parse and validate a telemetry or backfill payload."""
     obj = _parse(text)
     _check_object(obj, ENVELOPE_FIELDS, "", ("readings",))
-    readings = obj.get("readings")
+    if "readings" not in obj:
+        raise PayloadError("readings", "is missing")
+    readings = obj["readings"]
     if not isinstance(readings, list):
         raise PayloadError("readings", "must be a list")
     if not readings or len(readings) > MAX_BATCH_READINGS:
@@ -195,8 +199,7 @@ def decode_status(text: "Union[str, bytes]") -> "Dict[str, Any]":
     obj = _parse(text)
     if obj.get("state") == "offline" and len(obj) == 2:
         return obj
-    _check_object(obj, STATUS_FIELDS, "", ("v", "boot"))
-    _check_value(ENVELOPE_FIELDS[1], obj["boot"], "")
+    _check_object(obj, STATUS_FIELDS + ENVELOPE_FIELDS[1:2], "", ("v",))
     if obj["state"] not in STATUS_STATES:
         raise PayloadError("state", "must be one of %s" % ", ".join(STATUS_STATES))
     return obj
@@ -205,7 +208,7 @@ def decode_status(text: "Union[str, bytes]") -> "Dict[str, Any]":
 def sample_time_ms(reading: "Dict[str, Any]", sent_up_ms: int, received_ms: int) -> int:
     """The true time of a reading: its own clock time when it has one, else the receive
     time moved back by how long the device held it."""
-    clock = reading.get("t")  # type: Optional[int]
+    clock: Optional[int] = reading.get("t")
     if clock is not None:
         return clock
     return received_ms - (sent_up_ms - reading["up_ms"])

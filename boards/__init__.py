@@ -1,0 +1,18 @@
+"""
+`boards`
+================================================================================
+One module per supported board, named by ``board.board_id``. A board module holds pins
+and numbers only, no logic:
+
+* ``BOARD_ID``: the ``board.board_id`` the module is for.
+* ``SPI_SCK``, ``SPI_MOSI``, ``SPI_MISO``: the SPI bus to the MAX31856.
+* ``THERMOCOUPLE_CS``: the MAX31856 chip select.
+* ``FLAME_ADC``: the flame-rod signal input (an ADC1 pin on ESP32 boards).
+* ``ADC_VOLTS_PER_COUNT``: ``analogio.AnalogIn.value`` counts to volts at the pin.
+* ``STATUS_NEOPIXEL``, ``NEOPIXEL_POWER``: the on-board NeoPixel and its power switch, or None.
+* ``STATUS_LED``: a plain LED when the board has no NeoPixel, else None.
+* ``WATCHDOG_MAX_S``: the watchdog timeout the firmware uses at most.
+* ``DEFAULT_BUFFER_CAPACITY``: store-and-forward readings that fit the board's free RAM.
+
+Wiring for each board is in ``boards/README.md``.
+"""

@@ -1,0 +1,25 @@
+"""Raspberry Pi Pico 2 W: pins and numbers for the sensor node (wiring: boards/README.md)."""
+
+import board
+
+BOARD_ID = "raspberry_pi_pico2_w"
+
+# SPI0 on its default pins, as on the Pico W.
+SPI_SCK = board.GP18
+SPI_MOSI = board.GP19
+SPI_MISO = board.GP16
+THERMOCOUPLE_CS = board.GP17
+
+# ADC0. GPIO29 (A3) is not usable: it measures VSYS and is shared with the radio's SPI.
+FLAME_ADC = board.GP26
+ADC_VOLTS_PER_COUNT = 3.3 / 65535
+
+STATUS_NEOPIXEL = None
+NEOPIXEL_POWER = None
+# The green LED on the CYW43 radio chip.
+STATUS_LED = board.LED
+
+# CircuitPython's RP2 watchdog limit, the same on the RP2350 as on the RP2040.
+WATCHDOG_MAX_S = 8.0
+# 520 KB SRAM (about four times the Pico W's free heap): 4000 readings, 5.5 hours at 5 s.
+DEFAULT_BUFFER_CAPACITY = 4000

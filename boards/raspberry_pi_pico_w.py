@@ -1,0 +1,25 @@
+"""Raspberry Pi Pico W: pins and numbers for the sensor node (wiring: boards/README.md)."""
+
+import board
+
+BOARD_ID = "raspberry_pi_pico_w"
+
+# SPI0 on its default pins.
+SPI_SCK = board.GP18
+SPI_MOSI = board.GP19
+SPI_MISO = board.GP16
+THERMOCOUPLE_CS = board.GP17
+
+# ADC0. GPIO29 (A3) is not usable: it measures VSYS and is shared with the radio's SPI.
+FLAME_ADC = board.GP26
+ADC_VOLTS_PER_COUNT = 3.3 / 65535
+
+STATUS_NEOPIXEL = None
+NEOPIXEL_POWER = None
+# The green LED on the CYW43 radio chip.
+STATUS_LED = board.LED
+
+# RP2040 hardware maximum (8.39 s) rounded down.
+WATCHDOG_MAX_S = 8.0
+# About 126 KB free at boot: 1000 readings cover 83 minutes at the 5 s default period.
+DEFAULT_BUFFER_CAPACITY = 1000

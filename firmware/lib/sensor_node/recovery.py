@@ -1,0 +1,83 @@
+"""
+`sensor_node.recovery`
+================================================================================
+The recovery ladder's decisions, apart from the radio and the board so they can be tested
+with a fake clock:
+
+1. reconnect with backoff (``backoff``), always;
+2. restart the radio and recreate the socket pool after ``radio_restart_after_ms`` with
+   no answer at all from the network, and again every ``radio_restart_after_ms``;
+3. reset the board after ``reset_after_ms`` without a broker session, if the network has
+   also been silent for ``radio_restart_after_ms``.
+
+"An answer" is anything that proves the radio and IP stack work: a broker accepting or
+refusing a connection, a PUBACK, an NTP reply. A broker that is down (connection refused)
+or rejects the login is therefore never "fixed" by a reset, which would throw away the
+readings waiting in RAM; a wedged radio (ESPHome's and MiniMQTT #242's "connected but
+nothing works") is.
+"""
+
+try:
+    from typing import Optional
+except ImportError:
+    pass
+
+NOTHING = 0
+RESTART_RADIO = 1
+RESET = 2
+
+
+class RecoveryLadder:
+    """Tracks offline time and network answers on the uptime clock (ms)."""
+
+    def __init__(self, radio_restart_after_ms: int, reset_after_ms: int, now_ms: int) -> None:
+        self._radio_after = radio_restart_after_ms
+        self._reset_after = reset_after_ms
+        self.offline_since: Optional[int] = now_ms
+        """When the broker session was lost (boot counts as lost); None while online."""
+        self._last_answer = now_ms
+        self._last_restart = now_ms
+
+    def online(self, now_ms: int) -> None:
+        """A broker session is up."""
+        self.offline_since = None
+        self._last_answer = now_ms
+
+    def offline(self, now_ms: int) -> None:
+        """The broker session was lost."""
+        if self.offline_since is None:
+            self.offline_since = now_ms
+            self._last_restart = now_ms
+
+    def answered(self, now_ms: int) -> None:
+        """The network answered something."""
+        self._last_answer = now_ms
+
+    def radio_restarted(self, now_ms: int) -> None:
+        """The radio was restarted."""
+        self._last_restart = now_ms
+
+    def offline_ms(self, now_ms: int) -> int:
+        """How long the broker session has been down, 0 while online."""
+        if self.offline_since is None:
+            return 0
+        return now_ms - self.offline_since
+
+    def silent_ms(self, now_ms: int) -> int:
+        """How long the network has given no answer while offline, 0 while online."""
+        if self.offline_since is None:
+            return 0
+        return now_ms - max(self._last_answer, self.offline_since)
+
+    def action(self, now_ms: int) -> int:
+        """``NOTHING``, ``RESTART_RADIO`` or ``RESET``."""
+        if self.offline_since is None:
+            return NOTHING
+        silent = self.silent_ms(now_ms)
+        if silent < self._radio_after:
+            return NOTHING
+        if self.offline_ms(now_ms) >= self._reset_after:
+            return RESET
+        if now_ms - self._last_restart >= self._radio_after:
+            return RESTART_RADIO
+        return NOTHING

@@ -1,0 +1,328 @@
+"""
+`sensor_node.settings`
+================================================================================
+Every ``settings.toml`` key the node reads, in one declarative table: ``SETTINGS``. The
+table validates the settings at boot (``load_settings``) and writes
+``settings.toml.example`` (``example_text``), so the two cannot drift apart.
+
+``os.getenv`` re-reads the file on every call, so the settings are read once, at boot.
+CircuitPython's ``settings.toml`` holds strings and integers only: a decimal such as
+``0.5`` must be written in quotes. Every value is therefore accepted as a string too.
+"""
+
+from collections import namedtuple
+
+from sensor_protocol.topics import id_problem
+
+try:
+    from typing import Any, Callable, Dict, List, Optional
+except ImportError:
+    pass
+
+Setting = namedtuple("Setting", ("key", "kind", "default", "limits", "example", "doc"))
+"""One key. ``kind`` is ``str`` (``limits`` = length range), ``id`` (a contract id),
+``int``/``float`` (``limits`` = inclusive range), ``bool`` or ``choice`` (``limits`` = the
+allowed values). ``default`` is ``REQUIRED``, a value or a ``BoardValue``; ``example`` is
+what ``settings.toml.example`` shows when there is no plain default."""
+
+REQUIRED = None
+
+
+class BoardValue:
+    """A default or limit taken from the board module's attribute ``name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+_BUFFER = BoardValue("DEFAULT_BUFFER_CAPACITY")
+_WATCHDOG = BoardValue("WATCHDOG_MAX_S")
+
+# fmt: off
+SETTINGS = (
+    Setting("CIRCUITPY_WIFI_SSID", "str", REQUIRED, (1, 32), "studio-wifi",
+            "Wi-Fi network name. CircuitPython joins it before code.py starts; the node "
+            "rejoins it after an outage."),
+    Setting("CIRCUITPY_WIFI_PASSWORD", "str", "", (0, 63), None,
+            "Wi-Fi password; empty for an open network."),
+    Setting("MQTT_BROKER", "str", REQUIRED, (1, 253), "192.168.1.10",
+            "Broker host. Prefer an IP address: a host name costs a DNS lookup on every "
+            "reconnect, and a lookup cannot be given a timeout."),
+    Setting("MQTT_PORT", "int", 1883, (1, 65535), None, "Broker TCP port."),
+    Setting("MQTT_USER", "str", "", (0, 64), None,
+            "Broker user name; empty when the broker needs no login."),
+    Setting("MQTT_PASSWORD", "str", "", (0, 128), None, "Broker password for MQTT_USER."),
+    Setting("MQTT_TOPIC_ROOT", "id", "furnace", None, None,
+            "First topic level: topics are ROOT/STUDIO_ID/DEVICE_ID/channel."),
+    Setting("STUDIO_ID", "id", REQUIRED, None, "studio1",
+            "Studio this node belongs to: a-z, 0-9, '_' and '-', at most 32 characters."),
+    Setting("DEVICE_ID", "id", REQUIRED, None, "furnace1",
+            "This node's name within the studio: a-z, 0-9, '_' and '-', at most 32 "
+            "characters."),
+    Setting("SAMPLE_PERIOD_S", "float", 5, (0.5, 60), None,
+            "Seconds between readings."),
+    Setting("HEALTH_PERIOD_S", "int", 60, (10, 3600), None,
+            "Seconds between health reports."),
+    Setting("TC_TYPE", "choice", "K", ("B", "E", "J", "K", "N", "R", "S", "T"), None,
+            "Thermocouple type (K tops out at 1372 C; N, R, S and B go higher)."),
+    Setting("TC_AVERAGING", "choice", 4, (1, 2, 4, 8, 16), None,
+            "Conversions the MAX31856 averages per reading; 16 takes about 0.8 s."),
+    Setting("MAINS_HZ", "choice", 60, (50, 60), None,
+            "Local mains frequency, rejected by the MAX31856 filter."),
+    Setting("FLAME_DIVIDER_RATIO", "float", 1.0, (0.1, 100), None,
+            "Volts at the flame rod per volt at the ADC pin (the divider or buffer gain)."),
+    Setting("FLAME_OFFSET_V", "float", 0.0, (-5, 5), None,
+            "Calibration offset added to the flame voltage, in volts."),
+    Setting("FLAME_OVERSAMPLE", "int", 15, (1, 63), None,
+            "ADC samples per flame reading; the median is kept."),
+    Setting("FAULT_DEBOUNCE", "int", 3, (1, 20), None,
+            "Consecutive readings a thermocouple fault must be present (or absent) before "
+            "its flag is raised (or cleared). A faulted reading never carries a temperature."),
+    Setting("BUFFER_CAPACITY", "int", _BUFFER, (60, 100000), 1000,
+            "Readings kept in RAM while the broker is out of reach (34 bytes each); when "
+            "full, the oldest is dropped. Default: the board module's DEFAULT_BUFFER_CAPACITY."),
+    Setting("NTP_SERVER", "str", "pool.ntp.org", (1, 253), None,
+            "NTP server for the wall clock; the Pi on the LAN is a good choice."),
+    Setting("NTP_PORT", "int", 123, (1, 65535), None, "NTP server UDP port."),
+    Setting("NTP_RESYNC_S", "int", 3600, (60, 21600), None,
+            "Seconds between clock syncs. Readings carry no wall time once the last sync is "
+            "6 hours old."),
+    Setting("KEEPALIVE_S", "int", 20, (5, 120), None,
+            "MQTT keep-alive; the broker declares the node offline after 1.5 times this "
+            "without a packet."),
+    Setting("RADIO_RESTART_AFTER_S", "int", 120, (30, 3600), None,
+            "Seconds without any answer from the network before the radio is restarted "
+            "and the socket pool recreated (repeated at this interval)."),
+    Setting("RESET_AFTER_OFFLINE_S", "int", 1800, (120, 604800), None,
+            "Seconds without a broker connection (and without any answer from the network "
+            "for RADIO_RESTART_AFTER_S) before the board resets. A reset loses the readings "
+            "held in RAM; a broker that refuses connections proves the network works and "
+            "never causes one."),
+    Setting("WATCHDOG_S", "float", _WATCHDOG, (8, _WATCHDOG), 8,
+            "Hardware watchdog timeout in seconds; the longest blocking step of the loop "
+            "takes about 5 s. Default and maximum: the board module's WATCHDOG_MAX_S."),
+    Setting("PRODUCTION", "bool", True, None, None,
+            "1: auto-reload off, so a write to CIRCUITPY cannot restart the node mid-firing. "
+            "0 while developing."),
+)
+# fmt: on
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class SettingsError(ValueError):
+    """A key is missing or bad. ``key`` names it, ``problem`` says what is wrong and ``fix``
+    what to write instead. The node shows it and re-reads the settings later."""
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        super().__init__("%s %s" % (key, problem))
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+
+
+class Settings:
+    """Validated settings, read as ``settings["SAMPLE_PERIOD_S"]``."""
+
+    def __init__(self, values: "Dict[str, Any]") -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> "Any":
+        return self._values[key]
+
+
+def _number_text(value: "Any") -> str:
+    if isinstance(value, float) and value != int(value):
+        return repr(value)
+    return "%d" % value
+
+
+def toml_value(value: "Any") -> str:
+    """``value`` as CircuitPython's settings.toml can hold it (decimals in quotes)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return "%d" % value
+    if isinstance(value, float):
+        if value == int(value):
+            return "%d" % value
+        return '"%r"' % value
+    return '"%s"' % value
+
+
+def _resolve(value: "Any", board: "Any") -> "Any":
+    if isinstance(value, BoardValue):
+        return getattr(board, value.name)
+    return value
+
+
+def _fix(setting: "Any", board: "Any") -> str:
+    value = _resolve(setting.default, board)
+    if value is REQUIRED:
+        value = setting.example
+    return "write %s = %s in settings.toml" % (setting.key, toml_value(value))
+
+
+def _as_number(raw: "Any", kind: str) -> "Any":
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if kind == "int" else float(raw)
+    try:
+        text = str(raw).strip()
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        return None
+
+
+def _check(setting: "Any", raw: "Any", board: "Any") -> "Any":
+    """The value of ``setting`` from ``raw``, or raise SettingsError."""
+    kind = setting.kind
+    limits = setting.limits
+    if kind in ("int", "float"):
+        lo = _resolve(limits[0], board)
+        hi = _resolve(limits[1], board)
+        value = _as_number(raw, kind)
+        if value is None or value != value or value < lo or value > hi:
+            what = "a whole number" if kind == "int" else "a number"
+            raise SettingsError(
+                setting.key,
+                "must be %s between %s and %s, got %r"
+                % (what, _number_text(lo), _number_text(hi), raw),
+                _fix(setting, board),
+            )
+        return value
+    text = raw if isinstance(raw, str) else str(raw)
+    if kind == "bool":
+        lowered = text.strip().lower()
+        if lowered not in _TRUE + _FALSE:
+            raise SettingsError(setting.key, "must be 1 or 0, got %r" % raw, _fix(setting, board))
+        return lowered in _TRUE
+    if kind == "choice":
+        for allowed in limits:
+            if text.strip().upper() == str(allowed):
+                return allowed
+        raise SettingsError(
+            setting.key,
+            "must be one of %s, got %r" % (", ".join(str(item) for item in limits), raw),
+            _fix(setting, board),
+        )
+    if kind == "id":
+        problem = id_problem(text)
+        if problem is not None:
+            raise SettingsError(setting.key, problem + ", got %r" % raw, _fix(setting, board))
+        return text
+    if len(text) < limits[0] or len(text) > limits[1]:
+        raise SettingsError(
+            setting.key,
+            "must be %d to %d characters long, got %d" % (limits[0], limits[1], len(text)),
+            _fix(setting, board),
+        )
+    return text
+
+
+def _cross_check(values: "Dict[str, Any]", board: "Any") -> None:
+    """Rules between keys; the error names the key to change."""
+    by_key = {setting.key: setting for setting in SETTINGS}
+    if values["RESET_AFTER_OFFLINE_S"] <= values["RADIO_RESTART_AFTER_S"]:
+        raise SettingsError(
+            "RESET_AFTER_OFFLINE_S",
+            "must be greater than RADIO_RESTART_AFTER_S (%d), got %d"
+            % (values["RADIO_RESTART_AFTER_S"], values["RESET_AFTER_OFFLINE_S"]),
+            _fix(by_key["RESET_AFTER_OFFLINE_S"], board),
+        )
+    if values["MQTT_PASSWORD"] and not values["MQTT_USER"]:
+        raise SettingsError(
+            "MQTT_USER",
+            "is empty but MQTT_PASSWORD is set; MQTT sends a password only with a user name",
+            'write MQTT_USER = "..." in settings.toml, or remove MQTT_PASSWORD',
+        )
+
+
+def load_settings(getenv: "Callable[[str], Any]", board: "Any") -> "Settings":
+    """Read every key once through ``getenv`` (``os.getenv`` on a board) and validate it.
+
+    ``board`` is the board module (for board defaults and limits). Raises SettingsError for
+    the first bad or missing key in table order.
+    """
+    values = {}
+    for setting in SETTINGS:
+        raw = getenv(setting.key)
+        if raw is None or (isinstance(raw, str) and not raw.strip() and setting.kind != "str"):
+            default = _resolve(setting.default, board)
+            if default is REQUIRED:
+                raise SettingsError(setting.key, "is missing", _fix(setting, board))
+            values[setting.key] = default
+            continue
+        if setting.kind == "str" and setting.default is REQUIRED and not raw:
+            raise SettingsError(setting.key, "is empty", _fix(setting, board))
+        values[setting.key] = _check(setting, raw, board)
+    _cross_check(values, board)
+    return Settings(values)
+
+
+def _limits_text(setting: "Any") -> "Optional[str]":
+    kind = setting.kind
+    limits = setting.limits
+    if kind in ("int", "float"):
+        parts = []
+        for limit in limits:
+            if isinstance(limit, BoardValue):
+                parts.append("the board's " + limit.name)
+            else:
+                parts.append(_number_text(limit))
+        return "Range: %s to %s." % (parts[0], parts[1])
+    if kind == "choice":
+        return "One of: %s." % ", ".join(str(item) for item in limits)
+    if kind == "bool":
+        return "1 or 0."
+    if kind == "str" and limits[0] == 0:
+        return "At most %d characters." % limits[1]
+    return None
+
+
+def _wrap(text: str, width: int) -> "List[str]":
+    lines = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = word if not line else line + " " + word
+    lines.append(line)
+    return lines
+
+
+EXAMPLE_HEADER = (
+    "# settings.toml for the furnace sensor node: copy to CIRCUITPY/settings.toml and edit.\n"
+    "# Generated from sensor_node.settings.SETTINGS (edit the table, not this file); a test\n"
+    "# fails when they differ. Keep the real settings.toml out of git: it holds passwords.\n"
+    "#\n"
+    '# CircuitPython reads strings and integers only: write a decimal in quotes ("0.5").\n'
+    "# A bad or missing key shows on the console (one line naming the key and the fix) and\n"
+    "# as a magenta status LED; the node re-reads the file every 30 seconds.\n"
+)
+
+
+def example_text() -> str:
+    """The text of ``firmware/settings.toml.example``."""
+    out = [EXAMPLE_HEADER]
+    for setting in SETTINGS:
+        comment = [setting.doc]
+        limits = _limits_text(setting)
+        if limits:
+            comment.append(limits)
+        if setting.default is REQUIRED:
+            comment.append("Required.")
+        out.append("\n")
+        for line in _wrap(" ".join(comment), 88):
+            out.append("# " + line + "\n")
+        if isinstance(setting.default, BoardValue):
+            out.append("# %s = %s\n" % (setting.key, toml_value(setting.example)))
+        elif setting.default is REQUIRED:
+            out.append("%s = %s\n" % (setting.key, toml_value(setting.example)))
+        else:
+            out.append("%s = %s\n" % (setting.key, toml_value(setting.default)))
+    return "".join(out)

@@ -1,0 +1,52 @@
+"""The rendered decode program of the example site, compiled once (pyvrl takes about a second)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import pyvrl
+
+from sensor_bridge.render.vrl import decode_program
+from sensor_bridge.site import Site, load_site
+from tests.support.sites import SITE_EXAMPLE
+
+REASON = re.compile(
+    r"(bad_topic|unknown_device|too_large|not_utf8|not_json|not_object|bad_version"
+    r"|field:[a-z0-9_]+(\[\d+\])?(\.[a-z0-9_]+)?"
+    r":(missing|null|wrong_type|out_of_range|unknown_key|after_sent|before_epoch))"
+)
+"""Every dead-letter reason the decode program may give: a fixed, label-safe vocabulary."""
+
+
+@cache
+def example_site() -> Site:
+    return load_site(SITE_EXAMPLE)
+
+
+@cache
+def _compiled(source: str) -> Any:
+    return pyvrl.Transform(source)
+
+
+def decode(
+    topic: str, payload: bytes, received: datetime, site: Site | None = None
+) -> list[dict[str, Any]]:
+    """What the decode program makes of one MQTT message (received at ``received``)."""
+    program = _compiled(decode_program(site or example_site()))
+    event = {"message": payload, "topic": topic, "timestamp": received.isoformat()}
+    events: list[dict[str, Any]] = program.remap(event)
+    return events
+
+
+def dead_letter_reason(events: list[dict[str, Any]]) -> str | None:
+    """The reason if ``events`` is exactly one dead letter, None if they are all metrics."""
+    if any("reason" in event for event in events):
+        assert len(events) == 1, f"a dead letter comes alone: {events}"
+        reason: str = events[0]["reason"]
+        assert REASON.fullmatch(reason), reason
+        return reason
+    assert events and all("name" in event for event in events), events
+    return None

@@ -1,0 +1,249 @@
+"""The pipeline from MQTT to VictoriaMetrics, for tests: Vector itself when a ``vector`` binary is
+on PATH, else a small forwarder that runs the rendered VRL with pyvrl.
+
+``start_pipeline(context, broker_port=..., vm_url=..., workdir=...)`` returns either; both are
+context managers, say which they are in ``pipeline_kind`` ("vector" or "forwarder"), and list
+the dead letters. Everything comes from the rendered config (``sensor_bridge.render.vector``);
+only the broker's port, VictoriaMetrics' URL and the data directory are the test's own.
+
+The forwarder does what the rendered pipeline does, in the same order:
+
+* subscribes like Vector's mqtt source: the site's fixed client id, ``clean_session=False``,
+  QoS 1, every topic of the config, user ``pipeline`` and its password; and, like it, only
+  once: after a reconnect it relies on the broker's persistent session;
+* runs the rendered ``decode`` program on each message (receive time as ``.timestamp``), then
+  the ``sort`` route's conditions on each event;
+* writes metric events to VictoriaMetrics as the ``prometheus_remote_write`` sink names them
+  (``furnace_`` + name, the tags as labels, at the event's timestamp), through ``/api/v1/import``;
+* counts dead letters as the ``count_dead_letters`` transform does and writes that counter too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import paho.mqtt.client as mqtt
+import pyvrl
+
+from sensor_bridge.render import RenderContext
+from sensor_bridge.render import vector as rendered
+from sensor_bridge.render.examples import epoch_ms
+from tests.support.ports import free_port, wait_listening
+
+START_TIMEOUT_S = 30.0
+
+
+def start_pipeline(
+    context: RenderContext, *, broker_port: int, vm_url: str, workdir: Path
+) -> VectorPipeline | Forwarder:
+    """Vector when it is installed, else the forwarder; started."""
+    config = rendered.config(context.site)
+    password = context.secrets.pipeline_password()
+    if VectorPipeline.available():
+        return VectorPipeline(config, password, broker_port, vm_url, workdir).start()
+    return Forwarder(config, password, broker_port, vm_url).start()
+
+
+class Forwarder:
+    """Vector's mqtt source, decode, route and sinks, emulated with pyvrl and paho."""
+
+    pipeline_kind = "forwarder"
+
+    def __init__(
+        self, config: dict[str, Any], password: str, broker_port: int, vm_url: str
+    ) -> None:
+        source = config["sources"]["devices"]
+        transforms = config["transforms"]
+        self._topics: list[str] = source["topic"]
+        self._port = broker_port
+        self._import_url = f"{vm_url}/api/v1/import"
+        self._namespace = config["sinks"]["victoriametrics"]["default_namespace"]
+        self._decode = pyvrl.Transform(transforms["decode"]["source"])
+        route = transforms[rendered.ROUTE]["route"]
+        self._dead_letter_route = pyvrl.Transform(route[rendered.DEAD_LETTER_ROUTE])
+        counter = transforms["count_dead_letters"]["metrics"][0]
+        self._dead_letter_metric = f"{self._namespace}_{counter['name']}"
+        self._counted_tags = list(counter["tags"])
+        self._counts: Counter[tuple[str, ...]] = Counter()
+        self.dead_letters: list[dict[str, Any]] = []
+        self.errors: list[BaseException] = []
+        self.processed = 0
+        self._subscribed = False
+        self._changed = threading.Condition()
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=source["client_id"], clean_session=False
+        )
+        self._client.username_pw_set(source["user"], password)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(1, 2)
+
+    def start(self) -> Self:
+        self._client.connect("127.0.0.1", self._port, keepalive=30)
+        self._client.loop_start()
+        self.wait_for(lambda: self._subscribed, START_TIMEOUT_S)
+        return self
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self.errors:
+            raise RuntimeError(f"the forwarder failed: {self.errors!r}") from self.errors[0]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
+        """Block until ``predicate`` holds (checked whenever a message was handled)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.errors:
+                    raise TimeoutError(f"not reached in {timeout} s; errors: {self.errors!r}")
+                self._changed.wait(min(remaining, 0.2))
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: Any, props: object = None
+    ) -> None:
+        # Vector subscribes once and never again: after a reconnect the broker's persistent
+        # session must still hold the subscription.
+        if rc.is_failure or self._subscribed:
+            return
+        client.subscribe([(topic, 1) for topic in self._topics])
+        with self._changed:
+            self._subscribed = True
+            self._changed.notify_all()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        received = datetime.now(UTC).isoformat()
+        try:
+            event = {"message": bytes(msg.payload), "topic": msg.topic, "timestamp": received}
+            self._forward(self._decode.remap(event))
+        # Kept for stop() and wait_for(): an exception here would only reach paho's thread.
+        except Exception as error:
+            self.errors.append(error)
+        with self._changed:
+            self.processed += 1
+            self._changed.notify_all()
+
+    def _forward(self, events: list[dict[str, Any]]) -> None:
+        lines = []
+        for event in events:
+            if self._dead_letter_route.remap(_routable(event)) is True:
+                lines.append(self._count(event))
+            else:
+                lines.append(self._sample(event))
+        body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        request = urllib.request.Request(self._import_url, data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def _sample(self, event: dict[str, Any]) -> dict[str, Any]:
+        kind = "gauge" if "gauge" in event else "counter"
+        name = f"{event.get('namespace', self._namespace)}_{event['name']}"
+        return _import_line(name, event["tags"], event[kind]["value"], event["timestamp"])
+
+    def _count(self, event: dict[str, Any]) -> dict[str, Any]:
+        tags = {tag: str(event.get(tag, "")) for tag in self._counted_tags}
+        key = tuple(tags.values())
+        with self._changed:
+            self.dead_letters.append(event)
+            self._counts[key] += 1
+            count = self._counts[key]
+        return _import_line(self._dead_letter_metric, tags, float(count), event["timestamp"])
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _routable(event: dict[str, Any]) -> dict[str, Any]:
+    """pyvrl takes no timestamp in; the route conditions do not look at it."""
+    return {key: value for key, value in event.items() if key != "timestamp"}
+
+
+def _import_line(name: str, tags: dict[str, str], value: float, when: datetime) -> dict[str, Any]:
+    # VictoriaMetrics drops empty labels; so does the remote-write path.
+    labels = {key: text for key, text in tags.items() if text}
+    return {
+        "metric": {"__name__": name, **labels},
+        "values": [value],
+        "timestamps": [epoch_ms(when)],
+    }
+
+
+class VectorPipeline:
+    """The real Vector on the rendered config, with the test's broker port, VictoriaMetrics,
+    data directory and API port."""
+
+    pipeline_kind = "vector"
+
+    @staticmethod
+    def available() -> bool:
+        from shutil import which
+
+        return which("vector") is not None
+
+    def __init__(
+        self, config: dict[str, Any], password: str, broker_port: int, vm_url: str, workdir: Path
+    ) -> None:
+        data = workdir / "vector-data"
+        data.mkdir(parents=True, exist_ok=True)
+        self._dead_letter_dir = data / rendered.DEAD_LETTER_DIR
+        self._api_port = free_port()
+        config["data_dir"] = str(data)
+        config["api"]["address"] = f"127.0.0.1:{self._api_port}"
+        config["sources"]["devices"].update(host="127.0.0.1", port=broker_port)
+        for sink in ("victoriametrics", "vector_metrics"):
+            config["sinks"][sink]["endpoint"] = f"{vm_url}/api/v1/write"
+        config["sinks"]["dead_letter_files"]["path"] = str(
+            self._dead_letter_dir / "%Y-%m-%dT%H.jsonl"
+        )
+        self._config_path = workdir / "vector.yaml"
+        self._config_path.write_text(rendered.to_yaml(config))
+        self._log = workdir / "vector.log"
+        self._env = {**os.environ, rendered.PASSWORD_ENV: password}
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        with self._log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                ["vector", "--config", str(self._config_path)],
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_listening(self._api_port, timeout=START_TIMEOUT_S)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"vector did not start: {self._log.read_text()[-2000:]}") from None
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=30)
+            self._proc = None
+
+    @property
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """What the dead-letter file sink wrote so far."""
+        files = sorted(self._dead_letter_dir.glob("*.jsonl"))
+        return [json.loads(line) for path in files for line in path.read_text().splitlines()]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,118 @@
+"""A paho-mqtt subscriber that records what a broker delivers, for assertions."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int
+    received: float = field(compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode("utf-8", errors="replace")
+
+
+class Recorder:
+    """Subscribes to ``topics`` on 127.0.0.1:port and keeps every message in order."""
+
+    def __init__(
+        self,
+        port: int,
+        topics: list[str],
+        *,
+        client_id: str = "test-recorder",
+        username: str | None = None,
+        password: str | None = None,
+        clean_session: bool = True,
+    ) -> None:
+        self.messages: list[Message] = []
+        self._cond = threading.Condition()
+        self._topics = topics
+        self._connected = threading.Event()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+        )
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(1, 2)
+        self.port = port
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
+    ) -> None:
+        if not getattr(rc, "is_failure", False):
+            client.subscribe([(topic, 1) for topic in self._topics])
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, codes: object, props: object
+    ) -> None:
+        # Ready once the broker has acknowledged the subscriptions: a message published after
+        # ``start`` returns is then certain to be routed here.
+        self._connected.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append(
+                Message(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.monotonic())
+            )
+            self._cond.notify_all()
+
+    def start(self, timeout: float = 10.0) -> Recorder:
+        self.client.connect("127.0.0.1", self.port, keepalive=30)
+        self.client.loop_start()
+        if not self._connected.wait(timeout):
+            raise TimeoutError("recorder could not connect/subscribe")
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self) -> Recorder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def on(self, topic_regex: str) -> list[Message]:
+        pattern = re.compile(topic_regex)
+        with self._cond:
+            return [m for m in self.messages if pattern.search(m.topic)]
+
+    def wait_for(
+        self,
+        predicate: Callable[[Message], bool],
+        timeout: float,
+        *,
+        after: int = 0,
+    ) -> Message:
+        """The first message from index ``after`` on that satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            index = after
+            while True:
+                while index < len(self.messages):
+                    if predicate(self.messages[index]):
+                        return self.messages[index]
+                    index += 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no matching message within {timeout} s")
+                self._cond.wait(remaining)

@@ -1,0 +1,172 @@
+"""Composition helpers: the settings wait (no crash loop), the birth message, names."""
+
+import sys
+import types
+
+import pytest
+
+from sensor_node import __version__, app
+from sensor_node.console import Console, parse_line
+from sensor_node.status_led import COLOURS, CONFIG_ERROR, StatusLed
+from sensor_node.timing import Uptime
+from sensor_protocol.limits import MAX_PAYLOAD_BYTES
+from sensor_protocol.payloads import decode_status
+from tests.unit.firmware.fakes import VALID_ENV, FakeBoard, FakeClock, FakePixel, FakeWatchdog
+
+
+class SettingsRig:
+    def __init__(self, env):
+        self.env = dict(env)
+        self.clock = FakeClock()
+        self.uptime = Uptime(self.clock.ticks)
+        self.lines: list[str] = []
+        self.console = Console(self.uptime.ms, self.lines.append)
+        self.pixel = FakePixel()
+        self.watchdog = FakeWatchdog(self.clock)
+        self.fix_at_ms: int | None = None
+        self.fix = dict(VALID_ENV)
+        self.reads = 0
+        self.sleeper = self.sleep
+
+    def getenv(self, key):
+        if key == "CIRCUITPY_WIFI_SSID":
+            self.reads += 1
+        return self.env.get(key)
+
+    def sleep(self, seconds):
+        self.clock.sleep(seconds)
+        if self.fix_at_ms is not None and self.clock.ms >= self.fix_at_ms:
+            self.env.update(self.fix)
+
+    def wait(self):
+        return app.wait_for_settings(
+            self.getenv,
+            FakeBoard,
+            self.console,
+            StatusLed(pixel=self.pixel),
+            self.watchdog.feed,
+            self.uptime,
+            self.sleeper,
+        )
+
+    def events(self):
+        parsed = [parse_line(line) for line in self.lines]
+        assert None not in parsed
+        return [line for line in parsed if line is not None]
+
+
+def test_valid_settings_pass_straight_through():
+    rig = SettingsRig(VALID_ENV)
+
+    settings, buffer = rig.wait()
+
+    assert settings["DEVICE_ID"] == "furnace1"
+    assert buffer.capacity == FakeBoard.DEFAULT_BUFFER_CAPACITY
+    assert [event[2] for event in rig.events()] == ["settings_ok"]
+
+
+def test_bad_settings_wait_with_one_line_the_colour_and_the_watchdog_fed():
+    env = dict(VALID_ENV, SAMPLE_PERIOD_S="abc")
+    rig = SettingsRig(env)
+    rig.fix_at_ms = 10 * 60 * 1000
+    rig.fix["SAMPLE_PERIOD_S"] = "5"
+
+    settings, _ = rig.wait()
+
+    events = rig.events()
+    errors = [fields for _, level, event, fields in events if event == "settings"]
+    # One line, printed again only every five minutes while unchanged.
+    assert errors[0] == {
+        "key": "SAMPLE_PERIOD_S",
+        "problem": "must be a number between 0.5 and 60, got 'abc'",
+        "fix": "write SAMPLE_PERIOD_S = 5 in settings.toml",
+    }
+    assert len(errors) == 2
+    assert events[0][1] == "ERROR"
+    assert rig.pixel.writes[0] == COLOURS[CONFIG_ERROR]
+    assert rig.watchdog.max_gap_ms <= 200
+    assert rig.reads == 21, "re-read every 30 s for 10 minutes, then once more"
+    assert settings["SAMPLE_PERIOD_S"] == 5
+    assert events[-1][2] == "settings_ok"
+
+
+def test_a_changed_problem_is_printed_at_once():
+    rig = SettingsRig({})
+
+    def sleep(seconds):
+        rig.clock.sleep(seconds)
+        if rig.clock.ms >= 20_000:
+            rig.env["CIRCUITPY_WIFI_SSID"] = "studio-wifi"
+        if rig.clock.ms >= 65_000:
+            rig.env.update(VALID_ENV)
+
+    rig.sleeper = sleep
+    rig.wait()
+
+    keys = [fields["key"] for _, _, event, fields in rig.events() if event == "settings"]
+    assert keys == ["CIRCUITPY_WIFI_SSID", "MQTT_BROKER"]
+
+
+def test_a_buffer_too_big_for_ram_is_a_settings_error(monkeypatch):
+    rig = SettingsRig(dict(VALID_ENV, BUFFER_CAPACITY=100000))
+
+    def no_room(capacity):
+        if capacity > 5000:
+            raise MemoryError
+        return types.SimpleNamespace(capacity=capacity)
+
+    monkeypatch.setattr(app, "ReadingBuffer", no_room)
+
+    def sleep(seconds):
+        rig.clock.sleep(seconds)
+        if rig.clock.ms >= 40_000:
+            rig.env["BUFFER_CAPACITY"] = 2000
+
+    rig.sleeper = sleep
+    _, buffer = rig.wait()
+
+    error = next(fields for _, _, event, fields in rig.events() if event == "settings")
+    assert error["key"] == "BUFFER_CAPACITY"
+    assert error["problem"] == "100000 readings do not fit in free RAM"
+    assert buffer.capacity == 2000
+
+
+def test_the_birth_message_follows_the_contract():
+    text = app.birth_payload(
+        3, "raspberry_pi_pico_w", "WATCHDOG", "BROWNOUT", "safe mode BROWNOUT", 5
+    )
+
+    status = decode_status(text)
+    assert status == {
+        "v": 1,
+        "boot": 3,
+        "state": "online",
+        "fw": __version__,
+        "board": "raspberry_pi_pico_w",
+        "reset_reason": "WATCHDOG",
+        "safe_mode_reason": "BROWNOUT",
+        "reset_cause": "safe mode BROWNOUT",
+        "sample_period_s": 5.0,
+    }
+
+
+def test_the_largest_birth_message_fits():
+    text = app.birth_payload(2**31 - 1, "b" * 64, "RESCUE_DEBUG", "s" * 48, "c" * 120, 0.5)
+
+    assert decode_status(text)["reset_cause"] == "c" * 120
+    assert len(text) < MAX_PAYLOAD_BYTES
+
+
+def test_enum_names_lose_their_prefix():
+    assert app.enum_name("microcontroller.ResetReason.WATCHDOG") == "WATCHDOG"
+    assert app.enum_name("supervisor.SafeModeReason.BROWNOUT") == "BROWNOUT"
+    assert app.enum_name(None) is None
+
+
+def test_the_board_module_is_found_by_board_id(monkeypatch):
+    module = types.ModuleType("boards.fake_board")
+    monkeypatch.setitem(sys.modules, "boards.fake_board", module)
+
+    assert app.load_board_module("fake_board") is module
+    with pytest.raises(ImportError):
+        app.load_board_module("no_such_board")

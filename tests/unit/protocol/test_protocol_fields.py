@@ -1,0 +1,109 @@
+"""The field table: the one place field names, units, ranges and metric names are defined."""
+
+import inspect
+import re
+
+import adafruit_max31856
+import pytest
+
+from sensor_protocol import fields
+from sensor_protocol.fields import (
+    ENVELOPE_FIELDS,
+    FAULT_BITS,
+    FAULT_MASK_ALL,
+    FAULTS_INVALIDATING_TEMPERATURE,
+    HEALTH_FIELDS,
+    READING_FIELDS,
+    STATUS_FIELDS,
+)
+
+ALL_TABLES = {
+    "reading": READING_FIELDS,
+    "envelope": ENVELOPE_FIELDS,
+    "health": HEALTH_FIELDS,
+    "status": STATUS_FIELDS,
+}
+ALL_FIELDS = [field for table in ALL_TABLES.values() for field in table]
+
+
+def test_the_furnace_temperature_keeps_its_historic_series_name():
+    assert fields.full_metric_name(fields.field_by_key("temp_c")) == "furnace_furnace_temp"
+
+
+def test_reading_rows_are_ordered_as_documented():
+    assert fields.READING_KEYS == ("seq", "up_ms", "t", "temp_c", "cj_c", "flame_v", "faults")
+
+
+@pytest.mark.parametrize("tables", [("reading", "envelope"), ("health", "envelope"), ("status",)])
+def test_keys_are_unique_within_a_payload(tables):
+    keys = [field.key for name in tables for field in ALL_TABLES[name]]
+
+    assert len(keys) == len(set(keys))
+
+
+def test_metric_names_are_unique_snake_case_and_carry_their_unit():
+    metrics = [field.metric for field in ALL_FIELDS if field.metric is not None]
+
+    assert len(metrics) == len(set(metrics))
+    for name in metrics:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
+    units = {"celsius": "celsius", "volts": "volts", "seconds": "seconds", "bytes": "bytes"}
+    for field in ALL_FIELDS:
+        suffix = units.get(field.unit)
+        if field.metric is not None and suffix is not None and field.key != "temp_c":
+            assert suffix in field.metric, field
+
+
+@pytest.mark.parametrize("field", ALL_FIELDS, ids=lambda field: field.key)
+def test_each_field_is_well_formed(field):
+    assert field.type in ("int", "float", "bool", "str")
+    assert field.lo <= field.hi
+    assert (field.metric is None) == (field.kind is None)
+    assert field.kind in (None, "gauge", "counter", "flags")
+    assert field.help.strip()
+    if field.kind == "counter":
+        assert field.metric.endswith("_total")
+
+
+def test_field_by_key_finds_reading_and_health_fields_only():
+    assert fields.field_by_key("flame_v").unit == "volts"
+    assert fields.field_by_key("rssi").unit == "dBm"
+    with pytest.raises(KeyError):
+        fields.field_by_key("state")
+
+
+def test_fault_bits_are_distinct_and_make_up_the_mask():
+    bits = [bit for _, bit in FAULT_BITS]
+    combined = 0
+    for bit in bits:
+        assert bit & (bit - 1) == 0, "one bit per fault"
+        assert not combined & bit
+        combined |= bit
+
+    assert combined == FAULT_MASK_ALL
+    assert FAULTS_INVALIDATING_TEMPERATURE & ~FAULT_MASK_ALL == 0
+    assert fields.field_by_key("faults").hi == FAULT_MASK_ALL
+
+
+def test_fault_bits_are_the_drivers_status_register_bits_plus_our_timeout():
+    # The real driver's `fault` property maps each key to a status-register mask constant.
+    source = inspect.getsource(adafruit_max31856.MAX31856.fault.fget)
+    driver = {
+        key: getattr(adafruit_max31856, constant)
+        for key, constant in re.findall(r'"(\w+)": bool\(faults & (\w+)\)', source)
+    }
+
+    assert len(driver) == 8
+    assert dict(FAULT_BITS) == {**driver, "timeout": 0x100}
+
+
+def test_fault_names_follow_register_order():
+    assert fields.fault_names(0) == ()
+    assert fields.fault_names(0x100 | 0x01 | 0x40) == ("open_tc", "tc_range", "timeout")
+    assert fields.fault_names(FAULT_MASK_ALL) == tuple(name for name, _ in FAULT_BITS)
+
+
+def test_a_faulted_temperature_covers_the_faults_that_make_it_meaningless():
+    invalidating = set(fields.fault_names(FAULTS_INVALIDATING_TEMPERATURE))
+
+    assert invalidating == {"open_tc", "voltage", "tc_range", "cj_range", "timeout"}
