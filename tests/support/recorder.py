@@ -18,6 +18,7 @@ class Message:
     retain: bool
     qos: int
     received: float = field(compare=False)
+    """Wall-clock time (time.time()) when the recorder got it."""
 
     @property
     def text(self) -> str:
@@ -70,7 +71,7 @@ class Recorder:
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self._cond:
             self.messages.append(
-                Message(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.monotonic())
+                Message(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.time())
             )
             self._cond.notify_all()
 

@@ -11,6 +11,7 @@ import types
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from sensor_bridge.virtual.allocations import AllocationProbe
 from sensor_bridge.virtual.clock import VirtualClock
 from sensor_bridge.virtual.furnace import FurnaceModel
 from sensor_bridge.virtual.heap import HeapModel
@@ -76,6 +77,7 @@ class VirtualBoard:
             clock, max_timeout_s=spec.watchdog_max_s, can_raise=spec.watchdog_raise
         )
         self.heap = HeapModel(spec.heap_bytes)
+        self.allocations: AllocationProbe | None = None
         self.scenario_next = 0
         self.wired: dict[str, str] = {}
 
@@ -134,4 +136,5 @@ class VirtualBoard:
             "furnace": self.furnace.status(),
             "thermocouple": self.chip.status(),
             "wired": dict(self.wired),
+            **({"allocations": self.allocations.summary()} if self.allocations else {}),
         }

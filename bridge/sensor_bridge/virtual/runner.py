@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sensor_bridge.virtual import handoff as handoffs
+from sensor_bridge.virtual.allocations import AllocationProbe
 from sensor_bridge.virtual.clock import VirtualClock
 from sensor_bridge.virtual.commands import Commands
 from sensor_bridge.virtual.control_server import ControlServer
@@ -55,6 +56,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--epoch", type=float, help="wall clock at power-on, Unix seconds")
     parser.add_argument("--no-ntp", action="store_true", help="start with NTP not answering")
     parser.add_argument("--safe-mode", metavar="REASON", help="boot in safe mode (safemode.py)")
+    parser.add_argument(
+        "--trace-allocations",
+        action="store_true",
+        help="measure allocations per loop iteration (tracemalloc; slows the run)",
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be > 0")
@@ -147,6 +153,10 @@ class Runner:
         )
         if handoff is not None:
             self._restore_world(board, handoff)
+        if args.trace_allocations:
+            board.allocations = AllocationProbe()
+            board.allocations.start()
+            board.wdt.on_feed = board.allocations.on_feed
         return board
 
     def _restore_world(self, board: VirtualBoard, handoff: dict[str, Any]) -> None:

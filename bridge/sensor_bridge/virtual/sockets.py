@@ -186,6 +186,10 @@ class Socket:
         except OSError as exc:
             real.close()
             raise os_error(exc.errno or errno.EIO) from None
+        # Real latency is not scaled by the clock's speed: without this, Nagle's algorithm
+        # and the broker's delayed ACK hold MiniMQTT's three-part PUBLISH for ~40 ms real,
+        # which at speed 50 is two virtual seconds and times out every PUBACK.
+        real.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         real.setblocking(False)
         return real
 

@@ -41,6 +41,8 @@ class WatchDogTimer:
         self._last_feed = 0.0
         self.feeds = 0
         self.max_gap_s = 0.0
+        self.on_feed: Callable[[], None] | None = None
+        """Called after every feed: one per main-loop iteration (allocation probe)."""
 
     @property
     def timeout(self) -> float:
@@ -84,6 +86,8 @@ class WatchDogTimer:
             self.max_gap_s = max(self.max_gap_s, now - self._last_feed)
             self._last_feed = now
             self.feeds += 1
+        if self.on_feed is not None:
+            self.on_feed()
 
     def deinit(self) -> None:
         with self._lock:

@@ -203,10 +203,12 @@ def _compose(
     def make_driver() -> "Any":
         return adafruit_max31856.MAX31856(spi, chip_select, thermocouple_type=tc_type)
 
+    ntp_server = settings["NTP_SERVER"] or settings["MQTT_BROKER"]
+
     def make_ntp(pool: "Any") -> "Any":
         return adafruit_ntp.NTP(
             pool,
-            server=settings["NTP_SERVER"],
+            server=ntp_server,
             port=settings["NTP_PORT"],
             socket_timeout=SOCKET_TIMEOUT_S,
         )
@@ -256,9 +258,7 @@ def _compose(
         ),
         buffer,
         link,
-        WallClock(
-            uptime, make_ntp, settings["NTP_SERVER"], settings["NTP_RESYNC_S"] * 1000, console
-        ),
+        WallClock(uptime, make_ntp, ntp_server, settings["NTP_RESYNC_S"] * 1000, console),
         Health(),
         led,
         gc.mem_free,  # type: ignore[attr-defined]

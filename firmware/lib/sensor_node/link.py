@@ -14,7 +14,7 @@ call, ``recv_timeout`` each wait for a reply, and MiniMQTT checks the latter onl
   ``MQTT_BROKER`` is a name; CircuitPython cannot bound that one).
 * QoS 1 publish: a send that stalls 1 s, or PUBACK 2 s + 1 s = 3 s.
 * ping: ``PING_TIMEOUT_S`` 2 s + 1 s = 3 s. MiniMQTT's ``ping()`` waits ``keep_alive`` for
-  the PINGRESP (``KEEPALIVE_S``, 20 s by default), so the node lowers ``keep_alive`` around
+  the PINGRESP (``KEEPALIVE_S``, 15 s by default), so the node lowers ``keep_alive`` around
   the call.
 * radio restart: ``enabled`` off and on, well under a second.
 

@@ -81,15 +81,17 @@ SETTINGS = (
     Setting("BUFFER_CAPACITY", "int", _BUFFER, (60, 100000), 1000,
             "Readings kept in RAM while the broker is out of reach (34 bytes each); when "
             "full, the oldest is dropped. Default: the board module's DEFAULT_BUFFER_CAPACITY."),
-    Setting("NTP_SERVER", "str", "pool.ntp.org", (1, 253), None,
-            "NTP server for the wall clock; the Pi on the LAN is a good choice."),
+    Setting("NTP_SERVER", "str", "", (0, 253), None,
+            "NTP server for the wall clock; empty means the broker's host (the Pi serves "
+            "time to the LAN). Prefer an IP address: a name lookup cannot be bounded. "
+            "Without a clock, readings still land at their true time (uptime-based)."),
     Setting("NTP_PORT", "int", 123, (1, 65535), None, "NTP server UDP port."),
     Setting("NTP_RESYNC_S", "int", 3600, (60, 21600), None,
             "Seconds between clock syncs. Readings carry no wall time once the last sync is "
             "6 hours old."),
-    Setting("KEEPALIVE_S", "int", 20, (5, 120), None,
+    Setting("KEEPALIVE_S", "int", 15, (5, 120), None,
             "MQTT keep-alive; the broker declares the node offline after 1.5 times this "
-            "without a packet."),
+            "without a packet (the default: offline within about 30 s)."),
     Setting("RADIO_RESTART_AFTER_S", "int", 120, (30, 3600), None,
             "Seconds without any answer from the network before the radio is restarted "
             "and the socket pool recreated (repeated at this interval)."),

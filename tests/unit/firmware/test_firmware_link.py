@@ -111,7 +111,7 @@ def test_the_session_carries_the_will_keepalive_and_fixed_client_id(monkeypatch)
 
     connect = rig.broker.connects[0]
     assert connect["client_id"] == client_id("furnace", "studio1", "furnace1")
-    assert connect["keep_alive"] == 20
+    assert connect["keep_alive"] == 15
     assert connect["will"] == (STATUS_TOPIC, OFFLINE_PAYLOAD.encode(), 1, True)
     assert (connect["user"], connect["password"]) == ("node", "pw")
     birth = rig.broker.received[0]

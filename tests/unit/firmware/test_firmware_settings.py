@@ -66,7 +66,7 @@ def test_defaults_fill_everything_but_the_required_keys():
     assert settings["TC_AVERAGING"] == 4
     assert settings["MAINS_HZ"] == 60
     assert settings["FLAME_OVERSAMPLE"] == 15
-    assert settings["KEEPALIVE_S"] == 20
+    assert settings["KEEPALIVE_S"] == 15
     assert settings["PRODUCTION"] is True
     assert settings["MQTT_USER"] == ""
 

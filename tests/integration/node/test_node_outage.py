@@ -1,0 +1,76 @@
+"""Store and forward: a broker outage of a simulated hour loses nothing."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+from sensor_bridge.virtual.launcher import VirtualBoardProcess
+from sensor_protocol.payloads import sample_time_ms
+from tests.support.broker import Mosquitto
+from tests.support.node import PICO_W, make_drive, readings, topic
+from tests.support.recorder import Recorder
+
+PERIOD_S = 5
+
+
+def _wait_until_uptime(board: VirtualBoardProcess, uptime_s: float, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while board.status()["uptime_s"] < uptime_s:
+        assert time.monotonic() < deadline, "the virtual clock did not get there"
+        time.sleep(0.2)
+
+
+def test_an_hour_offline_arrives_on_backfill_once_in_order_at_sample_time(
+    tmp_path: Path, broker: Mosquitto, recorder: Recorder
+) -> None:
+    drive = make_drive(tmp_path / "drive", PICO_W, broker.port, SAMPLE_PERIOD_S=PERIOD_S)
+    with VirtualBoardProcess(drive, speed=10) as board:
+        recorder.wait_for(lambda m: m.topic == topic("telemetry"), 30)
+        board.control.send({"cmd": "speed", "value": 60})
+        broker.stop()
+        outage_start = board.status()["uptime_s"]
+        _wait_until_uptime(board, outage_start + 3600, timeout=120)
+        board.control.send({"cmd": "speed", "value": 10})
+        broker.start()
+        board.wait_for(r" INFO backfill_done ", 90)
+        recorder.wait_for(lambda m: m.topic == topic("telemetry"), 30, after=len(recorder.messages))
+        status = board.status()
+        board.stop()
+
+    live = readings(recorder, "telemetry")
+    backfill = readings(recorder, "backfill")
+    every = sorted(live + backfill, key=lambda item: item[1]["seq"])
+    seqs = [r["seq"] for _, r in every]
+    # Exactly once: no gap, no duplicate, from the first reading to the last.
+    assert seqs == list(range(seqs[0], seqs[-1] + 1))
+    assert len(backfill) >= 3600 // PERIOD_S - 2
+    backfill_seqs = [r["seq"] for _, r in backfill]
+    assert backfill_seqs == sorted(backfill_seqs)
+    # Each reading keeps its own sample time: the device's clock, one period apart.
+    times = [r["t"] for _, r in every]
+    assert all(t is not None for t in times)
+    steps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(abs(step - PERIOD_S * 1000) <= 600 for step in steps), max(steps)
+    assert status["watchdog"]["max_gap_s"] < status["watchdog"]["timeout"]
+
+
+def test_readings_without_a_clock_land_at_their_true_time(
+    tmp_path: Path, broker: Mosquitto, recorder: Recorder
+) -> None:
+    drive = make_drive(tmp_path / "drive", PICO_W, broker.port, SAMPLE_PERIOD_S=1)
+    broker.stop()
+    with VirtualBoardProcess(drive, speed=1, extra_args=["--no-ntp"]) as board:
+        board.wait_for(r" INFO boot ", 30)
+        time.sleep(12)
+        broker.start()
+        board.wait_for(r" INFO backfill_done ", 60)
+        status = board.status()
+    boot_wall_ms = (status["wall_s"] - status["uptime_s"]) * 1000
+    backfill = readings(recorder, "backfill")
+    assert len(backfill) >= 8
+    for message, reading in backfill:
+        assert reading["t"] is None
+        landed = sample_time_ms(reading, reading["sent_up_ms"], round(message.received * 1000))
+        assert abs(landed - (boot_wall_ms + reading["up_ms"])) <= 1000

@@ -1,0 +1,69 @@
+"""A sensor node for tests: the real firmware bundle for a board, its settings.toml, and
+the virtual board running it against a broker started by the test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sensor_bridge import bundle
+from sensor_bridge.virtual.launcher import VirtualBoardProcess
+from sensor_protocol.payloads import decode_readings
+from tests.support.recorder import Message, Recorder
+
+STUDIO = "studio1"
+DEVICE = "furnace1"
+PICO_W = "raspberry_pi_pico_w"
+FEATHER_S3 = "adafruit_feather_esp32s3_4mbflash_2mbpsram"
+
+# The furnace model's rod reads 3.3-3.7 V: a 2:1 divider keeps the Pico's ADC in range.
+BASE_SETTINGS: dict[str, Any] = {
+    "CIRCUITPY_WIFI_SSID": "studio-wifi",
+    "CIRCUITPY_WIFI_PASSWORD": "studio-pass",
+    "MQTT_BROKER": "127.0.0.1",
+    "STUDIO_ID": STUDIO,
+    "DEVICE_ID": DEVICE,
+    "FLAME_DIVIDER_RATIO": "2.0",
+}
+
+
+def settings_text(settings: dict[str, Any]) -> str:
+    """settings.toml as CircuitPython reads it: strings and integers only."""
+    lines = []
+    for key, value in settings.items():
+        text = str(int(value)) if isinstance(value, int) else json.dumps(value)
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def make_drive(path: Path, board: str, broker_port: int, **overrides: Any) -> Path:
+    """A CIRCUITPY tree for ``board`` with settings pointing at the test broker.
+
+    An override of None removes the key (to test a missing setting).
+    """
+    bundle.write(board, path)
+    settings = {**BASE_SETTINGS, "MQTT_PORT": broker_port, **overrides}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    (path / "settings.toml").write_text(settings_text(settings))
+    return path
+
+
+def topic(channel: str, device: str = DEVICE) -> str:
+    return f"furnace/{STUDIO}/{device}/{channel}"
+
+
+def readings(recorder: Recorder, channel: str) -> list[tuple[Message, dict[str, Any]]]:
+    """Every reading received on ``channel``, with the message that carried it, in order."""
+    found = []
+    for message in recorder.on(f"/{channel}$"):
+        payload = decode_readings(message.payload)
+        for reading in payload["readings"]:
+            found.append(
+                (message, {**reading, "boot": payload["boot"], "sent_up_ms": payload["sent_up_ms"]})
+            )
+    return found
+
+
+def boot_line(board: VirtualBoardProcess, timeout: float = 30.0) -> str:
+    return board.wait_for(r" INFO boot ", timeout)
