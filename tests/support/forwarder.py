@@ -78,6 +78,7 @@ class Forwarder:
         self.dead_letters: list[dict[str, Any]] = []
         self.errors: list[BaseException] = []
         self.processed = 0
+        self._subscribing = False
         self._subscribed = False
         self._changed = threading.Condition()
         self._client = mqtt.Client(
@@ -85,6 +86,7 @@ class Forwarder:
         )
         self._client.username_pw_set(source["user"], password)
         self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
         self._client.reconnect_delay_set(1, 2)
 
@@ -115,11 +117,18 @@ class Forwarder:
     ) -> None:
         # Vector subscribes once and never again: after a reconnect the broker's persistent
         # session must still hold the subscription.
-        if rc.is_failure or self._subscribed:
+        if rc.is_failure or self._subscribing:
             return
+        self._subscribing = True
         client.subscribe([(topic, 1) for topic in self._topics])
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, codes: Any, props: object = None
+    ) -> None:
+        # Started only once the broker holds the subscription: a message published earlier
+        # would reach nobody.
         with self._changed:
-            self._subscribed = True
+            self._subscribed = not any(code.is_failure for code in codes)
             self._changed.notify_all()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:

@@ -32,6 +32,9 @@ try:
 except ImportError:
     pass
 
+READINGS = "readings"
+"""The key of the reading list in telemetry and backfill payloads."""
+
 OFFLINE_PAYLOAD = '{"v": %d, "state": "offline"}' % SCHEMA_VERSION
 """The retained last will on ``status``."""
 
@@ -108,11 +111,14 @@ def _parse(text: "Union[str, bytes]") -> "Dict[str, Any]":
         obj = json.loads(text)
     except ValueError:
         raise PayloadError("payload", "is not valid JSON") from None
+    except RuntimeError:
+        # Deep nesting exhausts the parser's recursion (RecursionError on CPython).
+        raise PayloadError("payload", "is nested too deeply") from None
     if not isinstance(obj, dict):
         raise PayloadError("payload", "must be a JSON object")
     if "v" not in obj:
         raise PayloadError("v", "is missing")
-    if obj["v"] != SCHEMA_VERSION or isinstance(obj["v"], bool):
+    if obj["v"] != SCHEMA_VERSION or not _type_ok("int", obj["v"]):
         raise PayloadError(
             "v", "schema version %r is not supported; expected %d" % (obj["v"], SCHEMA_VERSION)
         )
@@ -141,7 +147,7 @@ def encode_readings(
     least 1 for a non-empty ``rows`` and at most ``MAX_BATCH_READINGS``; the payload is
     never over ``MAX_PAYLOAD_BYTES``.
     """
-    head = _envelope(boot, sent_up_ms) + ', "readings": ['
+    head = _envelope(boot, sent_up_ms) + ', "%s": [' % READINGS
     size = len(head) + 2
     parts: List[str] = []
     for row in rows:
@@ -158,18 +164,22 @@ def encode_readings(
 def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
     """Parse and validate a telemetry or backfill payload."""
     obj = _parse(text)
-    _check_object(obj, ENVELOPE_FIELDS, "", ("readings",))
-    if "readings" not in obj:
-        raise PayloadError("readings", "is missing")
-    readings = obj["readings"]
+    _check_object(obj, ENVELOPE_FIELDS, "", (READINGS,))
+    if READINGS not in obj:
+        raise PayloadError(READINGS, "is missing")
+    readings = obj[READINGS]
     if not isinstance(readings, list):
-        raise PayloadError("readings", "must be a list")
+        raise PayloadError(READINGS, "must be a list")
     if not readings or len(readings) > MAX_BATCH_READINGS:
         raise PayloadError(
-            "readings", "must hold 1..%d readings, got %d" % (MAX_BATCH_READINGS, len(readings))
+            READINGS, "must hold 1..%d readings, got %d" % (MAX_BATCH_READINGS, len(readings))
         )
     for index, reading in enumerate(readings):
-        _check_object(reading, READING_FIELDS, "readings[%d]." % index, ())
+        where = "%s[%d]." % (READINGS, index)
+        _check_object(reading, READING_FIELDS, where, ())
+        # A reading cannot be taken after the payload carrying it was sent.
+        if reading["up_ms"] > obj["sent_up_ms"]:
+            raise PayloadError(where + "up_ms", "is later than sent_up_ms")
     return obj
 
 

@@ -80,6 +80,8 @@ def as_row(reading: dict[str, Any]) -> tuple[Any, ...]:
 
 @given(boot=boots, sent=uptimes_ms, rows=st.lists(reading_rows, min_size=1, max_size=40))
 def test_readings_round_trip_oldest_first(boot, sent, rows):
+    # A payload is sent after every reading in it was taken.
+    sent = max(sent, *(row[1] for row in rows))
     payload, count = encode_readings(boot, sent, rows)
     decoded = decode_readings(payload)
 
@@ -282,7 +284,7 @@ def test_an_unknown_key_in_a_reading_is_named():
     _expect_field(decode_readings, obj, "readings[0].extra")
 
 
-@pytest.mark.parametrize("version", [0, SCHEMA_VERSION + 1, "1", True, None, 1.5])
+@pytest.mark.parametrize("version", [0, SCHEMA_VERSION + 1, "1", True, None, 1.5, 1.0])
 @pytest.mark.parametrize("decode", [decode_readings, decode_health, decode_status])
 def test_another_schema_version_is_refused_on_v(decode, version):
     obj = {"v": version}
@@ -389,3 +391,18 @@ def test_every_valid_health_value_is_accepted(field, data):
     body[field.key] = data.draw(value_of(field))
 
     assert decode_health(encode_health(1, 1, body))[field.key] == body[field.key]
+
+
+def test_a_reading_taken_after_its_payload_was_sent_is_refused():
+    obj = telemetry()
+    obj["readings"][0]["up_ms"] = obj["sent_up_ms"] + 1
+
+    error = _expect_field(decode_readings, obj, "readings[0].up_ms")
+    assert "later than sent_up_ms" in str(error)
+
+
+@pytest.mark.parametrize("decode", [decode_readings, decode_health, decode_status])
+def test_deeply_nested_json_is_a_payload_error(decode):
+    with pytest.raises(PayloadError) as caught:
+        decode("[" * 2000 + "]" * 2000)
+    assert caught.value.field == "payload"

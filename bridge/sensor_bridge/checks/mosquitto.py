@@ -1,0 +1,127 @@
+"""Mosquitto: start the real broker on the rendered conf.d file, as Debian's mosquitto.conf would.
+
+The rendered file is included by a main config that mirrors Debian's (``persistence true``,
+``persistence_location``, ``log_dest file``, ``include_dir``), so an option Debian already sets
+fails here as it would on the Pi. Listeners move to free loopback ports and the files the
+config names (password file, ACL, TLS certificates) to the rendered tree, or to the live path
+when the tree does not hold them. OK when every listener accepts connections and the broker
+logged no error (it only logs some, such as a password entry it cannot decode, and goes on).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, CheckResult
+from sensor_bridge.checks.process import Service, free_port, listening
+from sensor_bridge.checks.tools import find_tool, tool_version
+from sensor_bridge.render import RenderedFile
+
+NAME = "mosquitto"
+START_TIMEOUT_S = 10.0
+# Options whose value is a file or directory the broker opens.
+_PATH_OPTIONS = ("password_file", "acl_file", "certfile", "keyfile", "cafile", "capath")
+_ERROR = r"\bError\b"
+
+
+@dataclass(frozen=True)
+class RunnableConfig:
+    """A rendered broker config made runnable in ``workdir``."""
+
+    conf: Path
+    """The main config to pass to ``mosquitto -c``."""
+    ports: dict[int, int]
+    """Each rendered listener port and the loopback port it listens on here."""
+    files: dict[str, Path]
+    """Each file option's rendered value and where this run reads it from."""
+
+
+def runnable_config(
+    root: Path, conf: RenderedFile, workdir: Path, log: Path | None = None
+) -> RunnableConfig:
+    """Write a main config in ``workdir`` that includes a remapped copy of ``conf``.
+
+    The broker logs everything to ``log``, or to stderr.
+    """
+    root = root.resolve()
+    ports: dict[int, int] = {}
+    files: dict[str, Path] = {}
+    lines = []
+    for line in conf.text.splitlines():
+        words = line.split()
+        if words and words[0] == "listener":
+            ports[int(words[1])] = free_port()
+            lines.append(f"listener {ports[int(words[1])]} 127.0.0.1")
+        elif words and words[0] in _PATH_OPTIONS and len(words) == 2:
+            files[words[1]] = _located(root, words[1])
+            lines.append(f"{words[0]} {files[words[1]]}")
+        else:
+            lines.append(line)
+    include_dir = workdir / "conf.d"
+    include_dir.mkdir(parents=True, exist_ok=True)
+    (include_dir / conf.path.name).write_text("\n".join(lines) + "\n")
+    store = workdir / "store"
+    store.mkdir(exist_ok=True)
+    # A log file (for tests to read) gets everything; stderr only Mosquitto's default levels.
+    logging = [f"log_dest file {log}", "log_type all"] if log is not None else ["log_dest stderr"]
+    main = workdir / "mosquitto.conf"
+    main_lines = [
+        # Stay the user running the check (as root, Mosquitto would switch to user
+        # "mosquitto", who cannot read the tree's 0600 files).
+        f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+        # Debian's mosquitto.conf, with its store in the work dir.
+        "persistence true",
+        f"persistence_location {store}/",
+        *logging,
+        f"include_dir {include_dir}",
+    ]
+    main.write_text("\n".join(main_lines) + "\n")
+    return RunnableConfig(main, ports, files)
+
+
+def _located(root: Path, path: str) -> Path:
+    rendered = root / path.lstrip("/")
+    return rendered if rendered.exists() else Path(path)
+
+
+def check(root: Path, files: Sequence[RenderedFile]) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for conf in (f for f in files if f.check == NAME):
+        results += _check_conf(root, conf, files)
+    return results
+
+
+def _check_conf(root: Path, conf: RenderedFile, files: Sequence[RenderedFile]) -> list[CheckResult]:
+    tool = find_tool("mosquitto")
+    if tool is None:
+        return [CheckResult(str(conf.path), NAME, "-", NOT_CHECKED, "apt-get install mosquitto")]
+    version = tool_version(tool)
+    with tempfile.TemporaryDirectory(prefix="check-mosquitto-") as tmp:
+        workdir = Path(tmp)
+        config = runnable_config(root, conf, workdir)
+        broker = Service([tool, "-c", config.conf], workdir / "mosquitto.log")
+        with broker:
+            started = broker.wait_until(
+                lambda: all(listening(port) for port in config.ports.values()), START_TIMEOUT_S
+            )
+        errors = broker.error_lines(_ERROR)
+        copy = str(workdir / "conf.d" / conf.path.name)
+        detail = " ".join(_untimed(e).replace(copy, f"/{conf.path}") for e in errors[:2])
+    if started and not errors:
+        result, detail = OK, f"listening on {len(config.ports)} listener(s)"
+    else:
+        result, detail = FAILED, detail or "no listener came up"
+    # The password file and ACL are loaded (and so checked) by the same start.
+    loaded = [f.path for f in files if f"/{f.path}" in config.files]
+    return [CheckResult(str(p), NAME, version, result, detail) for p in [conf.path, *loaded]]
+
+
+def _untimed(line: str) -> str:
+    """A log line without Mosquitto's leading ``<epoch>: `` stamp."""
+    stamp, sep, rest = line.partition(": ")
+    return rest if sep and stamp.isdigit() else line

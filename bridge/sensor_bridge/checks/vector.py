@@ -1,0 +1,262 @@
+"""Vector: the rendered pipeline checked by a VRL runtime, by Vector itself where it exists, and
+the dead-letter cleanup by systemd-tmpfiles.
+
+* ``pyvrl`` (the PyPI VRL runtime) runs the rendered unit tests (``tests.yaml``) as ``vector
+  test`` does, for the VRL part of the pipeline: each test's input program, the ``decode``
+  remap, the ``sort`` route's conditions and every expected-output condition, all compiled and
+  run by pyvrl. Stricter than ``vector test``: a route must receive exactly as many events as
+  the test expects. Outputs of the ``log_to_metric`` transforms are Vector's own code, left to
+  ``vector test``.
+* ``vector validate --no-environment`` and ``vector test``, when a ``vector`` binary is on PATH
+  (the Pi's image has one; Debian has none).
+* ``systemd-tmpfiles --clean`` on a scratch root with an old and a fresh dead-letter file: the
+  old one must go, the fresh one stay.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, UNAVAILABLE, CheckResult
+from sensor_bridge.render import RenderedFile
+from sensor_bridge.render.vector import DEAD_LETTER_KEEP_DAYS, PASSWORD_ENV, ROUTE
+
+NAME = "vector"
+TIMEOUT_S = 120
+_DAY_S = 86400
+
+
+def check(root: Path, files: Sequence[RenderedFile]) -> list[CheckResult]:
+    mine = {f.path.name: f for f in files if f.check == NAME}
+    if not mine:
+        return []
+    config, tests = mine["vector.yaml"], mine["tests.yaml"]
+    env_file = next(f for f in files if f.path == config.path.parent / "vector.env")
+    results = [check_vrl(config, tests)]
+    results += _check_with_vector(root, config, tests, env_file)
+    tmpfiles = [f for f in mine.values() if f.path.suffix == ".conf"]
+    results += [_check_tmpfiles(f) for f in tmpfiles]
+    return results
+
+
+def load(text: str) -> dict[str, Any]:
+    """A rendered YAML file as Vector reads it (``$$`` is Vector's escape of ``$``)."""
+    data: dict[str, Any] = yaml.safe_load(text)
+    unescaped: dict[str, Any] = _unescape(data)
+    return unescaped
+
+
+def _unescape(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    if isinstance(value, list):
+        return [_unescape(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _unescape(item) for key, item in value.items()}
+    return value
+
+
+def check_vrl(config: RenderedFile, tests: RenderedFile) -> CheckResult:
+    """Every rendered test, run through the rendered VRL with pyvrl."""
+    try:
+        import pyvrl
+    except ImportError:
+        return CheckResult(str(config.path), "pyvrl", "-", NOT_CHECKED, "pip install pyvrl")
+    version = _pyvrl_version()
+    pipeline = load(config.text)["transforms"]
+    cases = load(tests.text)["tests"]
+    try:
+        runner = _Runner(pyvrl, pipeline["decode"]["source"], pipeline[ROUTE]["route"])
+        failures = [f"{case['name']}: {p}" for case in cases for p in runner.run(case)]
+    # pyo3 turns a Rust panic into PanicException, a BaseException; VRL errors are ValueErrors.
+    except (ValueError, KeyError) as error:
+        failures = [str(error).strip()]
+    except BaseException as error:
+        if type(error).__name__ != "PanicException":
+            raise
+        failures = [f"pyvrl panicked: {error}"]
+    if failures:
+        return CheckResult(str(config.path), "pyvrl", version, FAILED, "\n".join(failures))
+    detail = f"decode + {ROUTE} on {len(cases)} contract examples"
+    return CheckResult(str(config.path), "pyvrl", version, OK, detail)
+
+
+def _pyvrl_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pyvrl")
+    except PackageNotFoundError:
+        return "?"
+
+
+# A test's input program sets .message, .topic and .timestamp; this hands them to Python
+# intact (the payload as base64: it may not be UTF-8). get() keeps each call fallible.
+_INPUT_OUT = (
+    '{"message": encode_base64(string(get(., ["message"]) ?? null) ?? ""), '
+    '"topic": string(get(., ["topic"]) ?? null) ?? "", '
+    '"timestamp": to_string(get(., ["timestamp"]) ?? null) ?? ""}'
+)
+# Events come back from pyvrl with the timestamp as text (pyvrl takes no timestamp in); a
+# condition sees it as a timestamp again.
+_CONDITION_IN = (
+    '.timestamp = parse_timestamp(string(get(., ["timestamp"]) ?? null) ?? "", "%+") ?? null'
+)
+
+
+class _Runner:
+    """The decode program and the route conditions, compiled once; conditions as they come."""
+
+    def __init__(self, pyvrl: Any, decode: str, routes: dict[str, str]) -> None:
+        self._pyvrl = pyvrl
+        self._decode = pyvrl.Transform(decode)
+        self._routes = {name: self._condition(source) for name, source in routes.items()}
+        self._conditions: dict[str, Any] = {}
+
+    def _condition(self, source: str) -> Any:
+        return self._pyvrl.Transform(f"{_CONDITION_IN}\n{source}")
+
+    def _holds(self, source: str, event: dict[str, Any]) -> bool:
+        if source not in self._conditions:
+            self._conditions[source] = self._condition(source)
+        return self._conditions[source].remap(event) is True
+
+    def run(self, case: dict[str, Any]) -> list[str]:
+        """What is wrong with ``case`` (one of tests.yaml's tests), if anything."""
+        (given,) = case["inputs"]
+        message = self._pyvrl.Transform(f"{given['source']}\n{_INPUT_OUT}").remap({})
+        message["message"] = base64.b64decode(message["message"])
+        events = [_as_text(event) for event in self._decode.remap(message)]
+        routed = [
+            {name: route.remap(event) is True for name, route in self._routes.items()}
+            for event in events
+        ]
+        problems = []
+        for output in case.get("outputs", []):
+            route = output["extract_from"].removeprefix(f"{ROUTE}.")
+            if route not in self._routes:
+                continue  # a log_to_metric transform's output: Vector's own code
+            mine = [event for event, names in zip(events, routed, strict=True) if names[route]]
+            conditions = [c["source"] for c in output["conditions"]]
+            if len(mine) != len(conditions):
+                problems.append(
+                    f"{len(conditions)} events expected from {ROUTE}.{route}, got {mine}"
+                )
+            problems += [
+                f"no event from {ROUTE}.{route} satisfies {source}"
+                for source in conditions
+                if not any(self._holds(source, event) for event in mine)
+            ]
+        for silent in case.get("no_outputs_from", []):
+            route = silent.removeprefix(f"{ROUTE}.")
+            if any(names[route] for names in routed):
+                problems.append(f"{silent} must stay empty: {events}")
+        return problems
+
+
+def _as_text(event: dict[str, Any]) -> dict[str, Any]:
+    stamp = event.get("timestamp")
+    if isinstance(stamp, datetime):
+        return {**event, "timestamp": stamp.isoformat()}
+    return event
+
+
+def _check_with_vector(
+    root: Path, config: RenderedFile, tests: RenderedFile, env_file: RenderedFile
+) -> list[CheckResult]:
+    vector = shutil.which(NAME)
+    if vector is None:
+        hint = "no vector binary on PATH (Vector is not packaged in Debian; the Pi's image has it)"
+        return [CheckResult(str(f.path), NAME, "-", UNAVAILABLE, hint) for f in (config, tests)]
+    version = _vector_version(vector)
+    env = {**os.environ, **_env_file(env_file.text)}
+    config_path, tests_path = root / config.path, root / tests.path
+    validate = [vector, "validate", "--no-environment", str(config_path)]
+    test = [vector, "test", str(config_path), str(tests_path)]
+    return [
+        _run(config.path, "vector validate", version, validate, env),
+        _run(tests.path, "vector test", version, test, env),
+    ]
+
+
+def _vector_version(vector: str) -> str:
+    run = subprocess.run(
+        [vector, "--version"], check=False, capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    words = run.stdout.split()
+    return words[1] if len(words) > 1 else "?"
+
+
+def _env_file(text: str) -> dict[str, str]:
+    """podman's --env-file: KEY=VALUE lines, taken literally."""
+    pairs = (line.partition("=") for line in text.splitlines() if "=" in line)
+    return {key: value for key, _, value in pairs if key == PASSWORD_ENV}
+
+
+def _run(
+    path: PurePosixPath, tool: str, version: str, argv: list[str], env: dict[str, str]
+) -> CheckResult:
+    run = subprocess.run(
+        argv, check=False, capture_output=True, text=True, env=env, timeout=TIMEOUT_S
+    )
+    if run.returncode == 0:
+        return CheckResult(str(path), tool, version, OK)
+    output = (run.stdout + run.stderr).strip().splitlines()
+    return CheckResult(str(path), tool, version, FAILED, "\n".join(output[-30:]))
+
+
+def _check_tmpfiles(conf: RenderedFile) -> CheckResult:
+    """Run the cleanup on a scratch root holding an expired and a fresh dead-letter file."""
+    tool = shutil.which("systemd-tmpfiles") or shutil.which(
+        "systemd-tmpfiles", path="/usr/bin:/bin"
+    )
+    if tool is None:
+        return CheckResult(str(conf.path), "systemd-tmpfiles", "-", NOT_CHECKED, "not installed")
+    version = _tmpfiles_version(tool)
+    (line,) = (line for line in conf.text.splitlines() if line.startswith("d "))
+    directory = PurePosixPath(line.split()[1])
+    with tempfile.TemporaryDirectory(prefix="sensor-bridge-tmpfiles-") as scratch:
+        root = Path(scratch)
+        (root / "conf.d").mkdir()
+        conf_file = root / "conf.d" / "dead-letters.conf"
+        conf_file.write_text(conf.text)
+        target = root / directory.relative_to("/")
+        target.mkdir(parents=True)
+        expired, fresh = target / "expired.jsonl", target / "fresh.jsonl"
+        for path in (expired, fresh):
+            path.write_text("{}\n")
+        old = time.time() - (DEAD_LETTER_KEEP_DAYS + 1) * _DAY_S
+        os.utime(expired, (old, old))
+        run = subprocess.run(
+            [tool, "--clean", f"--root={root}", str(conf_file)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+        if run.returncode != 0 or expired.exists() or not fresh.exists():
+            detail = (
+                f"exit {run.returncode}; expired file kept: {expired.exists()}; "
+                f"fresh file kept: {fresh.exists()}; {run.stderr.strip()}"
+            )
+            return CheckResult(str(conf.path), "systemd-tmpfiles", version, FAILED, detail)
+    return CheckResult(str(conf.path), "systemd-tmpfiles", version, OK, "expired file removed")
+
+
+def _tmpfiles_version(tool: str) -> str:
+    run = subprocess.run(
+        [tool, "--version"], check=False, capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    words = run.stdout.split()
+    return words[2].strip("()") if len(words) > 2 else "?"

@@ -1,0 +1,179 @@
+"""Mosquitto: the broker's conf.d file, password file and ACL.
+
+Debian's ``/etc/mosquitto/mosquitto.conf`` includes ``conf.d`` and already sets ``persistence
+true``, ``persistence_location /var/lib/mosquitto/`` and the log file; a string option set twice
+is an error in Mosquitto, so the conf.d file repeats none of those strings.
+
+Users: each device's MQTT username is its id, the pipeline's is ``PIPELINE_USER``. Passwords are
+hashed here as ``mosquitto_passwd`` would (PBKDF2-SHA512, ``$7$``), but a password that still
+verifies against the previous file's hash keeps that hash: re-rendering changes nothing, where
+``mosquitto_passwd -b`` re-salts every time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from pathlib import PurePosixPath
+
+from sensor_bridge.errors import SiteError
+from sensor_bridge.render import RenderContext, RenderedFile
+from sensor_bridge.site import Site
+from sensor_protocol.limits import PIPELINE_MAX_PACKET_BYTES
+from sensor_protocol.topics import device_filter
+
+CONF_PATH = PurePosixPath("etc/mosquitto/conf.d/sensor-pipeline.conf")
+PASSWD_PATH = PurePosixPath("etc/mosquitto/sensor-pipeline.passwd")
+ACL_PATH = PurePosixPath("etc/mosquitto/sensor-pipeline.acl")
+
+PIPELINE_USER = "pipeline"
+"""The MQTT user the pipeline (Vector) subscribes as."""
+
+HASH_ITERATIONS = 10_000
+"""PBKDF2 rounds for a new hash: a device connects rarely, so each login may cost a few ms."""
+_SALT_BYTES = 12
+"""What mosquitto_passwd uses."""
+
+MAX_INFLIGHT_MESSAGES = 20
+"""Mosquitto's default, stated: QoS 1 messages on their way to one client at a time."""
+AUTOSAVE_INTERVAL_S = 60
+"""How often the store (the pipeline's session and its queued messages) reaches the disk; a
+crash loses at most this much of what was queued for an offline pipeline. Default 1800 s."""
+
+HEADER = "# Rendered by sensor-bridge from the site file; edits here are overwritten."
+
+_HOURS = {"ms": 1 / 3_600_000, "s": 1 / 3600, "m": 1 / 60, "h": 1, "d": 24, "w": 168, "y": 8766}
+
+
+def render(context: RenderContext) -> list[RenderedFile]:
+    site = context.site
+    users = _users(context)
+    previous = _hashes(context.previous.get(PASSWD_PATH, ""))
+    return [
+        RenderedFile(CONF_PATH, render_conf(site), check="mosquitto", service="mosquitto"),
+        RenderedFile(
+            PASSWD_PATH,
+            "".join(
+                f"{user}:{_hash_for(password, previous.get(user))}\n" for user, password in users
+            ),
+            mode=0o600,
+            secret=True,
+            service="mosquitto",
+        ),
+        RenderedFile(ACL_PATH, render_acl(site), service="mosquitto"),
+    ]
+
+
+def render_conf(site: Site) -> str:
+    broker = site.broker
+    lines = [
+        HEADER,
+        "",
+        "# Devices connect on the LAN listener.",
+        f"listener {broker.port} {broker.address}",
+    ]
+    if broker.tls is not None:
+        tls = broker.tls
+        lines += [
+            "",
+            "# The same broker over TLS, for devices that verify it.",
+            f"listener {tls.port} {broker.address}",
+            f"certfile {tls.certfile}",
+            f"keyfile {tls.keyfile}",
+            *([f"cafile {tls.cafile}"] if tls.cafile is not None else []),
+        ]
+    lines += [
+        "",
+        "# Every client logs in; what each user may publish or read is in the ACL.",
+        "allow_anonymous false",
+        f"password_file /{PASSWD_PATH}",
+        f"acl_file /{ACL_PATH}",
+        "",
+        "# The pipeline subscribes once, with a fixed client id and a persistent session, and",
+        "# never re-subscribes: the store keeps that session and its queued QoS 1 messages",
+        "# across a broker restart.",
+        f"persistence {'true' if broker.persistence else 'false'}",
+        f"autosave_interval {AUTOSAVE_INTERVAL_S}",
+        "",
+        "# While the pipeline is away its messages queue here, up to this many.",
+        f"max_queued_messages {broker.max_queued_messages}",
+        f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
+        "# Sessions abandoned by a client that never returns are dropped after this long.",
+        f"persistent_client_expiration {_mosquitto_duration(broker.persistent_client_expiration)}",
+        "",
+        "# Refuse what the pipeline's MQTT source would silently drop (its packet limit).",
+        f"max_packet_size {PIPELINE_MAX_PACKET_BYTES}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_acl(site: Site) -> str:
+    sections = [HEADER]
+    for device in site.devices:
+        sections.append(
+            f"# {device.id}: publishes on its own topics only, reads nothing.\n"
+            f"user {device.id}\n"
+            f"topic write {device_filter(site.topic_root, site.studio, device.id)}"
+        )
+    sections.append(
+        "# The pipeline reads every device's topics and the broker's own statistics.\n"
+        f"user {PIPELINE_USER}\n"
+        f"topic read {device_filter(site.topic_root, site.studio)}\n"
+        "topic read $SYS/#"
+    )
+    return "\n\n".join(sections) + "\n"
+
+
+def _users(context: RenderContext) -> list[tuple[str, str]]:
+    site = context.site
+    for device in site.devices:
+        if device.id == PIPELINE_USER:
+            raise SiteError(
+                f"{site.path}: device id {PIPELINE_USER!r} is the pipeline's MQTT user: rename it"
+            )
+    users = [(d.id, context.secrets.device_password(d.id)) for d in site.devices]
+    return [*users, (PIPELINE_USER, context.secrets.pipeline_password())]
+
+
+def _hashes(passwd_text: str) -> dict[str, str]:
+    entries = (line.partition(":") for line in passwd_text.splitlines())
+    return {user: hashed for user, _, hashed in entries if hashed}
+
+
+def _hash_for(password: str, previous: str | None) -> str:
+    if previous is not None and verify_password(password, previous):
+        return previous
+    return hash_password(password, secrets.token_bytes(_SALT_BYTES))
+
+
+def hash_password(password: str, salt: bytes, iterations: int = HASH_ITERATIONS) -> str:
+    """Mosquitto 2's ``$7$<iterations>$<salt>$<PBKDF2-SHA512>`` (base64) password hash."""
+    derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return f"$7${iterations}${_b64(salt)}${_b64(derived)}"
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    """Whether ``password`` matches a ``$7$`` hash; False for any other or malformed hash."""
+    parts = hashed.split("$")
+    if len(parts) != 5 or parts[1] != "7" or not parts[2].isdigit():
+        return False
+    try:
+        salt = base64.b64decode(parts[3], validate=True)
+        expected = base64.b64decode(parts[4], validate=True)
+    except ValueError:
+        return False
+    derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(parts[2]))
+    return hmac.compare_digest(derived, expected)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _mosquitto_duration(duration: str) -> str:
+    """A site duration in Mosquitto's units (h d w m y, where m is a month): whole hours."""
+    number = int(duration.rstrip("mshdwy"))
+    unit = duration[len(str(number)) :]
+    return f"{max(1, round(number * _HOURS[unit]))}h"

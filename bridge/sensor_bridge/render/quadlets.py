@@ -1,0 +1,107 @@
+"""Shared pieces of every container service's rootless podman quadlet (a ``.container`` unit).
+
+Each service module renders its own ``.container`` with ``container_file`` (the text alone:
+``container_unit``), from a ``Container`` spec that holds only what differs between services:
+image, arguments, ports, volumes, health command. What every service gets is decided here once:
+
+* ``Restart=always`` (and podman kills a container whose health check keeps failing, so systemd
+  restarts it);
+* a health check on a fixed rhythm;
+* ``[Quadlet] DefaultDependencies=false``: quadlet otherwise makes every unit wait for
+  ``podman-user-wait-network-online.service``, which stalls 90 s to 2 min, or returns too early,
+  when nothing pulls in ``network-online.target`` (podman #24796, #22197); every service here
+  talks to the loopback interface only;
+* ``[Install] WantedBy=default.target``: quadlet applies it, starting the unit with the user
+  manager (which linger starts at boot).
+
+``render`` adds no file of its own: every ``.container`` comes from its service's renderer.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sensor_bridge.render import RenderContext, RenderedFile, quadlet_dir
+from sensor_bridge.site import Site
+
+HEADER = "# Rendered by sensor-bridge from the site file; edits here are overwritten."
+
+HEALTH_INTERVAL = "30s"
+HEALTH_RETRIES = 3
+HEALTH_START_PERIOD = "60s"
+"""Failures right after a start do not count: a Pi may need this long to open the data."""
+START_TIMEOUT_S = 900
+"""The first start pulls the image, which takes minutes on a Pi."""
+
+
+@dataclass(frozen=True)
+class Container:
+    """What one container service needs; ``name`` names the unit and the container."""
+
+    name: str
+    description: str
+    image: str
+    health_cmd: str
+    """Runs inside the container (``/bin/sh -c``); exit 0 means healthy."""
+    exec_args: Sequence[str] = ()
+    publish: Sequence[str] = ()
+    volumes: Sequence[str] = ()
+    environment_file: str | None = None
+    network: str | None = None
+    after: Sequence[str] = ()
+    """User units to start after (and to want), e.g. ``victoriametrics.service``; a rootless
+    unit cannot order itself after a system unit such as mosquitto.service."""
+
+
+def render(context: RenderContext) -> list[RenderedFile]:
+    """No file of its own; the services render theirs with ``container_file``."""
+    return []
+
+
+def container_file(site: Site, container: Container, *, service: str, check: str) -> RenderedFile:
+    """The ``<name>.container`` quadlet of ``container`` in the service user's quadlet dir."""
+    return RenderedFile(
+        quadlet_dir(site) / f"{container.name}.container",
+        container_unit(container),
+        check=check,
+        service=service,
+    )
+
+
+def container_unit(container: Container) -> str:
+    unit = [f"Description={container.description}"]
+    for after in container.after:
+        unit += [f"After={after}", f"Wants={after}"]
+    body = [f"ContainerName={container.name}", f"Image={container.image}"]
+    if container.network:
+        body.append(f"Network={container.network}")
+    body += [f"PublishPort={port}" for port in container.publish]
+    body += [f"Volume={volume}" for volume in container.volumes]
+    if container.environment_file:
+        body.append(f"EnvironmentFile={container.environment_file}")
+    if container.exec_args:
+        # One argument a line (systemd's continuation), so a flag reads as one line.
+        body.append("Exec=" + " \\\n    ".join(shlex.quote(arg) for arg in container.exec_args))
+    body += [
+        f"HealthCmd={container.health_cmd}",
+        f"HealthInterval={HEALTH_INTERVAL}",
+        f"HealthRetries={HEALTH_RETRIES}",
+        f"HealthStartPeriod={HEALTH_START_PERIOD}",
+        "HealthOnFailure=kill",
+    ]
+    service = ["Restart=always", "RestartSec=10s", f"TimeoutStartSec={START_TIMEOUT_S}"]
+    sections = [
+        HEADER,
+        _section("Unit", unit),
+        _section("Container", body),
+        _section("Service", service),
+        _section("Quadlet", ["DefaultDependencies=false"]),
+        _section("Install", ["WantedBy=default.target"]),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def _section(name: str, lines: list[str]) -> str:
+    return "\n".join([f"[{name}]", *lines])

@@ -1,0 +1,321 @@
+"""Vector: MQTT in, metrics out to VictoriaMetrics, everything else to the dead letters.
+
+The pipeline (``vector.yaml``)::
+
+    devices (mqtt) ─► decode (remap: VRL from the contract) ─► sort (route)
+      sort.telemetry, .backfill, .health, .status ─► to_metrics (log_to_metric, all_metrics)
+          ─► victoriametrics (prometheus_remote_write, disk buffer)
+      sort.dead_letter ─► count_dead_letters (log_to_metric) ─► victoriametrics
+                       ─► sample_dead_letters (throttle) ─► dead_letter_files (file, hourly)
+    vector_internal (internal_metrics) ─► vector_metrics (prometheus_remote_write, memory buffer)
+
+Choices the MQTT source forces (it subscribes once and never again, has no acknowledgements and
+drops packets over its limit): a fixed client id from the site (the broker keeps its persistent
+session), the limit raised to the contract's ``PIPELINE_MAX_PACKET_BYTES``, and the password from
+the environment (``vector.env``, mode 0600), never in the config.
+
+Dead letters are counted in ``furnace_pipeline_dead_letters_total{reason}`` (every one) and a
+sample of them is kept in hourly files for inspection, bounded in bytes by real mechanisms: the
+throttle caps how many are written per hour (a dead letter is at most
+``MAX_DEAD_LETTER_BYTES``: the decode program truncates topic and payload), and the user's
+``systemd-tmpfiles-clean.timer`` deletes files not written for ``DEAD_LETTER_KEEP_DAYS``
+(``user-tmpfiles.d/sensor-pipeline-vector.conf``). See ``dead_letters_per_hour``.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from sensor_bridge.errors import SiteError
+from sensor_bridge.render import RenderContext, RenderedFile, user_path, victoriametrics
+from sensor_bridge.render import examples as contract_examples
+from sensor_bridge.render.mosquitto import PIPELINE_USER
+from sensor_bridge.render.quadlets import Container, container_file
+from sensor_bridge.render.vrl import DEAD_LETTER_METRIC, decode_program, vrl_literal, vrl_string
+from sensor_bridge.site import Site
+from sensor_protocol import topics
+from sensor_protocol.fields import METRIC_NAMESPACE
+from sensor_protocol.limits import PIPELINE_MAX_PACKET_BYTES
+
+NAME = "vector"
+PASSWORD_ENV = "SENSOR_PIPELINE_MQTT_PASSWORD"
+API_ADDRESS = "127.0.0.1:8686"
+"""Vector's API (``/health``, ``vector top``, ``vector tap``): loopback only, it has no auth."""
+
+CONTAINER_CONFIG = PurePosixPath("/etc/vector")
+CONTAINER_DATA = PurePosixPath("/var/lib/vector")
+DEAD_LETTER_DIR = "dead-letters"
+DEAD_LETTER_KEEP_DAYS = 2
+MAX_DEAD_LETTER_BYTES = 8192
+"""Upper bound of one dead letter as the file sink writes it (JSON, one line); a test holds the
+decode program's truncation to it."""
+INTERNAL_METRICS_INTERVAL_S = 15
+
+ROUTE = "sort"
+DEAD_LETTER_ROUTE = "dead_letter"
+CHANNEL_ROUTES = topics.CHANNELS
+"""One route per channel, so ``vector tap --outputs-of sort.backfill`` shows one kind only."""
+
+
+def config_dir(site: Site) -> PurePosixPath:
+    return user_path(site, ".config", "sensor-pipeline", NAME)
+
+
+def tmpfiles_path(site: Site) -> PurePosixPath:
+    return user_path(site, ".config", "user-tmpfiles.d", "sensor-pipeline-vector.conf")
+
+
+def render(context: RenderContext) -> list[RenderedFile]:
+    site = context.site
+    password = context.secrets.pipeline_password()
+    if "\n" in password or "\r" in password:
+        raise SiteError(f"{context.secrets.path}: the pipeline's MQTT password has a line break")
+    directory = config_dir(site)
+    return [
+        RenderedFile(directory / "vector.yaml", to_yaml(config(site)), check=NAME, service=NAME),
+        RenderedFile(directory / "tests.yaml", to_yaml(unit_tests(site)), check=NAME, service=NAME),
+        # podman's --env-file takes each line literally: no quoting, so none is added.
+        RenderedFile(
+            directory / "vector.env",
+            f"{PASSWORD_ENV}={password}\n",
+            mode=0o600,
+            secret=True,
+            service=NAME,
+        ),
+        RenderedFile(tmpfiles_path(site), tmpfiles_conf(site), check=NAME, service=NAME),
+        container_file(site, container(site), service=NAME, check="quadlet"),
+    ]
+
+
+def broker_host(site: Site) -> str:
+    """Where Vector (on the host network) reaches the broker's LAN listener."""
+    address = site.broker.address
+    return "127.0.0.1" if address in ("0.0.0.0", "::") else address
+
+
+def mqtt_topics(site: Site) -> list[str]:
+    """Every device's topic filter: the pipeline reads exactly the site's devices."""
+    return [topics.device_filter(site.topic_root, site.studio, d.id) for d in site.devices]
+
+
+def dead_letters_per_hour(site: Site) -> int:
+    """The throttle's threshold that keeps the dead-letter files under the site's bound.
+
+    The throttle lets ``n`` events through at once and then ``n`` per hour, so any span of ``h``
+    hours holds at most ``n * (h + 1)``. A file is deleted once it has not been written for
+    ``DEAD_LETTER_KEEP_DAYS``, by a timer that runs daily: the files on disk span at most
+    ``DEAD_LETTER_KEEP_DAYS + 1`` days plus the hour being written.
+    """
+    span_hours = (DEAD_LETTER_KEEP_DAYS + 1) * 24 + 1
+    per_hour = site.pipeline.dead_letter_max_bytes // ((span_hours + 1) * MAX_DEAD_LETTER_BYTES)
+    if per_hour < 1:
+        needed = (span_hours + 1) * MAX_DEAD_LETTER_BYTES
+        raise SiteError(
+            f"{site.path}: pipeline.dead_letter_max_bytes must be at least {needed} to keep "
+            f"one dead letter an hour for {DEAD_LETTER_KEEP_DAYS} days"
+        )
+    return per_hour
+
+
+class EnvVar(str):
+    """A ``${NAME}`` reference Vector fills from the environment (every other ``$`` is escaped)."""
+
+
+def config(site: Site) -> dict[str, Any]:
+    """vector.yaml as data, for the file and for tests that run it with other endpoints."""
+    remote_write = f"http://{victoriametrics.LISTEN}/api/v1/write"
+    dead_letters = CONTAINER_DATA / DEAD_LETTER_DIR / "%Y-%m-%dT%H.jsonl"
+    routes = {channel: _channel_condition(channel) for channel in CHANNEL_ROUTES}
+    routes[DEAD_LETTER_ROUTE] = "!exists(.name)"
+    return {
+        "data_dir": str(CONTAINER_DATA),
+        "api": {"enabled": True, "address": API_ADDRESS},
+        "sources": {
+            "devices": {
+                "type": "mqtt",
+                "host": broker_host(site),
+                "port": site.broker.port,
+                "client_id": site.pipeline.client_id,
+                "user": PIPELINE_USER,
+                "password": EnvVar(PASSWORD_ENV),
+                "topic": mqtt_topics(site),
+                "max_packet_size": PIPELINE_MAX_PACKET_BYTES,
+            },
+            "vector_internal": {
+                "type": "internal_metrics",
+                "scrape_interval_secs": INTERNAL_METRICS_INTERVAL_S,
+            },
+        },
+        "transforms": {
+            "decode": {"type": "remap", "inputs": ["devices"], "source": decode_program(site)},
+            ROUTE: {"type": "route", "inputs": ["decode"], "route": routes},
+            "to_metrics": {
+                "type": "log_to_metric",
+                "inputs": [f"{ROUTE}.{channel}" for channel in CHANNEL_ROUTES],
+                "all_metrics": True,
+                "metrics": [],
+            },
+            "count_dead_letters": {
+                "type": "log_to_metric",
+                "inputs": [f"{ROUTE}.{DEAD_LETTER_ROUTE}"],
+                "metrics": [
+                    {
+                        "type": "counter",
+                        # Every event has a timestamp: each dead letter counts, whatever it lacks.
+                        "field": "timestamp",
+                        "name": DEAD_LETTER_METRIC,
+                        "tags": {
+                            tag: "{{ " + tag + " }}" for tag in ("reason", "studio", "device")
+                        },
+                    }
+                ],
+            },
+            "sample_dead_letters": {
+                "type": "throttle",
+                "inputs": [f"{ROUTE}.{DEAD_LETTER_ROUTE}"],
+                "threshold": dead_letters_per_hour(site),
+                "window_secs": 3600,
+            },
+        },
+        "sinks": {
+            "victoriametrics": {
+                "type": "prometheus_remote_write",
+                "inputs": ["to_metrics", "count_dead_letters"],
+                "endpoint": remote_write,
+                "default_namespace": METRIC_NAMESPACE,
+                # Its check GETs the write endpoint, which VictoriaMetrics refuses.
+                "healthcheck": {"enabled": False},
+                # While VictoriaMetrics restarts, samples wait on disk instead of being lost.
+                "buffer": {
+                    "type": "disk",
+                    "max_size": site.pipeline.disk_buffer_bytes,
+                    "when_full": "block",
+                },
+            },
+            "vector_metrics": {
+                "type": "prometheus_remote_write",
+                "inputs": ["vector_internal"],
+                "endpoint": remote_write,
+                "healthcheck": {"enabled": False},
+                # Self-monitoring may lose samples; it must never hold the data back.
+                "buffer": {"type": "memory", "max_events": 10000, "when_full": "drop_newest"},
+            },
+            "dead_letter_files": {
+                "type": "file",
+                "inputs": ["sample_dead_letters"],
+                "path": str(dead_letters),
+                "timezone": "UTC",
+                "encoding": {"codec": "json"},
+            },
+        },
+    }
+
+
+def _channel_condition(channel: str) -> str:
+    return f"exists(.name) && .channel == {vrl_string(channel)}"
+
+
+def unit_tests(site: Site) -> dict[str, Any]:
+    """``vector test`` cases from the contract's examples: what each must become."""
+    return {"tests": [_unit_test(example) for example in contract_examples.examples(site)]}
+
+
+def _unit_test(example: contract_examples.Example) -> dict[str, Any]:
+    message = base64.b64encode(example.payload).decode()
+    source = "\n".join(
+        [
+            f".message = decode_base64!({vrl_string(message)})",
+            f".topic = {vrl_string(example.topic)}",
+            f".timestamp = {vrl_literal(example.received)}",
+        ]
+    )
+    test: dict[str, Any] = {
+        "name": example.name,
+        "inputs": [{"insert_at": "decode", "type": "vrl", "source": source}],
+    }
+    channel_outputs = [f"{ROUTE}.{channel}" for channel in CHANNEL_ROUTES]
+    if example.reason is not None:
+        reason = vrl_string(example.reason)
+        test["outputs"] = [
+            _output(f"{ROUTE}.{DEAD_LETTER_ROUTE}", [f".reason == {reason}"]),
+            _output(
+                "count_dead_letters",
+                [f".name == {vrl_string(DEAD_LETTER_METRIC)} && .tags.reason == {reason}"],
+            ),
+        ]
+        test["no_outputs_from"] = channel_outputs
+        return test
+    names = sorted({event["name"] for event in example.events})
+    test["outputs"] = [
+        # Each expected event must come out exactly as the contract says.
+        _output(f"{ROUTE}.{example.channel}", [f". == {vrl_literal(e)}" for e in example.events]),
+        _output("to_metrics", [f'.name == {vrl_string(n)} && .kind == "absolute"' for n in names]),
+    ]
+    test["no_outputs_from"] = [f"{ROUTE}.{DEAD_LETTER_ROUTE}"]
+    return test
+
+
+def _output(extract_from: str, conditions: list[str]) -> dict[str, Any]:
+    return {
+        "extract_from": extract_from,
+        "conditions": [{"type": "vrl", "source": source} for source in conditions],
+    }
+
+
+def container(site: Site) -> Container:
+    on_host = config_dir(site)
+    return Container(
+        name=NAME,
+        description="Vector: furnace readings from MQTT to VictoriaMetrics (sensor-pipeline)",
+        image=site.pipeline.image,
+        exec_args=["--config", str(CONTAINER_CONFIG / "vector.yaml")],
+        # The host's loopback: the broker, VictoriaMetrics, and the API bound to 127.0.0.1.
+        network="host",
+        volumes=[
+            f"/{on_host}:{CONTAINER_CONFIG}:ro",
+            f"{site.pipeline.data_path}:{CONTAINER_DATA}",
+        ],
+        environment_file=f"/{on_host / 'vector.env'}",
+        # The image has bash but no HTTP client: ask the API's /health over bash's /dev/tcp.
+        health_cmd=(
+            f"bash -c 'exec 3<>/dev/tcp/{API_ADDRESS.replace(':', '/')} && "
+            "echo GET /health HTTP/1.0 >&3 && echo >&3 && head -n 1 <&3 | grep -q 200'"
+        ),
+        after=[f"{victoriametrics.NAME}.service"],
+    )
+
+
+def tmpfiles_conf(site: Site) -> str:
+    """Age-based cleanup of the dead-letter files, by the user's systemd-tmpfiles-clean.timer."""
+    directory = site.pipeline.data_path / DEAD_LETTER_DIR
+    return (
+        "# Rendered by sensor-bridge from the site file; edits here are overwritten.\n"
+        "# Dead letters are kept for inspection: a file not written for this long is deleted.\n"
+        f"d {directory} 0700 - - m:{DEAD_LETTER_KEEP_DAYS}d\n"
+    )
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style; multi-line text (VRL programs) as literal blocks, readable on the Pi."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    # Vector replaces $NAME and ${NAME} with the environment in the whole file; $$ is a $.
+    value = "${" + text + "}" if isinstance(text, EnvVar) else text.replace("$", "$$")
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(EnvVar, _represent_str)
+
+
+def to_yaml(data: dict[str, Any]) -> str:
+    header = "# Rendered by sensor-bridge from the site file; edits here are overwritten.\n"
+    # Wide lines: a VRL condition stays on one line, greppable.
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 16)
+    return header + text

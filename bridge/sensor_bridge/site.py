@@ -1,0 +1,308 @@
+"""The site file: what one studio has, declared once; every service's config is rendered from it.
+
+``load_site(path)`` reads and validates ``site.toml``; ``load_secrets(site)`` reads the secrets
+file it points to. Both raise ``SiteError`` with one line that names the problem and the fix.
+Secrets never live in the site file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sensor_bridge.errors import SiteError
+from sensor_protocol.topics import DEFAULT_ROOT, id_problem
+
+DEFAULT_SITE_PATH = Path("site.toml")
+SITE_ENV = "SENSOR_SITE"
+
+# The versions the test suite ran; the deploy installs exactly these.
+VICTORIA_METRICS_VERSION = "v1.112.0"
+VECTOR_VERSION = "0.57.0"
+
+VECTOR_MIN_DISK_BUFFER_BYTES = 268435488
+"""Vector refuses a smaller disk buffer."""
+
+_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|h|d|w|y)$")
+
+
+def _valid_id(value: str) -> str:
+    problem = id_problem(value)
+    if problem is not None:
+        raise ValueError(f"id {value!r} {problem}")
+    return value
+
+
+def _valid_duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration like 30s, 5m, 14d or 100y")
+    return value
+
+
+Id = Annotated[str, AfterValidator(_valid_id)]
+Duration = Annotated[str, AfterValidator(_valid_duration)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Model):
+    """Per-device alert thresholds, in degrees Celsius and volts."""
+
+    too_hot_c: float = Field(1250.0, ge=-50, le=1800)
+    too_cold_c: float = Field(1000.0, ge=-50, le=1800)
+    flame_min_v: float = Field(1.0, ge=0, le=12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.too_cold_c >= self.too_hot_c:
+            raise ValueError(
+                f"too_cold_c ({self.too_cold_c}) must be below too_hot_c ({self.too_hot_c})"
+            )
+        return self
+
+
+class Device(_Model):
+    """One sensor node on a furnace."""
+
+    id: Id
+    board: str
+    name: str = ""
+    location: str = ""
+    thresholds: Thresholds = Thresholds()
+
+    @field_validator("board")
+    @classmethod
+    def _known_board(cls, value: str) -> str:
+        from sensor_bridge.bundle import supported_boards
+
+        boards = supported_boards()
+        if value not in boards:
+            raise ValueError(f"board {value!r} is not supported; use one of {', '.join(boards)}")
+        return value
+
+
+class TlsListener(_Model):
+    """An optional MQTT-over-TLS listener beside the plain LAN one."""
+
+    port: Port = 8883
+    certfile: Path
+    keyfile: Path
+    cafile: Path | None = None
+
+
+class Broker(_Model):
+    """Mosquitto on the Pi."""
+
+    address: str = "0.0.0.0"
+    port: Port = 1883
+    tls: TlsListener | None = None
+    persistence: bool = True
+    max_queued_messages: int = Field(10000, ge=100)
+    persistent_client_expiration: Duration = "14d"
+
+
+class Storage(_Model):
+    """VictoriaMetrics single node."""
+
+    retention: Duration = "100y"
+    data_path: Path = Path("/var/lib/sensor-pipeline/victoria-metrics")
+    image: str = f"docker.io/victoriametrics/victoria-metrics:{VICTORIA_METRICS_VERSION}"
+    latency_offset: Duration = "5s"
+
+
+class Pipeline(_Model):
+    """Vector: MQTT in, metrics out."""
+
+    image: str = f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
+    client_id: Id = "sensor-pipeline-vector"
+    disk_buffer_bytes: int = Field(VECTOR_MIN_DISK_BUFFER_BYTES, ge=VECTOR_MIN_DISK_BUFFER_BYTES)
+    # Rendering checks the real floor (render.vector.dead_letters_per_hour).
+    dead_letter_max_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
+    data_path: Path = Path("/var/lib/sensor-pipeline/vector")
+
+
+class ServiceUser(_Model):
+    """The unprivileged user whose rootless podman runs the containers."""
+
+    name: Id = "sensor"
+    home: Path | None = None
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home if self.home is not None else Path("/home") / self.name
+
+
+class Site(_Model):
+    """The whole studio."""
+
+    studio: Id
+    topic_root: Id = DEFAULT_ROOT
+    secrets_file: Path = Path("secrets.toml")
+    service_user: ServiceUser = ServiceUser()
+    broker: Broker = Broker()
+    storage: Storage = Storage()
+    pipeline: Pipeline = Pipeline()
+    devices: list[Device] = Field(min_length=1)
+    _path: Path = PrivateAttr(Path("site.toml"))
+
+    @property
+    def path(self) -> Path:
+        """Where the site file was read from; relative paths in it resolve there."""
+        return self._path
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_devices(cls, devices: list[Device]) -> list[Device]:
+        seen: set[str] = set()
+        for device in devices:
+            if device.id in seen:
+                raise ValueError(f"device id {device.id!r} is used twice")
+            seen.add(device.id)
+        return devices
+
+    @property
+    def secrets_path(self) -> Path:
+        return (self.path.parent / self.secrets_file).resolve()
+
+    def device(self, device_id: str) -> Device:
+        for device in self.devices:
+            if device.id == device_id:
+                return device
+        raise SiteError(
+            f"{self.path}: no device {device_id!r}; devices are "
+            + ", ".join(d.id for d in self.devices)
+        )
+
+
+class MqttSecrets(_Model):
+    pipeline: str | None = None
+    devices: dict[str, str] = {}
+
+
+class Secrets(_Model):
+    """Passwords and tokens, from a file outside git with mode 0600."""
+
+    mqtt: MqttSecrets = MqttSecrets()
+    _path: Path = PrivateAttr(Path("secrets.toml"))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def device_password(self, device_id: str) -> str:
+        password = self.mqtt.devices.get(device_id)
+        if not password:
+            raise SiteError(
+                f"{self.path}: no MQTT password for device {device_id!r}: "
+                f'add {device_id} = "..." under [mqtt.devices]'
+            )
+        return password
+
+    def pipeline_password(self) -> str:
+        if not self.mqtt.pipeline:
+            raise SiteError(
+                f'{self.path}: no MQTT password for the pipeline: add pipeline = "..." under [mqtt]'
+            )
+        return self.mqtt.pipeline
+
+
+def site_path(option: str | os.PathLike[str] | None) -> Path:
+    """The site file to use: the option, else $SENSOR_SITE, else ./site.toml."""
+    if option:
+        return Path(option)
+    return Path(os.environ.get(SITE_ENV) or DEFAULT_SITE_PATH)
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        hint = "copy site.example.toml and edit it" if what == "site" else "create it (mode 0600)"
+        raise SiteError(f"{path}: {what} file not found: {hint}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SiteError(f"{path}: not valid TOML: {error}") from None
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class that owns the last key of ``loc``, to suggest its valid keys."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        annotation = info.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        current = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if current is None:
+            return None
+    return current
+
+
+def _explain(error: ValidationError, root: type[BaseModel], path: Path) -> SiteError:
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    where = _location(loc)
+    if first["type"] == "extra_forbidden":
+        owner = _model_at(root, loc)
+        valid = list(owner.model_fields) if owner else []
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(valid)}"
+        return SiteError(f"{path}: unknown key {where!r}; {hint}")
+    if first["type"] == "missing":
+        return SiteError(f"{path}: missing key {where!r}")
+    message = first["msg"].removeprefix("Value error, ")
+    return SiteError(f"{path}: {where or 'file'}: {message}")
+
+
+def load_site(path: str | os.PathLike[str] | None = None) -> Site:
+    """Read and validate the site file (default per ``site_path``)."""
+    resolved = site_path(path)
+    data = _read_toml(resolved, "site")
+    try:
+        site = Site.model_validate(data)
+    except ValidationError as error:
+        raise _explain(error, Site, resolved) from None
+    site._path = resolved
+    return site
+
+
+def load_secrets(site: Site) -> Secrets:
+    """Read the secrets file the site points to."""
+    path = site.secrets_path
+    data = _read_toml(path, "secrets")
+    try:
+        secrets = Secrets.model_validate(data)
+    except ValidationError as error:
+        raise _explain(error, Secrets, path) from None
+    secrets._path = path
+    return secrets

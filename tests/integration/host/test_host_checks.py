@@ -1,0 +1,155 @@
+"""The checkers run the real tools: OK on what the example site renders, the tool's own error
+line on a broken file, and NOT_CHECKED when the tool is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, CheckResult
+from sensor_bridge.checks import mosquitto as check_mosquitto
+from sensor_bridge.checks import quadlet as check_quadlet
+from sensor_bridge.checks import victoriametrics as check_victoriametrics
+from sensor_bridge.checks.tools import find_tool, tool_cache, tool_version
+from sensor_bridge.render import RenderContext, RenderedFile, mosquitto, victoriametrics
+from sensor_bridge.site import VICTORIA_METRICS_VERSION, TlsListener
+from sensor_bridge.tree import write_tree
+from tests.support.sites import example_context
+from tests.support.tools import require_tool
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> list[RenderedFile]:
+    context = example_context(tmp_path / "site")
+    return [*mosquitto.render(context), *victoriametrics.render(context)]
+
+
+def _written(root: Path, files: list[RenderedFile]) -> Path:
+    write_tree(root, files)
+    return root
+
+
+def _replaced(files: list[RenderedFile], path: object, old: str, new: str) -> list[RenderedFile]:
+    (target,) = [f for f in files if f.path == path]
+    assert old in target.text
+    edited = dataclasses.replace(target, text=target.text.replace(old, new))
+    return [edited if f is target else f for f in files]
+
+
+def _rows(results: list[CheckResult]) -> list[tuple[str, str, str]]:
+    return [(r.file, r.tool, r.result) for r in results]
+
+
+def test_rendered_example_passes_every_check(tmp_path: Path, files: list[RenderedFile]) -> None:
+    root = _written(tmp_path / "tree", files)
+    results = [
+        *check_mosquitto.check(root, files),
+        *check_victoriametrics.check(root, files),
+        *check_quadlet.check(root, files),
+    ]
+    quadlet = str(victoriametrics.render(example_context(tmp_path / "s2"))[0].path)
+    assert _rows(results) == [
+        ("etc/mosquitto/conf.d/sensor-pipeline.conf", "mosquitto", OK),
+        ("etc/mosquitto/sensor-pipeline.passwd", "mosquitto", OK),
+        ("etc/mosquitto/sensor-pipeline.acl", "mosquitto", OK),
+        (quadlet, "victoria-metrics", OK),
+        (quadlet, "podman quadlet", OK),
+    ]
+    assert all(r.version not in ("", "-", "?") for r in results), results
+
+
+def test_tls_listener_starts_with_the_certificate_files(tmp_path: Path) -> None:
+    context = example_context(tmp_path / "tls-site")
+    certs = Path("/etc/mosquitto/certs")
+    tls = TlsListener(certfile=certs / "broker.crt", keyfile=certs / "broker.key")
+    broker = context.site.broker.model_copy(update={"tls": tls})
+    site = context.site.model_copy(update={"broker": broker})
+    tls_files = mosquitto.render(RenderContext(site, context.secrets))
+    root = _written(tmp_path / "tree", tls_files)
+    # The certificate the Pi would hold, in the tree (the checker looks there first).
+    certs_dir = root / "etc/mosquitto/certs"
+    certs_dir.mkdir()
+    request = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=broker.local".split()
+    outputs = ["-keyout", str(certs_dir / "broker.key"), "-out", str(certs_dir / "broker.crt")]
+    subprocess.run([require_tool("openssl"), *request, *outputs], check=True, capture_output=True)
+    (conf, *_) = check_mosquitto.check(root, tls_files)
+    assert (conf.result, conf.detail) == (OK, "listening on 2 listener(s)")
+    (certs_dir / "broker.key").unlink()
+    (conf, *_) = check_mosquitto.check(root, tls_files)
+    assert conf.result == FAILED
+    assert "/etc/mosquitto/certs/broker.key" in conf.detail
+
+
+def test_mosquitto_error_line_is_reported(tmp_path: Path, files: list[RenderedFile]) -> None:
+    broken = _replaced(
+        files, mosquitto.CONF_PATH, "persistence true", "persistence_location /var/lib/x/"
+    )
+    (conf, *_) = check_mosquitto.check(_written(tmp_path / "tree", broken), broken)
+    line = broken[0].text.splitlines().index("persistence_location /var/lib/x/") + 1
+    assert conf.result == FAILED
+    assert conf.detail == (
+        "Error: Duplicate persistence_location value in configuration. "
+        f"Error found at /{mosquitto.CONF_PATH}:{line}."
+    )
+
+
+def test_broken_password_file_fails_the_broker_check(
+    tmp_path: Path, files: list[RenderedFile]
+) -> None:
+    broken = _replaced(files, mosquitto.PASSWD_PATH, "pipeline:$7$", "pipeline:$7$x")
+    results = check_mosquitto.check(_written(tmp_path / "tree", broken), broken)
+    assert {r.result for r in results} == {FAILED}
+    # The broker starts without that user; the check must not call that a success.
+    assert results[0].detail == "Error: Invalid hash iterations for user pipeline, removing entry."
+
+
+def test_victoriametrics_refuses_a_bad_flag(tmp_path: Path, files: list[RenderedFile]) -> None:
+    unit_path = victoriametrics.render(example_context(tmp_path / "s2"))[0].path
+    broken = _replaced(files, unit_path, "-search.latencyOffset=5s", "-search.latencyOffset=1d")
+    (result,) = check_victoriametrics.check(tmp_path, broken)
+    assert result.result == FAILED
+    assert result.detail == 'invalid value "1d" for flag -search.latencyOffset: parse error'
+
+
+def test_quadlet_generator_rejects_an_unknown_key(
+    tmp_path: Path, files: list[RenderedFile]
+) -> None:
+    unit_path = victoriametrics.render(example_context(tmp_path / "s2"))[0].path
+    broken = _replaced(files, unit_path, "HealthRetries=", "HealthRetry=")
+    (result,) = check_quadlet.check(_written(tmp_path / "tree", broken), broken)
+    assert result.result == FAILED
+    assert result.detail == (
+        "converting \"victoriametrics.container\": unsupported key 'HealthRetry' in group "
+        f"'Container' in /{unit_path}"
+    )
+
+
+def test_missing_tool_is_not_checked(
+    tmp_path: Path, files: list[RenderedFile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _written(tmp_path / "tree", files)
+    for module in (check_mosquitto, check_victoriametrics, check_quadlet):
+        monkeypatch.setattr(module, "find_tool", lambda name: None)
+    results = [
+        *check_mosquitto.check(root, files),
+        *check_victoriametrics.check(root, files),
+        *check_quadlet.check(root, files),
+    ]
+    assert len(results) == 3
+    assert {r.result for r in results} == {NOT_CHECKED}
+
+
+def test_tool_cache_holds_the_pinned_versions() -> None:
+    """The VictoriaMetrics image the quadlet pins is the version the tests ran."""
+    binary = require_tool("victoria-metrics")
+    assert binary.is_relative_to(tool_cache())
+    version = tool_version(binary)
+    assert version.startswith(VICTORIA_METRICS_VERSION.removeprefix("v") + "+"), version
+    for tool in ("vmalert", "vmalert-tool", "vmctl", "quadlet"):
+        assert find_tool(tool) == require_tool(tool)
+    assert tool_version(require_tool("quadlet")).startswith("5.")

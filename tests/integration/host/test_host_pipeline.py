@@ -1,0 +1,176 @@
+"""The pipeline end to end: a device publishes the contract's examples to the real Mosquitto
+(rendered config), the pipeline (Vector when installed, else the test forwarder running the
+rendered VRL) moves them, and the real VictoriaMetrics (rendered flags) holds exactly the
+contract's metrics; the rest are counted dead letters."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from sensor_bridge.render import RenderContext, mosquitto, victoriametrics
+from sensor_bridge.render import examples as contract
+from sensor_bridge.render.examples import epoch_ms
+from sensor_bridge.render.vrl import DEAD_LETTER_METRIC
+from sensor_bridge.tree import write_tree
+from sensor_protocol import topics
+from sensor_protocol.fields import METRIC_NAMESPACE
+from tests.support.broker import RenderedMosquitto
+from tests.support.forwarder import Forwarder, VectorPipeline, start_pipeline
+from tests.support.sites import example_context
+from tests.support.victoriametrics import VictoriaMetrics
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT_S = 20.0
+DEAD_LETTERS = f"{METRIC_NAMESPACE}_{DEAD_LETTER_METRIC}"
+
+
+@dataclass
+class Rig:
+    context: RenderContext
+    broker: RenderedMosquitto
+    store: VictoriaMetrics
+    pipeline: VectorPipeline | Forwarder
+
+
+@pytest.fixture
+def rig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Rig]:
+    context = example_context(tmp_path / "site")
+    files = mosquitto.render(context)
+    write_tree(tmp_path / "tree", files)
+    conf = next(f for f in files if f.check == "mosquitto")
+    (unit,) = victoriametrics.render(context)
+    for name in ("broker", "vm", "pipeline"):
+        (tmp_path / name).mkdir()
+    with (
+        RenderedMosquitto(tmp_path / "broker", tmp_path / "tree", conf) as broker,
+        VictoriaMetrics(tmp_path / "vm", unit.text) as store,
+        start_pipeline(
+            context, broker_port=broker.port, vm_url=store.url, workdir=tmp_path / "pipeline"
+        ) as pipeline,
+    ):
+        with capsys.disabled():
+            print(f"\n[pipeline: {pipeline.pipeline_kind}]", end=" ")
+        yield Rig(context, broker, store, pipeline)
+
+
+class Device:
+    def __init__(self, rig: Rig, device: str) -> None:
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
+        self.client.username_pw_set(device, rig.context.secrets.device_password(device))
+        self.client.connect("127.0.0.1", rig.broker.port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(TIMEOUT_S)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _samples(store: VictoriaMetrics) -> set[tuple[str, frozenset[tuple[str, str]], int, float]]:
+    store.flush()
+    found = set()
+    for series in store.export(f'{{__name__=~"{METRIC_NAMESPACE}_.*"}}'):
+        labels = dict(series["metric"])
+        name = labels.pop("__name__")
+        for at, value in zip(series["timestamps"], series["values"], strict=True):
+            found.add((name, frozenset(labels.items()), at, value))
+    return found
+
+
+def _wait(check: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not check():
+        assert time.monotonic() < deadline, "the pipeline did not deliver in time"
+        time.sleep(0.2)
+
+
+def _stored(event: dict[str, Any]) -> tuple[str, frozenset[tuple[str, str]], int, float]:
+    value = (event.get("gauge") or event["counter"])["value"]
+    name = f"{METRIC_NAMESPACE}_{event['name']}"
+    return (name, frozenset(event["tags"].items()), epoch_ms(event["timestamp"]), value)
+
+
+def _latest(store: VictoriaMetrics, name: str) -> dict[str, float]:
+    store.flush()
+    return {s["metric"]["reason"]: s["values"][-1] for s in store.export(name)}
+
+
+def test_contract_examples_reach_victoriametrics_as_the_contract_says(rig: Rig) -> None:
+    site = rig.context.site
+    device = Device(rig, site.devices[0].id)
+    examples = [e for e in contract.examples(site) if e.reason != "unknown_device"]
+    # Online and offline are stamped on arrival: in one burst they could share a millisecond,
+    # which VictoriaMetrics' deduplication keeps as one sample. The last will goes alone, last.
+    (offline,) = [e for e in examples if e.name == "status offline"]
+    sent = datetime.now(UTC)
+    try:
+        for example in examples:
+            if example is not offline:
+                device.publish(example.topic, example.payload)
+        reasons = Counter(e.reason for e in examples if e.reason)
+        _wait(lambda: _latest(rig.store, DEAD_LETTERS) == dict(reasons))
+        device.publish(offline.topic, offline.payload)
+        gone = {(n, v) for n, _, _, v in map(_stored, offline.events)}
+        _wait(lambda: gone <= {(n, v) for n, _, _, v in _samples(rig.store)})
+    finally:
+        device.close()
+    arrived = datetime.now(UTC)
+
+    stored = _samples(rig.store)
+    for example in examples:
+        if example.reason is not None:
+            continue
+        # What the contract says for the earliest and the latest possible arrival: a sample
+        # stamped by its own clock is the same in both, one stamped by arrival lies between.
+        early = contract.expected_events(site, example.topic, example.payload, sent)
+        late = contract.expected_events(site, example.topic, example.payload, arrived)
+        for first, last in zip(early, late, strict=True):
+            name, labels, at_first, value = _stored(first)
+            at_last = _stored(last)[2]
+            assert any(
+                (n, lbl, v) == (name, labels, value) and at_first <= t <= at_last
+                for n, lbl, t, v in stored
+            ), first
+    assert len(rig.pipeline.dead_letters) == sum(reasons.values())
+
+
+def test_a_broker_restart_keeps_the_pipelines_subscription(rig: Rig) -> None:
+    """The pipeline never re-subscribes: its persistent session on the broker carries it."""
+    site = rig.context.site
+    (clocked,) = [e for e in contract.examples(site) if e.name == "telemetry"]
+    rig.broker.restart()
+    device = Device(rig, site.devices[0].id)
+    try:
+        device.publish(clocked.topic, clocked.payload)
+    finally:
+        device.close()
+    expected = {_stored(event) for event in clocked.events}
+    _wait(lambda: expected <= _samples(rig.store))
+
+
+def test_a_dead_letter_from_another_channel_name_is_counted_by_reason(rig: Rig) -> None:
+    site = rig.context.site
+    device = Device(rig, site.devices[0].id)
+    where = contract.topic(site, site.devices[0].id, "config")
+    try:
+        for _ in range(3):
+            device.publish(where, b"{}")
+        device.publish(contract.topic(site, site.devices[0].id, topics.HEALTH), b"\xff")
+    finally:
+        device.close()
+    _wait(lambda: _latest(rig.store, DEAD_LETTERS) == {"bad_topic": 3.0, "not_utf8": 1.0})
+    assert rig.store.export(DEAD_LETTERS)[0]["metric"]["studio"] == site.studio

@@ -1,0 +1,153 @@
+"""The Vector checker: pyvrl runs the rendered tests through the rendered VRL, systemd-tmpfiles
+cleans on a scratch root, Vector itself runs where installed; a broken file fails. Also the
+quadlet's health command, as podman's generator passes it on and as a shell runs it."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import os
+import re
+import shlex
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sensor_bridge.checks import FAILED, OK, UNAVAILABLE, CheckResult
+from sensor_bridge.checks import vector as check_vector
+from sensor_bridge.checks.victoriametrics import unit_values
+from sensor_bridge.render import RenderedFile, vector
+from sensor_bridge.site import VECTOR_VERSION
+from sensor_bridge.tree import write_tree
+from tests.support.sites import example_context
+from tests.support.tools import require_tool
+
+pytestmark = pytest.mark.integration
+
+YAML = "home/sensor/.config/sensor-pipeline/vector/vector.yaml"
+TESTS = "home/sensor/.config/sensor-pipeline/vector/tests.yaml"
+TMPFILES = "home/sensor/.config/user-tmpfiles.d/sensor-pipeline-vector.conf"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> list[RenderedFile]:
+    return vector.render(example_context(tmp_path / "site"))
+
+
+def _check(root: Path, files: list[RenderedFile]) -> list[CheckResult]:
+    write_tree(root, files)
+    return check_vector.check(root, files)
+
+
+def _replaced(files: list[RenderedFile], name: str, old: str, new: str) -> list[RenderedFile]:
+    (target,) = [f for f in files if f.path.name == name]
+    assert old in target.text
+    edited = dataclasses.replace(target, text=target.text.replace(old, new, 1))
+    return [edited if f is target else f for f in files]
+
+
+def test_rendered_pipeline_passes(tmp_path: Path, files: list[RenderedFile]) -> None:
+    results = _check(tmp_path / "tree", files)
+    by_tool = {(r.file, r.tool): r for r in results}
+    assert by_tool[YAML, "pyvrl"].result == OK
+    assert by_tool[YAML, "pyvrl"].version == "0.0.2"
+    assert by_tool[TMPFILES, "systemd-tmpfiles"].result == OK
+    vector_rows = [r for r in results if r.tool.startswith("vector")]
+    if vector_rows[0].result == UNAVAILABLE:
+        assert [(r.file, r.detail.startswith("no vector binary")) for r in vector_rows] == [
+            (YAML, True),
+            (TESTS, True),
+        ]
+    else:
+        assert [(r.file, r.tool, r.result) for r in vector_rows] == [
+            (YAML, "vector validate", OK),
+            (TESTS, "vector test", OK),
+        ]
+
+
+def test_a_wrong_expectation_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
+    broken = _replaced(files, "tests.yaml", '"gauge": {"value": 247.5}', '"gauge": {"value": 1.0}')
+    (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
+    assert pyvrl_row.result == FAILED
+    assert "telemetry: no event from sort.telemetry satisfies" in pyvrl_row.detail
+
+
+def test_a_missing_event_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
+    """A program that forgets the cold junction: the counts no longer match."""
+    broken = _replaced(files, "vector.yaml", '"cold_junction_celsius"', '"forgotten"')
+    (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
+    assert pyvrl_row.result == FAILED
+    assert "no event from sort.telemetry satisfies" in pyvrl_row.detail
+
+
+def test_vrl_that_does_not_compile_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
+    broken = _replaced(
+        files, "vector.yaml", 'received = get(., ["timestamp"]) ?? null', "x = 1 ?? 2"
+    )
+    (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
+    assert pyvrl_row.result == FAILED
+    assert "E651" in pyvrl_row.detail
+
+
+def test_a_tmpfiles_rule_that_keeps_everything_fails(
+    tmp_path: Path, files: list[RenderedFile]
+) -> None:
+    broken = _replaced(files, "sensor-pipeline-vector.conf", "m:2d", "m:30d")
+    (row,) = [r for r in _check(tmp_path / "tree", broken) if r.file == TMPFILES]
+    assert row.result == FAILED and "expired file kept: True" in row.detail
+
+
+@pytest.fixture
+def health_endpoint() -> Iterator[int]:
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+            self.wfile.write(b'{"ok":true}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _health_cmd(files: list[RenderedFile]) -> str:
+    (unit,) = [f for f in files if f.path.name == "vector.container"]
+    (command,) = unit_values(unit.text, "Container", "HealthCmd")
+    return command
+
+
+def test_health_command_asks_the_api(files: list[RenderedFile], health_endpoint: int) -> None:
+    """Run as podman runs it (``/bin/sh -c``), pointed at a stand-in for Vector's API."""
+    command = _health_cmd(files).replace("8686", str(health_endpoint))
+    assert subprocess.run(["/bin/sh", "-c", command], check=False, timeout=10).returncode == 0
+    closed = command.replace(str(health_endpoint), "1")
+    assert subprocess.run(["/bin/sh", "-c", closed], check=False, timeout=10).returncode != 0
+
+
+def test_quadlet_passes_the_health_command_on_intact(
+    tmp_path: Path, files: list[RenderedFile]
+) -> None:
+    write_tree(tmp_path / "tree", files)
+    (unit,) = [f for f in files if f.path.name == "vector.container"]
+    run = subprocess.run(
+        [str(require_tool("quadlet")), "-dryrun", "-user", "-no-kmsg-log"],
+        env={**os.environ, "QUADLET_UNIT_DIRS": str(tmp_path / "tree" / unit.path.parent)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    (exec_start,) = re.findall(r"^ExecStart=(.*)$", run.stdout, re.MULTILINE)
+    words = shlex.split(exec_start)
+    assert words[words.index("--health-cmd") + 1] == _health_cmd(files)
+    image = f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
+    assert words[-3:] == [image, "--config", "/etc/vector/vector.yaml"]

@@ -1,0 +1,118 @@
+"""The real VictoriaMetrics on the rendered flags, written to as Vector's remote-write sink does."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sensor_bridge.render import RenderedFile, victoriametrics
+from sensor_protocol.fields import (
+    CONTRACT_METRICS,
+    HEALTH_FIELDS,
+    METRIC_NAMESPACE,
+    READING_FIELDS,
+    full_metric_name,
+)
+from tests.support import remote_write
+from tests.support.remote_write import Series
+from tests.support.sites import example_context
+from tests.support.victoriametrics import VictoriaMetrics
+
+pytestmark = pytest.mark.integration
+
+STUDIO = "studio-1"
+DEVICES = ("furnace-1", "glory-hole")
+CONTRACT_NAMES = sorted(
+    [full_metric_name(f) for f in READING_FIELDS + HEALTH_FIELDS if f.metric is not None]
+    + [f"{METRIC_NAMESPACE}_{name}" for name in CONTRACT_METRICS]
+)
+
+
+@pytest.fixture
+def unit(tmp_path: Path) -> RenderedFile:
+    (unit,) = victoriametrics.render(example_context(tmp_path / "site"))
+    return unit
+
+
+@pytest.fixture
+def server(tmp_path: Path, unit: RenderedFile) -> Iterator[VictoriaMetrics]:
+    (tmp_path / "vm").mkdir()
+    with VictoriaMetrics(tmp_path / "vm", unit.text) as running:
+        yield running
+
+
+def _labels(name: str, device: str) -> dict[str, str]:
+    return {"__name__": name, "studio": STUDIO, "device": device}
+
+
+def test_contract_metrics_come_back_by_name_at_their_sample_times(
+    server: VictoriaMetrics,
+) -> None:
+    # Samples an hour old, with ms precision, as a reading replayed on backfill would be.
+    base = (int(time.time()) - 3600) * 1000 + 123
+    series = [
+        Series(_labels(name, device), [(base + i * 1000 + d, float(i) + d / 10)])
+        for i, name in enumerate(CONTRACT_NAMES)
+        for d, device in enumerate(DEVICES)
+    ]
+    assert remote_write.write(f"{server.url}/api/v1/write", series) == 204
+    server.flush()
+
+    stored = {
+        (s["metric"]["__name__"], s["metric"]["device"]): s
+        for s in server.export(f'{{studio="{STUDIO}"}}')
+    }
+    assert sorted({name for name, _ in stored}) == CONTRACT_NAMES
+    for written in series:
+        name, device = written.labels["__name__"], written.labels["device"]
+        got = stored[name, device]
+        # No label added or renamed on the way (no `db`, no `metric_type`).
+        assert got["metric"] == dict(written.labels)
+        assert list(zip(got["timestamps"], got["values"], strict=True)) == list(written.samples)
+
+    temperature = next(s for s in series if s.labels["__name__"] == "furnace_furnace_temp")
+    at, value = temperature.samples[0]
+    result = server.query(f'furnace_furnace_temp{{studio="{STUDIO}",device="furnace-1"}}', at)
+    assert [(r["metric"], float(r["value"][1])) for r in result] == [
+        ({"__name__": "furnace_furnace_temp", "studio": STUDIO, "device": "furnace-1"}, value)
+    ]
+
+
+def _write_twice_and_count(server: VictoriaMetrics) -> int:
+    at = (int(time.time()) - 600) * 1000 + 7
+    sample = [Series(_labels("furnace_furnace_temp", "furnace-1"), [(at, 1085.25)])]
+    # Two requests, as a re-import or a retried remote-write batch would send them.
+    for _ in range(2):
+        assert remote_write.write(f"{server.url}/api/v1/write", sample) == 204
+        server.flush()
+    (stored,) = server.export("furnace_furnace_temp")
+    assert set(stored["timestamps"]) == {at}
+    return len(stored["timestamps"])
+
+
+def test_a_sample_written_twice_is_stored_once(server: VictoriaMetrics) -> None:
+    assert _write_twice_and_count(server) == 1
+
+
+def test_without_the_rendered_dedup_flag_it_would_be_stored_twice(
+    tmp_path: Path, unit: RenderedFile
+) -> None:
+    """The control: the flag is what keeps one copy, not the way the test writes."""
+    (tmp_path / "control").mkdir()
+    control = VictoriaMetrics(
+        tmp_path / "control", unit.text, without=("-dedup.minScrapeInterval",)
+    )
+    with control:
+        assert _write_twice_and_count(control) == 2
+
+
+def test_stored_samples_survive_a_restart(server: VictoriaMetrics) -> None:
+    at = (int(time.time()) - 60) * 1000
+    series = [Series(_labels("furnace_furnace_temp", "glory-hole"), [(at, 990.5)])]
+    assert remote_write.write(f"{server.url}/api/v1/write", series) == 204
+    server.restart()
+    (stored,) = server.export("furnace_furnace_temp")
+    assert list(zip(stored["timestamps"], stored["values"], strict=True)) == [(at, 990.5)]

@@ -1,0 +1,111 @@
+"""``sensor-bridge render``: the tree, its modes, what it reports, and rendering twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import broker_and_storage_only, run
+from tests.support.sites import example_site
+
+PASSWD = Path("etc/mosquitto/sensor-pipeline.passwd")
+ACL = Path("etc/mosquitto/sensor-pipeline.acl")
+QUADLET = Path("home/sensor/.config/containers/systemd/victoriametrics.container")
+
+
+@pytest.fixture
+def site_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    broker_and_storage_only(monkeypatch)
+    return example_site(tmp_path)
+
+
+def _tree(root: Path) -> dict[Path, bytes]:
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_render_writes_the_tree_with_modes(site_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run("render", "--site", str(site_file), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert set(_tree(out)) == {
+        Path("etc/mosquitto/conf.d/sensor-pipeline.conf"),
+        PASSWD,
+        ACL,
+        QUADLET,
+    }
+    assert (out / PASSWD).stat().st_mode & 0o777 == 0o600
+    assert (out / ACL).stat().st_mode & 0o777 == 0o644
+    assert f"new        {PASSWD}  (secret, 0600)" in result.output.splitlines()
+    assert result.output.splitlines()[-1] == f"4 files in {out}: 4 new, 0 changed, 0 unchanged"
+
+
+def test_render_twice_is_byte_identical(site_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run("render", "--site", str(site_file), "--out", str(out))
+    first = _tree(out)
+    result = run("render", "--site", str(site_file), "--out", str(out))
+    assert _tree(out) == first
+    assert result.output.splitlines()[-1] == f"4 files in {out}: 0 new, 0 changed, 4 unchanged"
+
+
+def test_previous_root_keeps_live_hashes_in_a_new_tree(site_file: Path, tmp_path: Path) -> None:
+    live = tmp_path / "live"
+    run("render", "--site", str(site_file), "--out", str(live))
+    fresh = tmp_path / "fresh"
+    run("render", "--site", str(site_file), "--out", str(fresh), "--previous-root", str(live))
+    assert _tree(fresh) == _tree(live)
+    unrelated = tmp_path / "unrelated"
+    run("render", "--site", str(site_file), "--out", str(unrelated))
+    assert (unrelated / PASSWD).read_bytes() != (live / PASSWD).read_bytes()
+
+
+def test_render_repairs_edits_and_modes(site_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run("render", "--site", str(site_file), "--out", str(out))
+    rendered_acl = (out / ACL).read_text()
+    (out / ACL).write_text("user nobody\ntopic readwrite #\n")
+    (out / PASSWD).chmod(0o644)
+    result = run("render", "--site", str(site_file), "--out", str(out))
+    assert f"changed    {ACL}" in result.output.splitlines()
+    assert f"changed    {PASSWD}  (secret, 0600)" in result.output.splitlines()
+    assert (out / ACL).read_text() == rendered_acl
+    assert (out / PASSWD).stat().st_mode & 0o777 == 0o600
+
+
+def test_bridge_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    result = run("render", "--site", str(missing), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"sensor-bridge: {missing}: site file not found: copy site.example.toml and edit it\n"
+    )
+    assert result.stdout == ""
+
+
+def test_site_comes_from_the_environment(tmp_path: Path) -> None:
+    missing = tmp_path / "from-env.toml"
+    result = run("check", env={"SENSOR_SITE": str(missing)})
+    assert result.exit_code == 2
+    assert str(missing) in result.stderr
+
+
+def test_help_imports_no_heavy_dependency() -> None:
+    code = (
+        "import sys\n"
+        "from sensor_bridge.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('pydantic', 'sensor_bridge.render', 'sensor_bridge.checks')"
+        " if m in sys.modules]\n"
+        "print('heavy:', heavy)\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "check" in output and "render" in output
+    assert output.splitlines()[-1] == "heavy: []"

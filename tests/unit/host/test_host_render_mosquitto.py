@@ -1,0 +1,162 @@
+"""The broker's rendered files: what the conf says, who may do what, and stable password hashes."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from sensor_bridge.errors import SiteError
+from sensor_bridge.render import RenderContext, RenderedFile, mosquitto
+from sensor_bridge.site import TlsListener
+from sensor_protocol.limits import MAX_ID_LENGTH, MAX_PAYLOAD_BYTES, PIPELINE_MAX_PACKET_BYTES
+from sensor_protocol.topics import CHANNELS
+from tests.support.sites import example_context
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> RenderContext:
+    return example_context(tmp_path)
+
+
+def _by_path(files: list[RenderedFile]) -> dict[PurePosixPath, RenderedFile]:
+    return {f.path: f for f in files}
+
+
+def _directives(text: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition(" ")
+            found.setdefault(name, []).append(value)
+    return found
+
+
+def test_files_paths_modes_and_checks(context: RenderContext) -> None:
+    files = _by_path(mosquitto.render(context))
+    assert set(files) == {mosquitto.CONF_PATH, mosquitto.PASSWD_PATH, mosquitto.ACL_PATH}
+    conf, passwd, acl = (
+        files[mosquitto.CONF_PATH],
+        files[mosquitto.PASSWD_PATH],
+        files[mosquitto.ACL_PATH],
+    )
+    assert (conf.check, conf.secret, conf.mode) == ("mosquitto", False, 0o644)
+    assert (passwd.secret, passwd.mode) == (True, 0o600)
+    assert not acl.secret
+    # Checked by the broker's start on the conf that names them.
+    assert passwd.check is None and acl.check is None
+
+
+def test_conf_requires_login_and_keeps_sessions(context: RenderContext) -> None:
+    conf = _directives(mosquitto.render_conf(context.site))
+    assert conf["listener"] == ["1883 0.0.0.0"]
+    assert conf["allow_anonymous"] == ["false"]
+    assert conf["password_file"] == ["/etc/mosquitto/sensor-pipeline.passwd"]
+    assert conf["acl_file"] == ["/etc/mosquitto/sensor-pipeline.acl"]
+    assert conf["persistence"] == ["true"]
+    assert conf["max_queued_messages"] == ["10000"]
+    assert conf["max_inflight_messages"] == ["20"]
+    assert conf["persistent_client_expiration"] == ["336h"]
+    assert conf["max_packet_size"] == [str(PIPELINE_MAX_PACKET_BYTES)]
+    # Debian's mosquitto.conf sets these; a second value would stop the broker.
+    assert "persistence_location" not in conf and "log_dest" not in conf
+
+
+def test_largest_device_message_fits_the_packet_limit() -> None:
+    topic = "/".join(["x" * MAX_ID_LENGTH] * 3 + [max(CHANNELS, key=len)])
+    # PUBLISH fixed header (<= 5 bytes), topic length (2), topic, packet id (2), payload.
+    assert 5 + 2 + len(topic) + 2 + MAX_PAYLOAD_BYTES <= PIPELINE_MAX_PACKET_BYTES
+
+
+def test_tls_listener(context: RenderContext) -> None:
+    tls = TlsListener(port=8883, certfile=Path("/etc/c.crt"), keyfile=Path("/etc/c.key"))
+    broker = context.site.broker.model_copy(update={"address": "10.0.0.2", "tls": tls})
+    site = context.site.model_copy(update={"broker": broker})
+    conf = _directives(mosquitto.render_conf(site))
+    assert conf["listener"] == ["1883 10.0.0.2", "8883 10.0.0.2"]
+    assert conf["certfile"] == ["/etc/c.crt"] and conf["keyfile"] == ["/etc/c.key"]
+    assert "cafile" not in conf
+
+
+@pytest.mark.parametrize(
+    ("duration", "hours"), [("14d", "336h"), ("2w", "336h"), ("90m", "2h"), ("10s", "1h")]
+)
+def test_client_expiration_in_whole_hours(
+    context: RenderContext, duration: str, hours: str
+) -> None:
+    broker = context.site.broker.model_copy(update={"persistent_client_expiration": duration})
+    site = context.site.model_copy(update={"broker": broker})
+    assert _directives(mosquitto.render_conf(site))["persistent_client_expiration"] == [hours]
+
+
+def _acl_rules(text: str) -> dict[str, list[str]]:
+    rules: dict[str, list[str]] = {}
+    user = ""
+    for line in text.splitlines():
+        if line.startswith("user "):
+            user = line.removeprefix("user ")
+            rules[user] = []
+        elif line.startswith("topic "):
+            assert user, "a rule before any user would apply to everybody"
+            rules[user].append(line.removeprefix("topic "))
+    return rules
+
+
+def test_acl_devices_write_own_topics_pipeline_reads_all(context: RenderContext) -> None:
+    assert _acl_rules(mosquitto.render_acl(context.site)) == {
+        "furnace-1": ["write furnace/studio-1/furnace-1/+"],
+        "glory-hole": ["write furnace/studio-1/glory-hole/+"],
+        "pipeline": ["read furnace/studio-1/+/+", "read $SYS/#"],
+    }
+
+
+def _passwd(context: RenderContext) -> dict[str, str]:
+    text = _by_path(mosquitto.render(context))[mosquitto.PASSWD_PATH].text
+    return dict(line.split(":", 1) for line in text.splitlines())
+
+
+def test_passwords_hash_and_verify(context: RenderContext) -> None:
+    hashes = _passwd(context)
+    assert list(hashes) == ["furnace-1", "glory-hole", "pipeline"]
+    assert mosquitto.verify_password("change-me-furnace-1", hashes["furnace-1"])
+    assert mosquitto.verify_password("change-me-pipeline", hashes["pipeline"])
+    assert not mosquitto.verify_password("change-me-pipeline", hashes["furnace-1"])
+    assert all(h.startswith(f"$7${mosquitto.HASH_ITERATIONS}$") for h in hashes.values())
+
+
+def test_new_hash_gets_a_new_salt(context: RenderContext) -> None:
+    assert _passwd(context)["pipeline"] != _passwd(context)["pipeline"]
+
+
+def test_unchanged_password_keeps_its_hash(context: RenderContext) -> None:
+    first = _by_path(mosquitto.render(context))[mosquitto.PASSWD_PATH].text
+    again = RenderContext(context.site, context.secrets, {mosquitto.PASSWD_PATH: first})
+    assert _by_path(mosquitto.render(again))[mosquitto.PASSWD_PATH].text == first
+
+
+def test_changed_password_gets_a_new_hash_alone(context: RenderContext) -> None:
+    first = _passwd(context)
+    previous = "".join(f"{user}:{hashed}\n" for user, hashed in first.items())
+    mqtt = context.secrets.mqtt.model_copy(
+        update={"devices": {**context.secrets.mqtt.devices, "glory-hole": "new-password"}}
+    )
+    secrets = context.secrets.model_copy(update={"mqtt": mqtt})
+    again = _passwd(RenderContext(context.site, secrets, {mosquitto.PASSWD_PATH: previous}))
+    assert again["furnace-1"] == first["furnace-1"] and again["pipeline"] == first["pipeline"]
+    assert again["glory-hole"] != first["glory-hole"]
+    assert mosquitto.verify_password("new-password", again["glory-hole"])
+
+
+@pytest.mark.parametrize(
+    "hashed",
+    ["", "$6$abc$def", "$7$x$AAAA$AAAA", "$7$101$not base64!$AAAA", "$7$101$AAAA"],
+)
+def test_malformed_previous_hash_never_verifies(hashed: str) -> None:
+    assert not mosquitto.verify_password("secret", hashed)
+
+
+def test_device_named_like_the_pipeline_user_is_refused(context: RenderContext) -> None:
+    device = context.site.devices[0].model_copy(update={"id": mosquitto.PIPELINE_USER})
+    site = context.site.model_copy(update={"devices": [device]})
+    with pytest.raises(SiteError, match="device id 'pipeline' is the pipeline's MQTT user"):
+        mosquitto.render(RenderContext(site, context.secrets))

@@ -1,0 +1,186 @@
+"""Vector's rendered files: vector.yaml, tests.yaml, vector.env, the tmpfiles rule, the quadlet."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+
+from sensor_bridge.checks.vector import load
+from sensor_bridge.checks.victoriametrics import unit_values
+from sensor_bridge.errors import SiteError
+from sensor_bridge.render import RenderContext, RenderedFile, vector
+from sensor_bridge.render import examples as contract
+from sensor_bridge.render.vrl import decode_program
+from sensor_bridge.site import VECTOR_VERSION, Secrets, Site
+from sensor_protocol.limits import PIPELINE_MAX_PACKET_BYTES
+from tests.support.sites import example_context
+
+CONFIG_DIR = PurePosixPath("home/sensor/.config/sensor-pipeline/vector")
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> RenderContext:
+    return example_context(tmp_path)
+
+
+@pytest.fixture
+def files(context: RenderContext) -> dict[str, RenderedFile]:
+    return {f.path.name: f for f in vector.render(context)}
+
+
+@pytest.fixture
+def config(files: dict[str, RenderedFile]) -> dict[str, Any]:
+    return load(files["vector.yaml"].text)
+
+
+def test_paths_modes_and_checkers(files: dict[str, RenderedFile]) -> None:
+    assert {name: (str(f.path), f.mode, f.secret, f.check) for name, f in files.items()} == {
+        "vector.yaml": (str(CONFIG_DIR / "vector.yaml"), 0o644, False, "vector"),
+        "tests.yaml": (str(CONFIG_DIR / "tests.yaml"), 0o644, False, "vector"),
+        "vector.env": (str(CONFIG_DIR / "vector.env"), 0o600, True, None),
+        "sensor-pipeline-vector.conf": (
+            "home/sensor/.config/user-tmpfiles.d/sensor-pipeline-vector.conf",
+            0o644,
+            False,
+            "vector",
+        ),
+        "vector.container": (
+            "home/sensor/.config/containers/systemd/vector.container",
+            0o644,
+            False,
+            "quadlet",
+        ),
+    }
+
+
+def test_rendering_twice_is_byte_identical(context: RenderContext) -> None:
+    assert vector.render(context) == vector.render(context)
+
+
+def test_mqtt_source_subscribes_like_the_broker_expects(config: dict[str, Any]) -> None:
+    assert config["sources"]["devices"] == {
+        "type": "mqtt",
+        "host": "127.0.0.1",
+        "port": 1883,
+        "client_id": "sensor-pipeline-vector",
+        "user": "pipeline",
+        "password": "${SENSOR_PIPELINE_MQTT_PASSWORD}",
+        "topic": ["furnace/studio-1/furnace-1/+", "furnace/studio-1/glory-hole/+"],
+        "max_packet_size": PIPELINE_MAX_PACKET_BYTES,
+    }
+
+
+def test_the_password_is_only_in_the_secret_env_file(
+    context: RenderContext, files: dict[str, RenderedFile]
+) -> None:
+    password = context.secrets.pipeline_password()
+    assert files["vector.env"].text == f"SENSOR_PIPELINE_MQTT_PASSWORD={password}\n"
+    assert all(password not in f.text for name, f in files.items() if name != "vector.env")
+
+
+def test_metrics_go_to_victoriametrics_with_a_disk_buffer(config: dict[str, Any]) -> None:
+    sink = config["sinks"]["victoriametrics"]
+    assert sink["type"] == "prometheus_remote_write"
+    assert sink["endpoint"] == "http://127.0.0.1:8428/api/v1/write"
+    assert sink["default_namespace"] == "furnace"
+    assert sink["buffer"] == {"type": "disk", "max_size": 268435488, "when_full": "block"}
+    assert sink["inputs"] == ["to_metrics", "count_dead_letters"]
+    assert config["sinks"]["vector_metrics"]["inputs"] == ["vector_internal"]
+    assert config["sources"]["vector_internal"]["type"] == "internal_metrics"
+    assert config["api"] == {"enabled": True, "address": "127.0.0.1:8686"}
+
+
+def test_routes_by_channel_and_validity(config: dict[str, Any]) -> None:
+    transforms = config["transforms"]
+    assert transforms["sort"]["route"] == {
+        "telemetry": 'exists(.name) && .channel == "telemetry"',
+        "backfill": 'exists(.name) && .channel == "backfill"',
+        "health": 'exists(.name) && .channel == "health"',
+        "status": 'exists(.name) && .channel == "status"',
+        "dead_letter": "!exists(.name)",
+    }
+    assert transforms["to_metrics"]["all_metrics"] is True
+    assert transforms["count_dead_letters"]["metrics"][0]["tags"]["reason"] == "{{ reason }}"
+    assert config["sinks"]["dead_letter_files"]["inputs"] == ["sample_dead_letters"]
+
+
+def test_the_vrl_survives_yaml_and_vectors_dollar_escape(tmp_path: Path) -> None:
+    """A device name with $ and {{ }}: Vector would read $X as an environment variable."""
+    context = example_context(tmp_path)
+    site = Site.model_validate(
+        {
+            **context.site.model_dump(mode="json"),
+            "devices": [
+                {"id": "kiln", "board": context.site.devices[0].board, "name": "$HOME {{x}}"}
+            ],
+        }
+    )
+    (yaml_file, *_) = vector.render(RenderContext(site, context.secrets))
+    assert "$$HOME" in yaml_file.text and "$HOME" not in yaml_file.text.replace("$$HOME", "")
+    assert load(yaml_file.text)["transforms"]["decode"]["source"] == decode_program(site)
+    assert "    source: |\n" in yaml_file.text, "the program reads as a block on the Pi"
+
+
+def test_one_vector_unit_test_per_contract_example(
+    context: RenderContext, files: dict[str, RenderedFile]
+) -> None:
+    cases = load(files["tests.yaml"].text)["tests"]
+    examples = contract.examples(context.site)
+    assert [c["name"] for c in cases] == [e.name for e in examples]
+    for case, example in zip(cases, examples, strict=True):
+        assert case["inputs"][0]["insert_at"] == "decode"
+        extracted = [o["extract_from"] for o in case["outputs"]]
+        if example.reason is None:
+            assert extracted == [f"sort.{example.channel}", "to_metrics"]
+            assert len(case["outputs"][0]["conditions"]) == len(example.events)
+            assert case["no_outputs_from"] == ["sort.dead_letter"]
+        else:
+            assert extracted == ["sort.dead_letter", "count_dead_letters"]
+
+
+def test_dead_letter_files_are_bounded(context: RenderContext, config: dict[str, Any]) -> None:
+    per_hour = vector.dead_letters_per_hour(context.site)
+    assert config["transforms"]["sample_dead_letters"]["threshold"] == per_hour
+    span_hours = (vector.DEAD_LETTER_KEEP_DAYS + 1) * 24 + 1
+    worst = per_hour * (span_hours + 1) * vector.MAX_DEAD_LETTER_BYTES
+    assert 1 <= per_hour and worst <= context.site.pipeline.dead_letter_max_bytes
+    conf = vector.tmpfiles_conf(context.site)
+    assert "d /var/lib/sensor-pipeline/vector/dead-letters 0700 - - m:2d\n" in conf
+
+
+def test_a_bound_too_small_for_one_letter_an_hour_is_a_site_error(context: RenderContext) -> None:
+    pipeline = context.site.pipeline.model_copy(update={"dead_letter_max_bytes": 65536})
+    site = context.site.model_copy(update={"pipeline": pipeline})
+    with pytest.raises(SiteError, match="dead_letter_max_bytes must be at least 606208"):
+        vector.render(RenderContext(site, context.secrets))
+
+
+def test_a_password_with_a_line_break_is_refused(context: RenderContext) -> None:
+    secrets = Secrets.model_validate({"mqtt": {"pipeline": "a\nb"}})
+    with pytest.raises(SiteError, match="line break"):
+        vector.render(RenderContext(context.site, secrets))
+
+
+def test_a_broker_on_one_address_is_reached_there(context: RenderContext) -> None:
+    broker = context.site.broker.model_copy(update={"address": "192.0.2.10"})
+    site = context.site.model_copy(update={"broker": broker})
+    assert vector.config(site)["sources"]["devices"]["host"] == "192.0.2.10"
+
+
+def test_quadlet(files: dict[str, RenderedFile]) -> None:
+    unit = files["vector.container"].text
+    assert unit_values(unit, "Container", "Image") == [
+        f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
+    ]
+    assert unit_values(unit, "Container", "Network") == ["host"]
+    assert unit_values(unit, "Container", "Volume") == [
+        f"/{CONFIG_DIR}:/etc/vector:ro",
+        "/var/lib/sensor-pipeline/vector:/var/lib/vector",
+    ]
+    assert unit_values(unit, "Container", "EnvironmentFile") == [f"/{CONFIG_DIR}/vector.env"]
+    assert unit_values(unit, "Container", "Exec") == ["--config /etc/vector/vector.yaml"]
+    (health,) = unit_values(unit, "Container", "HealthCmd")
+    assert "/dev/tcp/127.0.0.1/8686" in health and "GET /health" in health
+    assert unit_values(unit, "Unit", "After") == ["victoriametrics.service"]

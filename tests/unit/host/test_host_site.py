@@ -1,0 +1,151 @@
+"""The site file: the example loads, and every mistake gives one line naming it and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensor_bridge.errors import SiteError
+from sensor_bridge.render import RenderContext, mosquitto
+from sensor_bridge.site import Site, load_secrets, load_site
+from tests.support.sites import SITE_EXAMPLE, example_context, example_site
+
+EXAMPLE = SITE_EXAMPLE.read_text()
+
+
+def _error(call: Callable[[], object]) -> str:
+    with pytest.raises(SiteError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def _site_error(tmp_path: Path, text: str) -> str:
+    site_file = example_site(tmp_path)
+    site_file.write_text(text)
+    message = _error(lambda: load_site(site_file))
+    assert message.startswith(f"{site_file}: ")
+    return message
+
+
+def test_example_site_loads_with_its_secrets(tmp_path: Path) -> None:
+    context = example_context(tmp_path)
+    assert context.site.studio == "studio-1"
+    assert [d.id for d in context.site.devices] == ["furnace-1", "glory-hole"]
+    assert context.site.storage.retention == "100y"
+    for device in context.site.devices:
+        assert context.secrets.device_password(device.id)
+    assert context.secrets.pipeline_password()
+
+
+def _keys(model: Any, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, info in model.model_fields.items():
+        keys.add(prefix + name)
+        for candidate in (info.annotation, *getattr(info.annotation, "__args__", ())):
+            if isinstance(candidate, type) and hasattr(candidate, "model_fields"):
+                keys |= _keys(candidate, f"{prefix}{name}.")
+    return keys
+
+
+def test_example_documents_every_setting() -> None:
+    """Each setting of the models appears in the example, set or commented out."""
+    documented = EXAMPLE.replace("# ", "")
+    for key in _keys(Site):
+        leaf = key.rsplit(".", 1)[-1]
+        assert f"{leaf} =" in documented or f"[{key}]" in documented, key
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'studio = "studio-1"',
+            'studio = "studio-1"\nstudoi = "s"',
+            "unknown key 'studoi'; did you mean 'studio'?",
+        ),
+        ("port = 1883", "prot = 1883", "unknown key 'broker.prot'; did you mean 'port'?"),
+        (
+            "too_hot_c = 1250.0",
+            "too_hot = 1250.0",
+            "unknown key 'devices[0].thresholds.too_hot'; did you mean 'too_hot_c'?",
+        ),
+        (
+            'id = "glory-hole"',
+            'id = "Glory Hole"',
+            "devices[1].id: id 'Glory Hole' has 'G'; use only a-z, 0-9, '_' and '-'",
+        ),
+        ('studio = "studio-1"', 'studio = "a/b"', "studio: id 'a/b' has '/'"),
+        ('id = "glory-hole"', 'id = "furnace-1"', "device id 'furnace-1' is used twice"),
+        (
+            'board = "raspberry_pi_pico_w"',
+            'board = "arduino_uno"',
+            "devices[0].board: board 'arduino_uno' is not supported; use one of "
+            "adafruit_feather_esp32s3_4mbflash_2mbpsram, ",
+        ),
+        (
+            'retention = "100y"',
+            'retention = "forever"',
+            "storage.retention: 'forever' is not a duration like 30s, 5m, 14d or 100y",
+        ),
+        ("port = 1883", "port = ", "not valid TOML: Invalid value (at line"),
+        ('studio = "studio-1"', "", "missing key 'studio'"),
+        (
+            "too_cold_c = 1000.0",
+            "too_cold_c = 1300.0",
+            "too_cold_c (1300.0) must be below too_hot_c (1250.0)",
+        ),
+    ],
+)
+def test_site_mistake_is_one_line(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in EXAMPLE
+    assert expected in _site_error(tmp_path, EXAMPLE.replace(old, new, 1))
+
+
+def test_missing_site_file(tmp_path: Path) -> None:
+    message = _error(lambda: load_site(tmp_path / "site.toml"))
+    assert (
+        message
+        == f"{tmp_path / 'site.toml'}: site file not found: copy site.example.toml and edit it"
+    )
+
+
+def test_missing_secrets_file(tmp_path: Path) -> None:
+    site = load_site(example_site(tmp_path))
+    (tmp_path / "secrets.toml").unlink()
+    message = _error(lambda: load_secrets(site))
+    assert message == f"{tmp_path / 'secrets.toml'}: secrets file not found: create it (mode 0600)"
+
+
+def test_unknown_secret_key(tmp_path: Path) -> None:
+    site = load_site(example_site(tmp_path))
+    (tmp_path / "secrets.toml").write_text('[mqtt]\npipelin = "x"\n')
+    assert _error(lambda: load_secrets(site)).endswith(
+        "unknown key 'mqtt.pipelin'; did you mean 'pipeline'?"
+    )
+
+
+def test_missing_device_secret_names_the_device(tmp_path: Path) -> None:
+    site = load_site(example_site(tmp_path))
+    (tmp_path / "secrets.toml").write_text(
+        '[mqtt]\npipeline = "p"\n[mqtt.devices]\nfurnace-1 = "x"\n'
+    )
+    message = _error(lambda: mosquitto.render(RenderContext(site, load_secrets(site))))
+    assert message == (
+        f"{tmp_path / 'secrets.toml'}: no MQTT password for device 'glory-hole': "
+        'add glory-hole = "..." under [mqtt.devices]'
+    )
+
+
+def test_missing_pipeline_secret_names_the_pipeline(tmp_path: Path) -> None:
+    site = load_site(example_site(tmp_path))
+    (tmp_path / "secrets.toml").write_text('[mqtt.devices]\nfurnace-1 = "x"\nglory-hole = "y"\n')
+    message = _error(lambda: mosquitto.render(RenderContext(site, load_secrets(site))))
+    assert message == (
+        f"{tmp_path / 'secrets.toml'}: no MQTT password for the pipeline: "
+        'add pipeline = "..." under [mqtt]'
+    )

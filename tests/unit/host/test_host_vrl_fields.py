@@ -1,0 +1,110 @@
+"""The decode program follows the contract's field table: every field reaches it, and a field
+added to the contract is checked and turned into its metric without touching the generator."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import pyvrl
+
+from sensor_bridge.render.examples import RECEIVED, topic
+from sensor_bridge.render.vrl import READINGS, decode_program, vrl_string
+from sensor_protocol import SCHEMA_VERSION, fields, topics
+from tests.support.decode import example_site
+
+TABLES = {
+    "envelope": fields.ENVELOPE_FIELDS,
+    "reading": fields.READING_FIELDS,
+    "health": fields.HEALTH_FIELDS,
+    "status": fields.STATUS_FIELDS,
+}
+
+
+@pytest.mark.parametrize("table", TABLES.values(), ids=TABLES.keys())
+def test_every_field_and_metric_of_the_table_is_in_the_program(table: Any) -> None:
+    program = decode_program(example_site())
+    for entry in table:
+        assert vrl_string(entry.key) in program, entry.key
+        if entry.metric is not None:
+            assert vrl_string(entry.metric) in program, entry.metric
+    for name, _ in fields.FAULT_BITS:
+        assert vrl_string(name) in program
+    for name in fields.CONTRACT_METRICS:
+        assert vrl_string(name) in program
+
+
+NEW_READING = fields.Field(
+    "humidity_pct", "float", "percent", 0.0, 100.0, False, "humidity_percent", "gauge", ""
+)
+NEW_HEALTH = fields.Field(
+    "brownouts", "int", "", 0, 1000, False, "device_brownouts_total", "counter", ""
+)
+NEW_STATUS = fields.Field("site_note", "str", "", 1, 10, True, None, None, "")
+
+
+@pytest.fixture(scope="module")
+def extended() -> Any:
+    """The decode program rendered from a contract with one more field in three tables."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fields, "READING_FIELDS", (*fields.READING_FIELDS, NEW_READING))
+        patch.setattr(fields, "HEALTH_FIELDS", (*fields.HEALTH_FIELDS, NEW_HEALTH))
+        patch.setattr(fields, "STATUS_FIELDS", (*fields.STATUS_FIELDS, NEW_STATUS))
+        return pyvrl.Transform(decode_program(example_site()))
+
+
+def _sample(entry: Any) -> Any:
+    """The top of a field's range (a string of the longest length)."""
+    if entry.type == "str":
+        return "x" * entry.hi
+    return True if entry.type == "bool" else entry.hi
+
+
+def _run(program: Any, channel: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    where = topic(example_site(), example_site().devices[0].id, channel)
+    event = {
+        "message": json.dumps(body).encode(),
+        "topic": where,
+        "timestamp": RECEIVED.isoformat(),
+    }
+    events: list[dict[str, Any]] = program.remap(event)
+    return events
+
+
+def _envelope() -> dict[str, Any]:
+    return {"v": SCHEMA_VERSION, "boot": 1, "sent_up_ms": 1000}
+
+
+def test_a_new_reading_field_is_required_and_becomes_its_metric(extended: Any) -> None:
+    reading = {e.key: _sample(e) for e in fields.READING_FIELDS}
+    reading.update(up_ms=1000, t=None)
+    events = _run(
+        extended, topics.TELEMETRY, {**_envelope(), READINGS: [{**reading, NEW_READING.key: 55.5}]}
+    )
+    (humidity,) = [e for e in events if e["name"] == NEW_READING.metric]
+    assert humidity["gauge"] == {"value": 55.5}
+    (letter,) = _run(extended, topics.TELEMETRY, {**_envelope(), READINGS: [reading]})
+    assert letter["reason"] == f"field:{READINGS}[0].{NEW_READING.key}:missing"
+    (letter,) = _run(
+        extended, topics.TELEMETRY, {**_envelope(), READINGS: [{**reading, NEW_READING.key: 101}]}
+    )
+    assert letter["reason"] == f"field:{READINGS}[0].{NEW_READING.key}:out_of_range"
+
+
+def test_a_new_health_field_is_required_and_becomes_its_counter(extended: Any) -> None:
+    health = {**_envelope(), **{e.key: _sample(e) for e in fields.HEALTH_FIELDS}}
+    events = _run(extended, topics.HEALTH, {**health, NEW_HEALTH.key: 3})
+    (brownouts,) = [e for e in events if e["name"] == NEW_HEALTH.metric]
+    assert brownouts["counter"] == {"value": 3.0}
+    (letter,) = _run(extended, topics.HEALTH, health)
+    assert letter["reason"] == f"field:{NEW_HEALTH.key}:missing"
+
+
+def test_a_new_status_field_is_checked(extended: Any) -> None:
+    status = {e.key: _sample(e) for e in fields.STATUS_FIELDS}
+    status.update(v=SCHEMA_VERSION, boot=1, state=fields.STATUS_STATES[0])
+    (online,) = _run(extended, topics.STATUS, {**status, NEW_STATUS.key: None})
+    assert online["gauge"] == {"value": 1.0}
+    (letter,) = _run(extended, topics.STATUS, {**status, NEW_STATUS.key: "x" * 11})
+    assert letter["reason"] == f"field:{NEW_STATUS.key}:out_of_range"

@@ -1,0 +1,296 @@
+"""Property-based fuzzing of the decode program (pyvrl) against the contract's own decoders.
+
+For every message, well-formed or not: the program never fails, its output is either metrics
+equal to what the contract says (``expected_events``) or exactly one dead letter with a reason
+from the fixed vocabulary, and it dead-letters exactly the messages the contract rejects. For a
+single known defect, the reason names it.
+
+VRL's JSON parser (serde_json without ``float_roundtrip``) may read a 17-digit decimal one unit in
+the last place off; the contract's encoder sends at most three decimals, which it reads exactly.
+So generated floats are compared to within one ULP.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sensor_bridge.render.examples import RECEIVED, Rejected, expected_events, topic
+from sensor_bridge.render.vrl import READINGS
+from sensor_protocol import SCHEMA_VERSION, fields, topics
+from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
+from tests.support.decode import dead_letter_reason, decode, example_site
+
+pytestmark = pytest.mark.slow
+
+FUZZ = settings(
+    max_examples=1000,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+SITE = example_site()
+DEVICE = SITE.devices[0].id
+
+# Text VRL can hold: any code point but a lone surrogate (not encodable as UTF-8).
+TEXT = st.characters(codec="utf-8")
+
+
+def agree(where: str, payload: bytes, received: datetime = RECEIVED) -> str | None:
+    """Decode one message; it must match the contract. Its dead-letter reason, if any."""
+    events = decode(where, payload, received)
+    reason = dead_letter_reason(events)
+    try:
+        expected = expected_events(SITE, where, payload, received)
+    except Rejected as rejected:
+        assert reason is not None, f"the contract rejects ({rejected.where}): {payload!r}"
+        return reason
+    assert reason is None, f"{reason} for a valid {payload!r}"
+    assert len(events) == len(expected)
+    for event, want in zip(events, expected, strict=True):
+        value, wanted = (e.get("gauge", e.get("counter", {})).get("value") for e in (event, want))
+        assert abs(value - wanted) <= math.ulp(wanted), (event, want)
+        assert {**event, "gauge": None, "counter": None} == {**want, "gauge": None, "counter": None}
+    return None
+
+
+def value_of(entry: Any) -> st.SearchStrategy[Any]:
+    """Any valid value of a field of the table."""
+    if entry.type == "bool":
+        valid: st.SearchStrategy[Any] = st.booleans()
+    elif entry.type == "str":
+        valid = st.text(TEXT, min_size=entry.lo, max_size=entry.hi)
+    elif entry.type == "int":
+        valid = st.integers(entry.lo, entry.hi)
+    else:
+        valid = st.floats(entry.lo, entry.hi) | st.integers(
+            math.ceil(entry.lo), math.floor(entry.hi)
+        )
+    return st.none() | valid if entry.nullable else valid
+
+
+def wrong_type(entry: Any) -> st.SearchStrategy[Any]:
+    others: dict[str, st.SearchStrategy[Any]] = {
+        "int": st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x != int(x)),
+        "float": st.text(max_size=5),
+        "bool": st.integers() | st.just("true"),
+        "str": st.integers() | st.floats(allow_nan=False, allow_infinity=False),
+    }
+    return others[entry.type] | st.lists(st.integers(), max_size=2) | st.just({})
+
+
+def out_of_range(entry: Any) -> st.SearchStrategy[Any]:
+    if entry.type == "str":
+        return st.text(TEXT, min_size=entry.hi + 1, max_size=entry.hi + 3)
+    if entry.type == "float":
+        return st.sampled_from([entry.lo - 0.5, entry.hi + 0.5, -1e300, 1e300])
+    # Past 64 bits VRL reads a JSON integer as a float: a wrong type, not a range.
+    return st.integers(-(2**63), entry.lo - 1) | st.integers(entry.hi + 1, 2**63 - 1)
+
+
+def fixed(table: Any) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({entry.key: value_of(entry) for entry in table})
+
+
+@st.composite
+def readings_message(draw: st.DrawFn) -> dict[str, Any]:
+    body = draw(fixed(fields.ENVELOPE_FIELDS))
+    body["v"] = SCHEMA_VERSION
+    # Readings taken before sending, by the clock or at most an hour earlier than received.
+    sent = draw(st.integers(3_600_000, fields.UPTIME_MS_MAX))
+    body["sent_up_ms"] = sent
+    # Mostly short batches (generating 24 readings is slow); now and then a full one.
+    size = draw(st.sampled_from([1, 1, 1, 2, 2, 3, 3, MAX_BATCH_READINGS]))
+    rows = draw(st.lists(fixed(fields.READING_FIELDS), min_size=size, max_size=size))
+    for row in rows:
+        row["up_ms"] = draw(st.integers(sent - 3_600_000, sent))
+    body[READINGS] = rows
+    return body
+
+
+@st.composite
+def health_message(draw: st.DrawFn) -> dict[str, Any]:
+    body = draw(fixed(fields.ENVELOPE_FIELDS + fields.HEALTH_FIELDS))
+    body["v"] = SCHEMA_VERSION
+    return body
+
+
+@st.composite
+def status_message(draw: st.DrawFn) -> dict[str, Any]:
+    body = draw(fixed(fields.STATUS_FIELDS + fields.ENVELOPE_FIELDS[1:2]))
+    body.update(v=SCHEMA_VERSION, state=draw(st.sampled_from(fields.STATUS_STATES)))
+    return body
+
+
+MESSAGES = {
+    topics.TELEMETRY: readings_message(),
+    topics.BACKFILL: readings_message(),
+    topics.HEALTH: health_message(),
+    topics.STATUS: status_message(),
+}
+MESSAGE = st.sampled_from(sorted(MESSAGES)).flatmap(lambda c: st.tuples(st.just(c), MESSAGES[c]))
+
+
+def encoded(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+@settings(FUZZ, max_examples=500)
+@given(MESSAGE, st.datetimes(datetime(2024, 1, 1), datetime(2030, 1, 1), timezones=st.just(UTC)))
+def test_valid_messages_become_exactly_the_contracts_metrics(
+    message: tuple[str, dict[str, Any]], received: datetime
+) -> None:
+    channel, body = message
+    received = received.replace(microsecond=received.microsecond // 1000 * 1000)
+    payload = encoded(body)
+    if len(payload) <= MAX_PAYLOAD_BYTES:
+        assert agree(topic(SITE, DEVICE, channel), payload, received) is None
+
+
+def _field_sites(channel: str, body: dict[str, Any]) -> list[tuple[tuple[Any, ...], Any]]:
+    """(path to a field, its table entry) for every field in ``body``."""
+    if channel == topics.STATUS:
+        table = fields.STATUS_FIELDS + fields.ENVELOPE_FIELDS[1:2]
+        return [((e.key,), e) for e in table]
+    if channel == topics.HEALTH:
+        return [((e.key,), e) for e in fields.ENVELOPE_FIELDS[1:] + fields.HEALTH_FIELDS]
+    top = [((e.key,), e) for e in fields.ENVELOPE_FIELDS[1:]]
+    rows = range(len(body[READINGS]))
+    return top + [((READINGS, i, e.key), e) for i in rows for e in fields.READING_FIELDS]
+
+
+def _path_text(path: tuple[Any, ...]) -> str:
+    if len(path) == 1:
+        return str(path[0])
+    return f"{path[0]}[{path[1]}].{path[2]}"
+
+
+@st.composite
+def defect(draw: st.DrawFn) -> tuple[str, bytes, str]:
+    """A valid message with one known defect in one field: (channel, payload, reason)."""
+    channel, body = draw(MESSAGE)
+    path, entry = draw(st.sampled_from(_field_sites(channel, body)))
+    parent = body
+    for step in path[:-1]:
+        parent = parent[step]
+    problem = draw(
+        st.sampled_from(["missing", "wrong_type", "out_of_range", "null", "unknown_key"])
+    )
+    if problem == "missing":
+        del parent[path[-1]]
+    elif problem == "wrong_type":
+        parent[path[-1]] = draw(wrong_type(entry))
+    elif problem == "out_of_range" and entry.type != "bool":
+        parent[path[-1]] = draw(out_of_range(entry))
+    elif problem == "null" and not entry.nullable:
+        parent[path[-1]] = None
+    else:
+        problem = "unknown_key"
+        known = {e.key for e in fields.READING_FIELDS + fields.HEALTH_FIELDS + fields.STATUS_FIELDS}
+        extra = draw(
+            st.text(TEXT, min_size=1, max_size=8).filter(lambda k: k not in known | {"v", READINGS})
+        )
+        parent[extra] = draw(st.integers())
+        where = _path_text(path).rpartition(".")[0] if len(path) > 1 else "payload"
+        return channel, encoded(body), f"field:{where}:unknown_key"
+    return channel, encoded(body), f"field:{_path_text(path)}:{problem}"
+
+
+@FUZZ
+@given(defect())
+def test_one_defect_is_one_dead_letter_naming_it(case: tuple[str, bytes, str]) -> None:
+    channel, payload, reason = case
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        reason = "too_large"
+    assert agree(topic(SITE, DEVICE, channel), payload) == reason
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> tuple[str, bytes, set[str]]:
+    """A valid message damaged as bytes: (channel, payload, the reasons it may get)."""
+    channel, body = draw(MESSAGE)
+    payload = encoded(body)
+    damage = draw(st.sampled_from(["truncate", "not_utf8", "oversize", "version", "not_object"]))
+    if damage == "truncate":
+        return channel, payload[: draw(st.integers(0, len(payload) - 1))], {"not_json", "not_utf8"}
+    if damage == "not_utf8":
+        cut = draw(st.integers(0, len(payload)))
+        bad = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x80\x80"]))
+        return channel, payload[:cut] + bad + payload[cut:], {"not_utf8", "too_large"}
+    if damage == "oversize":
+        return channel, payload[:-1] + b" " * MAX_PAYLOAD_BYTES + b"}", {"too_large"}
+    if damage == "version":
+        body["v"] = draw(st.sampled_from([0, 2, 255, -1, "1", 1.0, True, None, [1]]))
+        return channel, encoded(body), {"bad_version", "too_large"}
+    return channel, encoded([body]), {"not_object", "too_large"}
+
+
+@FUZZ
+@given(damaged())
+def test_damaged_bytes_are_one_dead_letter(case: tuple[str, bytes, set[str]]) -> None:
+    channel, payload, reasons = case
+    assert agree(topic(SITE, DEVICE, channel), payload) in reasons
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(TEXT),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(TEXT, max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(st.sampled_from(topics.CHANNELS), JSON)
+def test_any_json_never_fails_the_program(channel: str, value: Any) -> None:
+    payload = json.dumps(value).encode()
+    if isinstance(value, dict):
+        value.setdefault("v", SCHEMA_VERSION)
+        payload = json.dumps(value).encode()
+    agree(topic(SITE, DEVICE, channel), payload)
+
+
+@FUZZ
+@given(
+    st.sampled_from([*topics.CHANNELS, "config", ""]), st.binary(max_size=MAX_PAYLOAD_BYTES + 64)
+)
+def test_any_bytes_never_fail_the_program(channel: str, payload: bytes) -> None:
+    agree(topic(SITE, DEVICE, channel), payload)
+
+
+@FUZZ
+@given(st.text(TEXT, max_size=60), st.binary(max_size=64))
+def test_any_topic_is_checked_like_the_contract(where: str, payload: bytes) -> None:
+    """Only the site's studio and devices, on a contract channel, get past the topic check."""
+    reason = dead_letter_reason(decode(where, payload, RECEIVED))
+    try:
+        expected_events(SITE, where, b"{}", RECEIVED)
+    except Rejected as rejected:
+        if rejected.where in ("topic", "device"):
+            assert reason in ("bad_topic", "unknown_device")
+            return
+    assert reason not in ("bad_topic", "unknown_device")
+
+
+def test_a_reading_never_lands_before_1970_or_after_sending() -> None:
+    """The host's two rules beyond the payload schema, at their edges."""
+    base = {"v": SCHEMA_VERSION, "boot": 1, "sent_up_ms": 5_000}
+    reading = {e.key: e.lo if e.type != "bool" else True for e in fields.READING_FIELDS}
+    edge = epoch_edge = fields.EPOCH_MS_MIN
+    received = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=edge + 5_000)
+    for up_ms, when, reason in [
+        (5_000, received, None),
+        (5_001, received, f"field:{READINGS}[0].up_ms:after_sent"),
+        (0, received - timedelta(milliseconds=1), f"field:{READINGS}[0].up_ms:before_epoch"),
+        (0, datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=epoch_edge + 5_000), None),
+    ]:
+        body = {**base, READINGS: [{**reading, "t": None, "up_ms": up_ms}]}
+        assert agree(topic(SITE, DEVICE, topics.TELEMETRY), encoded(body), when) == reason
