@@ -20,6 +20,8 @@ from sensor_bridge.errors import BridgeError
 COMMANDS = {
     "render": "render:render",
     "check": "check:check",
+    "dataflow": "dataflow:dataflow",
+    "alerts": "alerts:alerts",
 }
 
 

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -54,6 +54,15 @@ def _valid_duration(value: str) -> str:
     return value
 
 
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31557600}
+
+
+def duration_seconds(duration: str) -> float:
+    """A site duration (``30s``, ``5m``, ...) in seconds."""
+    unit = duration.lstrip("0123456789")
+    return int(duration[: -len(unit)]) * _SECONDS[unit]
+
+
 Id = Annotated[str, AfterValidator(_valid_id)]
 Duration = Annotated[str, AfterValidator(_valid_duration)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -63,12 +72,61 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _valid_clock_time(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError(f"{value!r} is not a time of day like 07:30 (24-hour clock)")
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_valid_clock_time)]
+
+
+class IdleSchedule(_Model):
+    """The furnace turned down (or off) every night: other thresholds from ``start`` to ``end``
+    (local times in ``alerts.timezone``; ``start`` after ``end`` spans midnight)."""
+
+    start: ClockTime = "20:00"
+    end: ClockTime = "06:00"
+    too_hot_c: float = Field(1150.0, ge=-50, le=1800)
+    too_cold_c: float | None = Field(None, ge=-50, le=1800)
+    """None: no too-cold alert while idle."""
+    flame: bool = True
+    """False: the furnace is off at night, so no flame-out or erratic-flame alert then."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IdleSchedule:
+        if self.start == self.end:
+            raise ValueError("idle start and end are the same time")
+        if self.too_cold_c is not None and self.too_cold_c >= self.too_hot_c:
+            raise ValueError(
+                f"idle too_cold_c ({self.too_cold_c}) must be below too_hot_c ({self.too_hot_c})"
+            )
+        return self
+
+
 class Thresholds(_Model):
-    """Per-device alert thresholds, in degrees Celsius and volts."""
+    """Per-device alert thresholds, in degrees Celsius and volts, and how long each must hold.
+
+    The defaults are tuned on the virtual furnace (``virtual.furnace``): a lit flame reads
+    3.5 V ± 0.22 V (burner cycling), an out one 0.05 V; a steady furnace holds ±2.5 °C.
+    """
 
     too_hot_c: float = Field(1250.0, ge=-50, le=1800)
+    too_hot_for: Duration = "2m"
     too_cold_c: float = Field(1000.0, ge=-50, le=1800)
+    too_cold_for: Duration = "10m"
+    cold_while_flame_out: bool = False
+    """False: no too-cold alert while the flame is out (turned off, cooling): flame out says it."""
     flame_min_v: float = Field(1.0, ge=0, le=12)
+    flame_out_for: Duration = "10s"
+    erratic_window: Duration = "5m"
+    erratic_stddev_v: float = Field(0.6, gt=0, le=12)
+    erratic_for: Duration = "2m"
+    no_data_for: Duration = "2m"
+    idle: IdleSchedule | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -139,6 +197,77 @@ class Pipeline(_Model):
     data_path: Path = Path("/var/lib/sensor-pipeline/vector")
 
 
+class Paging(_Model):
+    """How Alertmanager turns one kind of alert into notifications.
+
+    ``group_wait``: how long a new alert waits for related ones before the first
+    notification; ``group_interval``: how often a notified group sends what changed (new or
+    resolved alerts); ``repeat_interval``: how often a still-firing alert is sent again.
+    """
+
+    group_wait: Duration
+    group_interval: Duration
+    repeat_interval: Duration
+
+
+class Alertmanager(_Model):
+    """Alertmanager (Debian package), between vmalert and Grafana IRM, on 127.0.0.1 only."""
+
+    port: Port = 9093
+    # A flame out must reach the owner within seconds. vmalert's alerts arrive latency_offset
+    # after they started and Alertmanager sends at once an alert older than group_wait: 1 s
+    # means no wait.
+    shop: Paging = Paging(group_wait="1s", group_interval="1m", repeat_interval="1h")
+    system: Paging = Paging(group_wait="30s", group_interval="5m", repeat_interval="4h")
+    heartbeat_interval: Duration = "1m"
+
+    @property
+    def url(self) -> str:
+        """Where vmalert and ``sensor-bridge alerts`` reach it, on the Pi."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _valid_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a time zone like Europe/London or UTC") from None
+    return value
+
+
+class Alerts(_Model):
+    """vmalert: the rules, how they read, and the Pi's own limits."""
+
+    image: str = f"docker.io/victoriametrics/vmalert:{VICTORIA_METRICS_VERSION}"
+    temperature_unit: Literal["C", "F"] = "C"
+    timezone: Annotated[str, AfterValidator(_valid_timezone)] = "UTC"
+    disk_free_percent: float = Field(10.0, gt=0, lt=100)
+    pi_temperature_c: float = Field(80.0, gt=0, le=120)
+    memory_available_percent: float = Field(10.0, gt=0, lt=100)
+    dead_letters_per_hour: int = Field(10, ge=0)
+
+
+def _valid_mmonit_url(value: str) -> str:
+    if not re.match(r"^https?://[^/@:\s]+(:[0-9]+)?/\S*$", value):
+        raise ValueError(
+            f"{value!r} is not an M/Monit collector URL like https://mmonit.example.org:8443"
+            "/collector (its user and password go in the secrets file)"
+        )
+    return value
+
+
+class Monit(_Model):
+    """monit (Debian package, root): restarts what is down, and the data-flow check."""
+
+    stale_after: Duration = "1m"
+    """An online device whose newest sample is older than this has a stalled pipeline; below
+    every device's ``thresholds.no_data_for``, so that monit restarts Vector before the
+    pipeline-stalled alert pages anyone."""
+    mmonit_url: Annotated[str, AfterValidator(_valid_mmonit_url)] | None = None
+
+
 class ServiceUser(_Model):
     """The unprivileged user whose rootless podman runs the containers."""
 
@@ -160,6 +289,9 @@ class Site(_Model):
     broker: Broker = Broker()
     storage: Storage = Storage()
     pipeline: Pipeline = Pipeline()
+    alertmanager: Alertmanager = Alertmanager()
+    alerts: Alerts = Alerts()
+    monit: Monit = Monit()
     devices: list[Device] = Field(min_length=1)
     _path: Path = PrivateAttr(Path("site.toml"))
 
@@ -167,6 +299,18 @@ class Site(_Model):
     def path(self) -> Path:
         """Where the site file was read from; relative paths in it resolve there."""
         return self._path
+
+    @model_validator(mode="after")
+    def _heals_before_paging(self) -> Site:
+        stale_after = duration_seconds(self.monit.stale_after)
+        for device in self.devices:
+            if stale_after >= duration_seconds(device.thresholds.no_data_for):
+                raise ValueError(
+                    f"monit.stale_after ({self.monit.stale_after}) must be shorter than "
+                    f"{device.id}'s thresholds.no_data_for ({device.thresholds.no_data_for}): "
+                    "monit restarts the pipeline before the stall alert pages"
+                )
+        return self
 
     @field_validator("devices")
     @classmethod
@@ -197,10 +341,71 @@ class MqttSecrets(_Model):
     devices: dict[str, str] = {}
 
 
+def _valid_irm_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+/\S*/$", value):
+        raise ValueError(
+            f"{value!r} is not an IRM integration URL: http(s)://host/.../ with the trailing slash"
+        )
+    return value
+
+
+IrmUrl = Annotated[str, AfterValidator(_valid_irm_url)]
+
+
+def _valid_remote_write_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+/\S*$", value):
+        raise ValueError(f"{value!r} is not a remote-write URL like https://host/api/prom/push")
+    return value
+
+
+class IrmSecrets(_Model):
+    """Grafana IRM's URLs; each holds its integration's token."""
+
+    owner_url: IrmUrl | None = None
+    support_url: IrmUrl | None = None
+    heartbeat_url: IrmUrl | None = None
+
+
+# What monit's control file can hold unescaped: a quoted string, or a URL's user and password.
+_MONIT_QUOTABLE = re.compile(r'^[^"\n\r]+$')
+_URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
+def _monit_quotable(value: str) -> str:
+    if not _MONIT_QUOTABLE.match(value):
+        raise ValueError("must not be empty or hold a double quote or a line break")
+    return value
+
+
+def _url_safe(value: str) -> str:
+    if not _URL_SAFE.match(value):
+        raise ValueError("may hold only letters, digits and . _ ~ - (it goes into a URL)")
+    return value
+
+
+class MonitSecrets(_Model):
+    """monit's web interface password (its user is ``admin``), and M/Monit's collector login."""
+
+    httpd_password: Annotated[str, AfterValidator(_monit_quotable)] | None = None
+    mmonit_user: Annotated[str, AfterValidator(_url_safe)] | None = None
+    mmonit_password: Annotated[str, AfterValidator(_url_safe)] | None = None
+
+
+class GrafanaCloudSecrets(_Model):
+    """Grafana Cloud's hosted Prometheus, where Alloy also writes (Details page of the stack)."""
+
+    url: Annotated[str, AfterValidator(_valid_remote_write_url)]
+    user: str
+    token: str
+
+
 class Secrets(_Model):
     """Passwords and tokens, from a file outside git with mode 0600."""
 
     mqtt: MqttSecrets = MqttSecrets()
+    irm: IrmSecrets = IrmSecrets()
+    monit: MonitSecrets = MonitSecrets()
+    grafana_cloud: GrafanaCloudSecrets | None = None
     _path: Path = PrivateAttr(Path("secrets.toml"))
 
     @property
@@ -215,6 +420,13 @@ class Secrets(_Model):
                 f'add {device_id} = "..." under [mqtt.devices]'
             )
         return password
+
+    def irm_url(self, key: Literal["owner_url", "support_url", "heartbeat_url"]) -> str:
+        """One of the ``[irm]`` URLs; SiteError naming the key when it is not set."""
+        value: str | None = getattr(self.irm, key)
+        if not value:
+            raise SiteError(f'{self.path}: no IRM URL: add {key} = "https://.../" under [irm]')
+        return value
 
     def pipeline_password(self) -> str:
         if not self.mqtt.pipeline:

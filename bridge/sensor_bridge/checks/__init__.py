@@ -36,11 +36,24 @@ Checker = Callable[[Path, Sequence[RenderedFile]], list[CheckResult]]
 
 def checkers() -> dict[str, Checker]:
     """Checker by the name ``RenderedFile.check`` uses."""
-    from sensor_bridge.checks import mosquitto, quadlet, vector, victoriametrics
+    from sensor_bridge.checks import (
+        alertmanager,
+        alloy,
+        monit,
+        mosquitto,
+        quadlet,
+        vector,
+        victoriametrics,
+        vmalert,
+    )
 
     return {
         "mosquitto": mosquitto.check,
         "victoriametrics": victoriametrics.check,
         "vector": vector.check,
         "quadlet": quadlet.check,
+        "alertmanager": alertmanager.check,
+        "vmalert": vmalert.check,
+        "monit": monit.check,
+        "alloy": alloy.check,
     }

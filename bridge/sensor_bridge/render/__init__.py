@@ -44,9 +44,29 @@ Renderer = Callable[[RenderContext], list[RenderedFile]]
 
 def renderers() -> list[Renderer]:
     """Every service's renderer, in the order the files are listed."""
-    from sensor_bridge.render import mosquitto, quadlets, vector, victoriametrics
+    from sensor_bridge.render import (
+        alertmanager,
+        alloy,
+        dashboards,
+        monit,
+        mosquitto,
+        quadlets,
+        vector,
+        victoriametrics,
+        vmalert,
+    )
 
-    return [mosquitto.render, victoriametrics.render, vector.render, quadlets.render]
+    return [
+        mosquitto.render,
+        victoriametrics.render,
+        vector.render,
+        quadlets.render,
+        alertmanager.render,
+        vmalert.render,
+        monit.render,
+        alloy.render,
+        dashboards.render,
+    ]
 
 
 def render_all(context: RenderContext) -> list[RenderedFile]:

@@ -312,6 +312,18 @@ def expected_events(
                 "channel": channel,
             }
         )
+        if obj[vrl.STATE] == fields.STATUS_STATES[0]:
+            unexpected = 1.0 if fields.unexpected_reset(obj) else 0.0
+            events.append(
+                {
+                    "name": vrl.DEVICE_UNEXPECTED_RESET,
+                    "kind": "absolute",
+                    "gauge": {"value": unexpected},
+                    "tags": tags,
+                    "timestamp": received,
+                    "channel": channel,
+                }
+            )
     elif channel == topics.HEALTH:
         for entry in fields.HEALTH_FIELDS:
             if entry.kind is not None:

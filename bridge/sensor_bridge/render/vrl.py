@@ -80,7 +80,7 @@ CLOCK = _known("t", fields.READING_FIELDS)
 SENT_UPTIME = _known("sent_up_ms", fields.ENVELOPE_FIELDS)
 VERSION = _known("v", fields.ENVELOPE_FIELDS)
 STATE = _known("state", fields.STATUS_FIELDS)
-(DEVICE_ONLINE,) = fields.CONTRACT_METRICS
+DEVICE_ONLINE, DEVICE_UNEXPECTED_RESET = fields.CONTRACT_METRICS
 _ONLINE, _OFFLINE = fields.STATUS_STATES
 
 
@@ -409,6 +409,29 @@ def _status(code: _Code) -> None:
                 '"kind": "absolute", "gauge": {"value": online}, "tags": labels, '
                 '"timestamp": received, "channel": channel})'
             )
+            _emit_unexpected_reset(code)
+
+
+def _emit_unexpected_reset(code: _Code) -> None:
+    """On a birth message: 1 when the boot was unplanned (fields.unexpected_reset), else 0."""
+    reasons = vrl_literal(fields.UNEXPECTED_RESET_REASONS)
+    reset_reason, safe_mode, cause = (
+        vrl_string(_known(key, fields.STATUS_FIELDS))
+        for key in ("reset_reason", "safe_mode_reason", "reset_cause")
+    )
+    with code.block(f"if state == {vrl_string(_ONLINE)}"):
+        code.add(
+            f"unplanned = includes({reasons}, get(body, [{reset_reason}]) ?? null) || "
+            f"(get(body, [{safe_mode}]) ?? null) != null || (get(body, [{cause}]) ?? null) != null"
+        )
+        code.add("unexpected = 0.0")
+        with code.block("if unplanned"):
+            code.add("unexpected = 1.0")
+        code.add(
+            f'metrics = push(metrics, {{"name": {vrl_string(DEVICE_UNEXPECTED_RESET)}, '
+            '"kind": "absolute", "gauge": {"value": unexpected}, "tags": tags, '
+            '"timestamp": received, "channel": channel})'
+        )
 
 
 def decode_program(site: Site) -> str:

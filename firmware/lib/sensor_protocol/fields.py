@@ -133,8 +133,23 @@ STATUS_FIELDS = (
 
 # fmt: on
 
-CONTRACT_METRICS = ("device_online",)
-"""Metrics the host derives from the retained status (1 online, 0 offline)."""
+CONTRACT_METRICS = ("device_online", "device_unexpected_reset")
+"""Metrics the host derives from the retained status: ``device_online`` 1 online, 0 offline;
+``device_unexpected_reset`` on each birth, 1 when the boot was not a planned one (see
+``unexpected_reset``), else 0."""
+
+UNEXPECTED_RESET_REASONS = ("WATCHDOG", "BROWNOUT", "UNKNOWN")
+"""``reset_reason`` values that mean the board crashed or lost power quality."""
+
+
+def unexpected_reset(status: "dict") -> bool:
+    """Whether a birth message reports an unplanned boot: a watchdog, brown-out or unknown
+    reset, a safe-mode reason, or a reset the firmware did itself to recover."""
+    return (
+        status.get("reset_reason") in UNEXPECTED_RESET_REASONS
+        or status.get("safe_mode_reason") is not None
+        or status.get("reset_cause") is not None
+    )
 
 
 def full_metric_name(field: "Field") -> str:

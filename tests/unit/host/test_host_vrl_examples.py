@@ -89,7 +89,7 @@ def test_site_text_with_template_and_dollar_signs_stays_text() -> None:
         }
     )
     (online,) = [e for e in contract.examples(odd) if e.name == "status online"]
-    (event,) = decode(online.topic, online.payload, online.received, odd)
+    event, _unexpected_reset = decode(online.topic, online.payload, online.received, odd)
     assert event["tags"]["device_name"] == 'Big "{{ x }}" $HOME\\'
     assert event["tags"]["location"] == "a\tb\nc"
     assert "$HOME" in decode_program(odd)
@@ -110,3 +110,35 @@ def test_a_dead_letter_stays_under_its_size_bound() -> None:
 def test_the_readings_key_is_the_encoders() -> None:
     text, _ = payloads.encode_readings(0, 0, [[0] * len(fields.READING_KEYS)])
     assert READINGS in json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("reset_reason", "safe_mode_reason", "reset_cause", "expected"),
+    [
+        ("POWER_ON", None, None, 0.0),
+        ("SOFTWARE", None, None, 0.0),
+        ("WATCHDOG", None, None, 1.0),
+        ("BROWNOUT", None, None, 1.0),
+        ("POWER_ON", "BROWNOUT", None, 1.0),
+        ("SOFTWARE", None, "offline 1800 s", 1.0),
+    ],
+)
+def test_a_birth_says_whether_the_boot_was_unexpected(
+    reset_reason: str, safe_mode_reason: str | None, reset_cause: str | None, expected: float
+) -> None:
+    site = example_site()
+    status = {
+        "state": "online",
+        "fw": "0.1.0",
+        "board": site.devices[0].board,
+        "reset_reason": reset_reason,
+        "safe_mode_reason": safe_mode_reason,
+        "reset_cause": reset_cause,
+        "sample_period_s": 5.0,
+    }
+    payload = payloads.encode_status(1, status).encode()
+    events = decode(
+        contract.topic(site, site.devices[0].id, "status"), payload, contract.RECEIVED, site
+    )
+    (flag,) = [e for e in events if e["name"] == fields.CONTRACT_METRICS[1]]
+    assert flag["gauge"] == {"value": expected}

@@ -104,7 +104,7 @@ def test_a_new_health_field_is_required_and_becomes_its_counter(extended: Any) -
 def test_a_new_status_field_is_checked(extended: Any) -> None:
     status = {e.key: _sample(e) for e in fields.STATUS_FIELDS}
     status.update(v=SCHEMA_VERSION, boot=1, state=fields.STATUS_STATES[0])
-    (online,) = _run(extended, topics.STATUS, {**status, NEW_STATUS.key: None})
+    online, _unexpected_reset = _run(extended, topics.STATUS, {**status, NEW_STATUS.key: None})
     assert online["gauge"] == {"value": 1.0}
     (letter,) = _run(extended, topics.STATUS, {**status, NEW_STATUS.key: "x" * 11})
     assert letter["reason"] == f"field:{NEW_STATUS.key}:out_of_range"
