@@ -117,3 +117,23 @@ class Recorder:
                 if remaining <= 0:
                     raise TimeoutError(f"no matching message within {timeout} s")
                 self._cond.wait(remaining)
+
+
+class DevicePublisher:
+    """A device's MQTT session: publishes at QoS 1 and waits for the broker's PUBACK."""
+
+    def __init__(self, port: int, username: str, password: str, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username)
+        self.client.username_pw_set(username, password)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: str | bytes) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(self.timeout)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

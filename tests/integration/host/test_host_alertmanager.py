@@ -4,7 +4,6 @@ and the silence commands work against the real API."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 import subprocess
@@ -25,6 +24,7 @@ from tests.support.alertmanager import FAST_PAGING, Alertmanager, routed_to
 from tests.support.cli import run
 from tests.support.sites import example_context, example_site
 from tests.support.tools import require_tool
+from tests.support.trees import replaced
 from tests.support.webhook import Notified, WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -43,13 +43,6 @@ def _tree(root: Path, files: list[RenderedFile]) -> Path:
     return root
 
 
-def _replaced(files: list[RenderedFile], path: object, old: str, new: str) -> list[RenderedFile]:
-    (target,) = [f for f in files if f.path == path]
-    assert old in target.text
-    edited = dataclasses.replace(target, text=target.text.replace(old, new))
-    return [edited if f is target else f for f in files]
-
-
 def test_rendered_files_pass_amtool_and_start(tmp_path: Path, context: RenderContext) -> None:
     files = alertmanager.render(context)
     results = check_alertmanager.check(_tree(tmp_path / "tree", files), files)
@@ -63,8 +56,8 @@ def test_rendered_files_pass_amtool_and_start(tmp_path: Path, context: RenderCon
 
 def test_broken_files_are_caught(tmp_path: Path, context: RenderContext) -> None:
     files = alertmanager.render(context)
-    broken = _replaced(files, CONFIG_PATH, "group_wait: 1s", "group_wait: soon")
-    broken = _replaced(broken, DEFAULTS_PATH, "--cluster", "--no-such-flag --cluster")
+    broken = replaced(files, CONFIG_PATH, "group_wait: 1s", "group_wait: soon")
+    broken = replaced(broken, DEFAULTS_PATH, "--cluster", "--no-such-flag --cluster")
     config, flags = check_alertmanager.check(_tree(tmp_path / "tree", broken), broken)
     assert (config.result, config.detail) == (FAILED, 'not a valid duration string: "soon"')
     assert flags.result == FAILED

@@ -3,7 +3,6 @@ line on a broken file, and NOT_CHECKED when the tool is missing."""
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sensor_bridge.site import VICTORIA_METRICS_VERSION, TlsListener
 from sensor_bridge.tree import write_tree
 from tests.support.sites import example_context
 from tests.support.tools import require_tool
+from tests.support.trees import replaced
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +32,6 @@ def files(tmp_path: Path) -> list[RenderedFile]:
 def _written(root: Path, files: list[RenderedFile]) -> Path:
     write_tree(root, files)
     return root
-
-
-def _replaced(files: list[RenderedFile], path: object, old: str, new: str) -> list[RenderedFile]:
-    (target,) = [f for f in files if f.path == path]
-    assert old in target.text
-    edited = dataclasses.replace(target, text=target.text.replace(old, new))
-    return [edited if f is target else f for f in files]
 
 
 def _rows(results: list[CheckResult]) -> list[tuple[str, str, str]]:
@@ -86,7 +79,7 @@ def test_tls_listener_starts_with_the_certificate_files(tmp_path: Path) -> None:
 
 
 def test_mosquitto_error_line_is_reported(tmp_path: Path, files: list[RenderedFile]) -> None:
-    broken = _replaced(
+    broken = replaced(
         files, mosquitto.CONF_PATH, "persistence true", "persistence_location /var/lib/x/"
     )
     (conf, *_) = check_mosquitto.check(_written(tmp_path / "tree", broken), broken)
@@ -101,7 +94,7 @@ def test_mosquitto_error_line_is_reported(tmp_path: Path, files: list[RenderedFi
 def test_broken_password_file_fails_the_broker_check(
     tmp_path: Path, files: list[RenderedFile]
 ) -> None:
-    broken = _replaced(files, mosquitto.PASSWD_PATH, "pipeline:$7$", "pipeline:$7$x")
+    broken = replaced(files, mosquitto.PASSWD_PATH, "pipeline:$7$", "pipeline:$7$x")
     results = check_mosquitto.check(_written(tmp_path / "tree", broken), broken)
     assert {r.result for r in results} == {FAILED}
     # The broker starts without that user; the check must not call that a success.
@@ -110,7 +103,7 @@ def test_broken_password_file_fails_the_broker_check(
 
 def test_victoriametrics_refuses_a_bad_flag(tmp_path: Path, files: list[RenderedFile]) -> None:
     unit_path = victoriametrics.render(example_context(tmp_path / "s2"))[0].path
-    broken = _replaced(files, unit_path, "-search.latencyOffset=5s", "-search.latencyOffset=1d")
+    broken = replaced(files, unit_path, "-search.latencyOffset=5s", "-search.latencyOffset=1d")
     (result,) = check_victoriametrics.check(tmp_path, broken)
     assert result.result == FAILED
     assert result.detail == 'invalid value "1d" for flag -search.latencyOffset: parse error'
@@ -120,7 +113,7 @@ def test_quadlet_generator_rejects_an_unknown_key(
     tmp_path: Path, files: list[RenderedFile]
 ) -> None:
     unit_path = victoriametrics.render(example_context(tmp_path / "s2"))[0].path
-    broken = _replaced(files, unit_path, "HealthRetries=", "HealthRetry=")
+    broken = replaced(files, unit_path, "HealthRetries=", "HealthRetry=")
     (result,) = check_quadlet.check(_written(tmp_path / "tree", broken), broken)
     assert result.result == FAILED
     assert result.detail == (

@@ -15,7 +15,7 @@ from sensor_bridge.render import RenderContext, mosquitto
 from sensor_bridge.tree import write_tree
 from sensor_protocol.topics import TELEMETRY, build_topic, device_filter
 from tests.support.broker import RenderedMosquitto
-from tests.support.recorder import Message, Recorder
+from tests.support.recorder import DevicePublisher, Message, Recorder
 from tests.support.sites import example_context
 from tests.support.tools import require_tool
 
@@ -66,23 +66,8 @@ def _connect_code(port: int, username: str | None, password: str | None) -> mqtt
         client.loop_stop()
 
 
-class Device:
-    """A device's MQTT session: publishes QoS 1 and waits for the broker's PUBACK."""
-
-    def __init__(self, port: int, username: str, password: str | None = None) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username)
-        self.client.username_pw_set(username, password or PASSWORDS[username])
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def publish(self, topic: str, payload: str) -> None:
-        info = self.client.publish(topic, payload, qos=1)
-        info.wait_for_publish(TIMEOUT_S)
-        assert info.is_published()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+def _device(port: int, username: str) -> DevicePublisher:
+    return DevicePublisher(port, username, PASSWORDS[username], TIMEOUT_S)
 
 
 def _pipeline(port: int) -> Recorder:
@@ -118,7 +103,7 @@ def test_device_cannot_publish_as_another_device(
     broker: RenderedMosquitto, context: RenderContext
 ) -> None:
     with _pipeline(broker.port) as pipeline:
-        device = Device(broker.port, "furnace-1")
+        device = _device(broker.port, "furnace-1")
         try:
             device.publish(_topic(context, "glory-hole"), "forged")
             # Mosquitto handles one client's messages in order: once this arrives, the forged
@@ -139,7 +124,7 @@ def test_device_reads_nothing(broker: RenderedMosquitto, context: RenderContext)
         password=PASSWORDS["glory-hole"],
     )
     with spy, _pipeline(broker.port) as pipeline:
-        device = Device(broker.port, "furnace-1")
+        device = _device(broker.port, "furnace-1")
         try:
             device.publish(_topic(context, "furnace-1"), "reading")
             pipeline.wait_for(lambda m: m.text == "reading", TIMEOUT_S)
@@ -154,7 +139,7 @@ def test_pipeline_receives_every_devices_telemetry(
 ) -> None:
     with _pipeline(broker.port) as pipeline:
         for device_id in ("furnace-1", "glory-hole"):
-            device = Device(broker.port, device_id)
+            device = _device(broker.port, device_id)
             try:
                 device.publish(_topic(context, device_id), f"from {device_id}")
             finally:
@@ -222,11 +207,11 @@ def test_queued_qos1_survives_offline_pipeline_and_broker_restart(
     first.disconnect()
     first.loop_stop()
 
-    device = Device(broker.port, "furnace-1")
+    device = _device(broker.port, "furnace-1")
     device.publish(_topic(context, "furnace-1"), "while offline")
     device.close()
     broker.restart()
-    device = Device(broker.port, "furnace-1")
+    device = _device(broker.port, "furnace-1")
     device.publish(_topic(context, "furnace-1"), "after restart")
     device.close()
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from sensor_bridge.render import RenderContext, mosquitto, victoriametrics
@@ -25,6 +24,7 @@ from sensor_protocol import topics
 from sensor_protocol.fields import METRIC_NAMESPACE
 from tests.support.broker import RenderedMosquitto
 from tests.support.forwarder import Forwarder, VectorPipeline, start_pipeline
+from tests.support.recorder import DevicePublisher
 from tests.support.sites import example_context
 from tests.support.victoriametrics import VictoriaMetrics
 
@@ -63,21 +63,9 @@ def rig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Rig]:
         yield Rig(context, broker, store, pipeline)
 
 
-class Device:
-    def __init__(self, rig: Rig, device: str) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
-        self.client.username_pw_set(device, rig.context.secrets.device_password(device))
-        self.client.connect("127.0.0.1", rig.broker.port)
-        self.client.loop_start()
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        info = self.client.publish(topic, payload, qos=1)
-        info.wait_for_publish(TIMEOUT_S)
-        assert info.is_published()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+def _device(rig: Rig, device: str) -> DevicePublisher:
+    password = rig.context.secrets.device_password(device)
+    return DevicePublisher(rig.broker.port, device, password, TIMEOUT_S)
 
 
 def _samples(store: VictoriaMetrics) -> set[tuple[str, frozenset[tuple[str, str]], int, float]]:
@@ -111,7 +99,7 @@ def _latest(store: VictoriaMetrics, name: str) -> dict[str, float]:
 
 def test_contract_examples_reach_victoriametrics_as_the_contract_says(rig: Rig) -> None:
     site = rig.context.site
-    device = Device(rig, site.devices[0].id)
+    device = _device(rig, site.devices[0].id)
     examples = [e for e in contract.examples(site) if e.reason != "unknown_device"]
     # Online and offline are stamped on arrival: in one burst they could share a millisecond,
     # which VictoriaMetrics' deduplication keeps as one sample. The last will goes alone, last.
@@ -153,7 +141,7 @@ def test_a_broker_restart_keeps_the_pipelines_subscription(rig: Rig) -> None:
     site = rig.context.site
     (clocked,) = [e for e in contract.examples(site) if e.name == "telemetry"]
     rig.broker.restart()
-    device = Device(rig, site.devices[0].id)
+    device = _device(rig, site.devices[0].id)
     try:
         device.publish(clocked.topic, clocked.payload)
     finally:
@@ -164,7 +152,7 @@ def test_a_broker_restart_keeps_the_pipelines_subscription(rig: Rig) -> None:
 
 def test_a_dead_letter_from_another_channel_name_is_counted_by_reason(rig: Rig) -> None:
     site = rig.context.site
-    device = Device(rig, site.devices[0].id)
+    device = _device(rig, site.devices[0].id)
     where = contract.topic(site, site.devices[0].id, "config")
     try:
         for _ in range(3):

@@ -4,7 +4,6 @@ quadlet's health command, as podman's generator passes it on and as a shell runs
 
 from __future__ import annotations
 
-import dataclasses
 import http.server
 import os
 import re
@@ -24,6 +23,7 @@ from sensor_bridge.site import VECTOR_VERSION
 from sensor_bridge.tree import write_tree
 from tests.support.sites import example_context
 from tests.support.tools import require_tool
+from tests.support.trees import replaced
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +40,6 @@ def files(tmp_path: Path) -> list[RenderedFile]:
 def _check(root: Path, files: list[RenderedFile]) -> list[CheckResult]:
     write_tree(root, files)
     return check_vector.check(root, files)
-
-
-def _replaced(files: list[RenderedFile], name: str, old: str, new: str) -> list[RenderedFile]:
-    (target,) = [f for f in files if f.path.name == name]
-    assert old in target.text
-    edited = dataclasses.replace(target, text=target.text.replace(old, new, 1))
-    return [edited if f is target else f for f in files]
 
 
 def test_rendered_pipeline_passes(tmp_path: Path, files: list[RenderedFile]) -> None:
@@ -69,7 +62,7 @@ def test_rendered_pipeline_passes(tmp_path: Path, files: list[RenderedFile]) -> 
 
 
 def test_a_wrong_expectation_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
-    broken = _replaced(files, "tests.yaml", '"gauge": {"value": 247.5}', '"gauge": {"value": 1.0}')
+    broken = replaced(files, "tests.yaml", '"gauge": {"value": 247.5}', '"gauge": {"value": 1.0}')
     (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
     assert pyvrl_row.result == FAILED
     assert "telemetry: no event from sort.telemetry satisfies" in pyvrl_row.detail
@@ -77,14 +70,14 @@ def test_a_wrong_expectation_fails(tmp_path: Path, files: list[RenderedFile]) ->
 
 def test_a_missing_event_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
     """A program that forgets the cold junction: the counts no longer match."""
-    broken = _replaced(files, "vector.yaml", '"cold_junction_celsius"', '"forgotten"')
+    broken = replaced(files, "vector.yaml", '"cold_junction_celsius"', '"forgotten"')
     (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
     assert pyvrl_row.result == FAILED
     assert "no event from sort.telemetry satisfies" in pyvrl_row.detail
 
 
 def test_vrl_that_does_not_compile_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
-    broken = _replaced(
+    broken = replaced(
         files, "vector.yaml", 'received = get(., ["timestamp"]) ?? null', "x = 1 ?? 2"
     )
     (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
@@ -95,7 +88,7 @@ def test_vrl_that_does_not_compile_fails(tmp_path: Path, files: list[RenderedFil
 def test_a_tmpfiles_rule_that_keeps_everything_fails(
     tmp_path: Path, files: list[RenderedFile]
 ) -> None:
-    broken = _replaced(files, "sensor-pipeline-vector.conf", "m:2d", "m:30d")
+    broken = replaced(files, "sensor-pipeline-vector.conf", "m:2d", "m:30d")
     (row,) = [r for r in _check(tmp_path / "tree", broken) if r.file == TMPFILES]
     assert row.result == FAILED and "expired file kept: True" in row.detail
 
