@@ -23,14 +23,14 @@ from pathlib import Path
 
 from sensor_bridge import alerts
 from sensor_bridge.checks.process import Service, free_port
+from sensor_bridge.local.alertmanager import Alertmanager, routed_to
+from sensor_bridge.local.receiver import Notified, WebhookReceiver
+from sensor_bridge.local.tools import require_tool
+from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, alertmanager, victoriametrics, vmalert
 from sensor_bridge.tree import write_tree
 from tests.support import remote_write
-from tests.support.alertmanager import Alertmanager, routed_to
 from tests.support.sites import example_context
-from tests.support.tools import require_tool
-from tests.support.victoriametrics import VictoriaMetrics
-from tests.support.webhook import Notified, WebhookReceiver
 
 SAMPLE_PERIOD_S = 5.0
 TICK_S = 0.1

@@ -21,10 +21,10 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_node.ring_buffer import ReadingBuffer
 from sensor_protocol.payloads import decode_readings
-from tests.support.broker import Mosquitto
 from tests.support.netfaults import FAULTS
 from tests.support.node import DEVICE, PICO_W, make_drive, topic
 from tests.support.recorder import Recorder

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
-from tests.support.broker import Mosquitto
 
 Fault = Callable[[VirtualBoardProcess, Mosquitto, float], int]
 

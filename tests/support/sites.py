@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from sensor_bridge.local.tools import REPO_ROOT
 from sensor_bridge.render import RenderContext
 from sensor_bridge.site import load_secrets, load_site
-from tests.support.tools import REPO_ROOT
 
 SITE_EXAMPLE = REPO_ROOT / "site.example.toml"
 SECRETS_EXAMPLE = REPO_ROOT / "secrets.toml.example"

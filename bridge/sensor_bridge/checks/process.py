@@ -91,3 +91,12 @@ def listening(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def wait_listening(port: int, timeout: float = 10.0) -> None:
+    """Block until something accepts TCP connections on 127.0.0.1:port (TimeoutError if not)."""
+    deadline = time.monotonic() + timeout
+    while not listening(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+        time.sleep(0.05)

@@ -20,15 +20,15 @@ import pytest
 
 from sensor_bridge import alerts
 from sensor_bridge.checks.process import Service, free_port
+from sensor_bridge.local.alertmanager import Alertmanager, routed_to
+from sensor_bridge.local.receiver import Notified, WebhookReceiver
+from sensor_bridge.local.tools import require_tool
+from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, alertmanager, victoriametrics, vmalert
 from sensor_bridge.site import Thresholds
 from sensor_bridge.tree import write_tree
-from tests.support.alertmanager import Alertmanager, routed_to
 from tests.support.remote_write import Series, write
 from tests.support.sites import example_context
-from tests.support.tools import require_tool
-from tests.support.victoriametrics import VictoriaMetrics
-from tests.support.webhook import Notified, WebhookReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

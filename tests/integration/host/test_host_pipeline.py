@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from sensor_bridge.local.broker import RenderedMosquitto
+from sensor_bridge.local.pipeline import Forwarder, VectorPipeline, start_pipeline
+from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, mosquitto, victoriametrics
 from sensor_bridge.render import examples as contract
 from sensor_bridge.render.examples import epoch_ms
@@ -22,11 +25,8 @@ from sensor_bridge.render.vrl import DEAD_LETTER_METRIC
 from sensor_bridge.tree import write_tree
 from sensor_protocol import topics
 from sensor_protocol.fields import METRIC_NAMESPACE
-from tests.support.broker import RenderedMosquitto
-from tests.support.forwarder import Forwarder, VectorPipeline, start_pipeline
 from tests.support.recorder import DevicePublisher
 from tests.support.sites import example_context
-from tests.support.victoriametrics import VictoriaMetrics
 
 pytestmark = pytest.mark.integration
 

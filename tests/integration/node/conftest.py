@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import Mosquitto
+from sensor_bridge.local.broker import Mosquitto
 from tests.support.node import topic
 from tests.support.recorder import Recorder
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.fields import FAULT_BITS, FAULTS_INVALIDATING_TEMPERATURE
 from sensor_protocol.payloads import decode_readings
-from tests.support.broker import Mosquitto
 from tests.support.node import PICO_W, make_drive, topic
 from tests.support.recorder import Message, Recorder
 

@@ -9,11 +9,11 @@ import signal
 import time
 from pathlib import Path
 
+from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_node.link import BACKOFF_CAP_MS
 from sensor_protocol import SCHEMA_VERSION
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, decode_readings, decode_status
-from tests.support.broker import Mosquitto
 from tests.support.node import PICO_W, boot_line, make_drive, readings, topic
 from tests.support.recorder import Recorder
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import sample_time_ms
-from tests.support.broker import Mosquitto
 from tests.support.node import PICO_W, make_drive, readings, topic
 from tests.support.recorder import Recorder
 

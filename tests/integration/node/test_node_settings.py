@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_node.status_led import COLOURS, CONFIG_ERROR
-from tests.support.broker import Mosquitto
 from tests.support.node import FEATHER_S3, make_drive
 
 

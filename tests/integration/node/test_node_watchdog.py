@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
-from tests.support.broker import Mosquitto
 from tests.support.netfaults import FAULTS
 from tests.support.node import DEVICE, PICO_W, make_drive
 

@@ -9,7 +9,7 @@ import pytest
 
 from sensor_bridge import bundle
 from sensor_bridge.bundle import CIRCUITPYTHON_BUILTINS, BundleError, scan_imports
-from tests.support.tools import require_tool
+from sensor_bridge.local.tools import require_tool
 from tests.unit.device.subset_rules import FIRMWARE, REPO_ROOT
 from tests.unit.device.test_device_boards import REQUIRED_BOARDS
 

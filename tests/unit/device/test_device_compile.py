@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.support.tools import require_tool
+from sensor_bridge.local.tools import require_tool
 from tests.unit.device.subset_rules import DEVICE_FILES, REPO_ROOT
 
 

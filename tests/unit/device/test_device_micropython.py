@@ -4,7 +4,7 @@ Node.js, with only sensor_protocol's sources in its filesystem."""
 import subprocess
 from pathlib import Path
 
-from tests.support.tools import require_tool
+from sensor_bridge.local.tools import require_tool
 from tests.unit.device import contract_checks
 from tests.unit.device.subset_rules import SHARED_PACKAGE
 

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.support.tools import ToolMissingError, require_tool
+from sensor_bridge.local.tools import ToolMissingError, require_tool
 
 TOOLS = (
     "mosquitto",
@@ -40,7 +40,7 @@ def test_a_missing_tool_is_an_error_that_says_how_to_install_it():
 
 
 def test_a_missing_cached_tool_names_the_install_step(monkeypatch, tmp_path):
-    from tests.support import tools
+    from sensor_bridge.local import tools
 
     monkeypatch.setitem(tools._TOOL_CACHE, "micropython-wasm", tmp_path / "absent.mjs")
 

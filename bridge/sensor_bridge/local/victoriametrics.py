@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from sensor_bridge.checks.process import Service, free_port
 from sensor_bridge.checks.victoriametrics import healthy, runnable_flags
-from tests.support.tools import require_tool
+from sensor_bridge.local.tools import require_tool
 
 START_TIMEOUT_S = 20.0
 

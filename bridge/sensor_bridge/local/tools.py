@@ -1,7 +1,7 @@
-"""Where the tests find the programs they run.
+"""Where the local stack (the demo, the tests, the benchmarks) finds the programs it runs.
 
-A missing tool is an error, never a skip: ``.ci/run`` installs every one of them, so a test
-that cannot find its tool fails and says how to install it.
+A missing tool is an error that says how to install it, never a skip: ``.ci/run`` installs
+every one of them.
 """
 
 import shutil
@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from sensor_bridge.checks.tools import CACHED_TOOLS, cached_tool
+from sensor_bridge.errors import BridgeError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 TOOLS_DIR = REPO_ROOT / ".tools"
 
 # Installed by scripts/install-tools (`hatch run tools`), not on PATH. Debian 13's packages
@@ -46,8 +47,8 @@ _INSTALL_HINTS = {
 _SYSTEM_DIRS = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-class ToolMissingError(RuntimeError):
-    """A tool the tests need is not installed; the message says how to install it."""
+class ToolMissingError(BridgeError):
+    """A tool the local stack needs is not installed; the message says how to install it."""
 
 
 def require_tool(name: str) -> Path:
@@ -76,5 +77,5 @@ def require_tool(name: str) -> Path:
             return Path(found)
     hint = _INSTALL_HINTS.get(name, "no install recipe is known for it")
     raise ToolMissingError(
-        f"test tool {name!r} is not installed: {hint} (.ci/run installs every test tool)"
+        f"tool {name!r} is not installed: {hint} (.ci/run installs every tool the tests use)"
     )

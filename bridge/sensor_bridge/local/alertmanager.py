@@ -13,12 +13,12 @@ from typing import Any, Self
 
 from sensor_bridge.checks.alertmanager import ready, runnable_args
 from sensor_bridge.checks.process import Service, free_port
+from sensor_bridge.local.receiver import WebhookReceiver
+from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import RenderContext
 from sensor_bridge.render.alertmanager import CONFIG_PATH, DEFAULTS_PATH
 from sensor_bridge.site import Alertmanager as AlertmanagerSettings
 from sensor_bridge.site import IrmSecrets, Paging
-from tests.support.tools import require_tool
-from tests.support.webhook import WebhookReceiver
 
 START_TIMEOUT_S = 15.0
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Self
 
 from sensor_bridge.checks.mosquitto import runnable_config
+from sensor_bridge.checks.process import free_port, wait_listening
+from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import RenderedFile
-from tests.support.ports import free_port, wait_listening
-from tests.support.tools import require_tool
 
 
 class _Broker:

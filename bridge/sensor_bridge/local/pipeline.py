@@ -35,10 +35,10 @@ from typing import Any, Self
 import paho.mqtt.client as mqtt
 import pyvrl
 
+from sensor_bridge.checks.process import free_port, wait_listening
 from sensor_bridge.render import RenderContext
 from sensor_bridge.render import vector as rendered
 from sensor_bridge.render.examples import epoch_ms
-from tests.support.ports import free_port, wait_listening
 
 START_TIMEOUT_S = 30.0
 
