@@ -3,11 +3,10 @@ the virtual board running it against a broker started by the test."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from sensor_bridge import bundle
+from sensor_bridge.local import furnaces
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import decode_readings
 from tests.support.recorder import Message, Recorder
@@ -28,25 +27,13 @@ BASE_SETTINGS: dict[str, Any] = {
 }
 
 
-def settings_text(settings: dict[str, Any]) -> str:
-    """settings.toml as CircuitPython reads it: strings and integers only."""
-    lines = []
-    for key, value in settings.items():
-        text = str(int(value)) if isinstance(value, int) else json.dumps(value)
-        lines.append(f"{key} = {text}")
-    return "\n".join(lines) + "\n"
-
-
 def make_drive(path: Path, board: str, broker_port: int, **overrides: Any) -> Path:
     """A CIRCUITPY tree for ``board`` with settings pointing at the test broker.
 
     An override of None removes the key (to test a missing setting).
     """
-    bundle.write(board, path)
     settings = {**BASE_SETTINGS, "MQTT_PORT": broker_port, **overrides}
-    settings = {k: v for k, v in settings.items() if v is not None}
-    (path / "settings.toml").write_text(settings_text(settings))
-    return path
+    return furnaces.make_drive(path, board, {k: v for k, v in settings.items() if v is not None})
 
 
 def topic(channel: str, device: str = DEVICE) -> str:

@@ -35,7 +35,7 @@ from typing import Any, Self
 import paho.mqtt.client as mqtt
 import pyvrl
 
-from sensor_bridge.checks.process import free_port, wait_listening
+from sensor_bridge.checks.process import free_port, listening, wait_listening
 from sensor_bridge.render import RenderContext
 from sensor_bridge.render import vector as rendered
 from sensor_bridge.render.examples import epoch_ms
@@ -95,6 +95,10 @@ class Forwarder:
         self._client.loop_start()
         self.wait_for(lambda: self._subscribed, START_TIMEOUT_S)
         return self
+
+    def healthy(self) -> bool:
+        """Connected to the broker (what Vector's /health says of its source here)."""
+        return self._client.is_connected()
 
     def stop(self) -> None:
         self._client.disconnect()
@@ -238,6 +242,9 @@ class VectorPipeline:
             self.stop()
             raise RuntimeError(f"vector did not start: {self._log.read_text()[-2000:]}") from None
         return self
+
+    def healthy(self) -> bool:
+        return listening(self._api_port)
 
     def stop(self) -> None:
         if self._proc is not None:

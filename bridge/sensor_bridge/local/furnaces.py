@@ -1,0 +1,75 @@
+"""Virtual furnaces: a site's devices as virtual boards running the real firmware bundle,
+publishing to a local broker with their own MQTT credentials from the secrets file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sensor_bridge import bundle
+from sensor_bridge.site import Device, Secrets, Site
+from sensor_bridge.virtual.launcher import VirtualBoardProcess
+
+FLAME_DIVIDER_RATIO = "2.0"
+"""The virtual rod reads 3.3-3.7 V: a 2:1 divider keeps a 3.3 V ADC in range, as on a real node."""
+
+
+def settings(
+    site: Site, secrets: Secrets, device: Device, broker_port: int, **overrides: Any
+) -> dict[str, Any]:
+    """The settings.toml values of ``device`` on the local broker; an override of None drops
+    the key."""
+    values: dict[str, Any] = {
+        "CIRCUITPY_WIFI_SSID": "virtual-studio",
+        "CIRCUITPY_WIFI_PASSWORD": "virtual-studio",
+        "MQTT_BROKER": "127.0.0.1",
+        "MQTT_PORT": broker_port,
+        "MQTT_USER": device.id,
+        "MQTT_PASSWORD": secrets.device_password(device.id),
+        "MQTT_TOPIC_ROOT": site.topic_root,
+        "STUDIO_ID": site.studio,
+        "DEVICE_ID": device.id,
+        "FLAME_DIVIDER_RATIO": FLAME_DIVIDER_RATIO,
+        **overrides,
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def settings_text(values: dict[str, Any]) -> str:
+    """settings.toml as CircuitPython reads it: strings and integers only."""
+    lines = []
+    for key, value in values.items():
+        text = str(int(value)) if isinstance(value, int) else json.dumps(value)
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def make_drive(drive: Path, board: str, values: dict[str, Any]) -> Path:
+    """A CIRCUITPY tree: the firmware bundle for ``board`` and ``values`` as settings.toml."""
+    bundle.write(board, drive)
+    (drive / "settings.toml").write_text(settings_text(values))
+    return drive
+
+
+def virtual_furnace(
+    site: Site,
+    secrets: Secrets,
+    device: Device,
+    broker_port: int,
+    workdir: Path,
+    *,
+    speed: float = 1.0,
+    epoch: float | None = None,
+    scenario: str | Path | list[dict[str, Any]] | None = None,
+    **overrides: Any,
+) -> VirtualBoardProcess:
+    """``device`` as a virtual board (not started) on its own drive under ``workdir``."""
+    drive = make_drive(
+        workdir / device.id,
+        device.board,
+        settings(site, secrets, device, broker_port, **overrides),
+    )
+    return VirtualBoardProcess(
+        drive, board=device.board, speed=speed, epoch=epoch, scenario=scenario
+    )

@@ -1,0 +1,85 @@
+"""Alloy's part in the local stack: ``up{job}`` for each service, written to VictoriaMetrics.
+
+On the Pi, Alloy scrapes the services and probes the broker and Vector, and the "service down"
+rules read the ``up`` series it writes (``render.alloy``). Locally there is no Alloy: this
+prober asks each service the question Alloy's job asks (a TCP connect for the broker, the
+health endpoint for the others) and writes the answer under the same job name, so the rules
+see a service that is really down, and nothing else. ``alloy`` itself is reported up: the
+prober is the one doing its job.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Self
+
+from sensor_bridge.render import alloy
+
+INTERVAL_S = 5.0
+Check = Callable[[], bool]
+
+
+def http_ok(url: str) -> Check:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return 200 <= response.status < 300
+        except OSError:
+            return False
+
+    return check
+
+
+def always() -> bool:
+    return True
+
+
+class Prober:
+    """Every ``INTERVAL_S``: each job's check, as ``up{job, studio}`` 1 or 0 at VictoriaMetrics."""
+
+    def __init__(self, import_url: str, studio: str, checks: dict[str, Check]) -> None:
+        unknown = set(checks) - set(alloy.JOBS)
+        if unknown:
+            raise ValueError(f"jobs Alloy does not have: {sorted(unknown)}")
+        self._import_url = import_url
+        self._studio = studio
+        self._checks = {**checks, "alloy": always}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.probe_once()
+            if self._stop.wait(INTERVAL_S):
+                return
+
+    def probe_once(self) -> None:
+        now_ms = int(time.time() * 1000)
+        lines = [
+            {
+                "metric": {"__name__": "up", "job": job, "studio": self._studio},
+                "values": [1.0 if check() else 0.0],
+                "timestamps": [now_ms],
+            }
+            for job, check in self._checks.items()
+        ]
+        body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        request = urllib.request.Request(self._import_url, data=body, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                response.read()
+        except OSError:
+            # VictoriaMetrics itself is down (or restarting): nothing to write to, as for Alloy.
+            pass
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
