@@ -31,8 +31,14 @@ import yaml
 from sensor_bridge import alerts
 from sensor_bridge.render import RenderContext, RenderedFile, user_path, victoriametrics
 from sensor_bridge.render.quadlets import Container, container_file
+from sensor_bridge.render.vrl import DEAD_LETTER_METRIC
 from sensor_bridge.site import Device, Site
-from sensor_protocol.fields import field_by_key, full_metric_name
+from sensor_protocol.fields import (
+    CONTRACT_METRICS,
+    METRIC_NAMESPACE,
+    field_by_key,
+    full_metric_name,
+)
 
 NAME = "vmalert"
 PORT = 8881
@@ -74,11 +80,10 @@ FAULT = full_metric_name(field_by_key("faults"))
 UPTIME = full_metric_name(field_by_key("uptime_s"))
 DROPS = full_metric_name(field_by_key("buffer_drops"))
 CLOCK_VALID = full_metric_name(field_by_key("clock_valid"))
-ONLINE = "furnace_device_online"
-DEAD_LETTERS = "furnace_pipeline_dead_letters_total"
-UNEXPECTED_RESET = "furnace_device_unexpected_reset"
-"""Not written by the pipeline yet: 1 on a birth after a watchdog, brown-out, safe-mode or
-firmware-initiated reset, 0 after a power-on. Until it exists every reboot alerts."""
+ONLINE, UNEXPECTED_RESET = (f"{METRIC_NAMESPACE}_{name}" for name in CONTRACT_METRICS)
+"""Written by the pipeline from the status channel: 1/0 on each retained status; on each birth,
+1 when the boot was not a planned one (``sensor_protocol.fields.unexpected_reset``), else 0."""
+DEAD_LETTERS = f"{METRIC_NAMESPACE}_{DEAD_LETTER_METRIC}"
 
 HEADER = "# Rendered by sensor-bridge from the site file; edits here are overwritten.\n"
 
