@@ -5,8 +5,9 @@ the dead-letter cleanup by systemd-tmpfiles.
   test`` does, for the VRL part of the pipeline: each test's input program, the ``decode``
   remap, the ``sort`` route's conditions and every expected-output condition, all compiled and
   run by pyvrl. Stricter than ``vector test``: a route must receive exactly as many events as
-  the test expects. Outputs of the ``log_to_metric`` transforms are Vector's own code, left to
-  ``vector test``.
+  the test expects. The broker-statistics tests run the same way through their own remap
+  (``render.broker_stats``; an ``abort`` is no output). Outputs of the ``log_to_metric``
+  transforms are Vector's own code, left to ``vector test``.
 * ``vector validate --no-environment`` and ``vector test``, when a ``vector`` binary is on PATH
   (the Pi's image has one; Debian has none).
 * ``systemd-tmpfiles --clean`` on a scratch root with an old and a fresh dead-letter file: the
@@ -29,7 +30,7 @@ from typing import Any
 import yaml
 
 from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, UNAVAILABLE, CheckResult
-from sensor_bridge.render import RenderedFile
+from sensor_bridge.render import RenderedFile, broker_stats
 from sensor_bridge.render.vector import DEAD_LETTER_KEEP_DAYS, PASSWORD_ENV, ROUTE
 
 NAME = "vector"
@@ -77,7 +78,12 @@ def check_vrl(config: RenderedFile, tests: RenderedFile) -> CheckResult:
     pipeline = load(config.text)["transforms"]
     cases = load(tests.text)["tests"]
     try:
-        runner = _Runner(pyvrl, pipeline["decode"]["source"], pipeline[ROUTE]["route"])
+        runner = _Runner(
+            pyvrl,
+            pipeline["decode"]["source"],
+            pipeline[ROUTE]["route"],
+            pipeline[broker_stats.TRANSFORM]["source"],
+        )
         failures = [f"{case['name']}: {p}" for case in cases for p in runner.run(case)]
     # pyo3 turns a Rust panic into PanicException, a BaseException; VRL errors are ValueErrors.
     except (ValueError, KeyError) as error:
@@ -88,7 +94,11 @@ def check_vrl(config: RenderedFile, tests: RenderedFile) -> CheckResult:
         failures = [f"pyvrl panicked: {error}"]
     if failures:
         return CheckResult(str(config.path), "pyvrl", version, FAILED, "\n".join(failures))
-    detail = f"decode + {ROUTE} on {len(cases)} contract examples"
+    stats = sum(_inserted_at(case) == broker_stats.TRANSFORM for case in cases)
+    detail = (
+        f"decode + {ROUTE} on {len(cases) - stats} contract examples, "
+        f"{broker_stats.TRANSFORM} on {stats} $SYS messages"
+    )
     return CheckResult(str(config.path), "pyvrl", version, OK, detail)
 
 
@@ -115,12 +125,20 @@ _CONDITION_IN = (
 )
 
 
-class _Runner:
-    """The decode program and the route conditions, compiled once; conditions as they come."""
+def _inserted_at(case: dict[str, Any]) -> str:
+    (given,) = case["inputs"]
+    name: str = given["insert_at"]
+    return name
 
-    def __init__(self, pyvrl: Any, decode: str, routes: dict[str, str]) -> None:
+
+class _Runner:
+    """The decode program, the route conditions and the broker-statistics program, compiled
+    once; conditions as they come."""
+
+    def __init__(self, pyvrl: Any, decode: str, routes: dict[str, str], stats: str) -> None:
         self._pyvrl = pyvrl
         self._decode = pyvrl.Transform(decode)
+        self._stats = pyvrl.Transform(stats)
         self._routes = {name: self._condition(source) for name, source in routes.items()}
         self._conditions: dict[str, Any] = {}
 
@@ -137,6 +155,8 @@ class _Runner:
         (given,) = case["inputs"]
         message = self._pyvrl.Transform(f"{given['source']}\n{_INPUT_OUT}").remap({})
         message["message"] = base64.b64decode(message["message"])
+        if given["insert_at"] == broker_stats.TRANSFORM:
+            return self._run_stats(case, message)
         events = [_as_text(event) for event in self._decode.remap(message)]
         routed = [
             {name: route.remap(event) is True for name, route in self._routes.items()}
@@ -162,6 +182,32 @@ class _Runner:
             route = silent.removeprefix(f"{ROUTE}.")
             if any(names[route] for names in routed):
                 problems.append(f"{silent} must stay empty: {events}")
+        return problems
+
+    def _run_stats(self, case: dict[str, Any], message: dict[str, Any]) -> list[str]:
+        """A broker-statistics case: at most one event, none when the program aborts."""
+        try:
+            events = [_as_text(self._stats.remap(message))]
+        except ValueError as error:
+            if "aborted" not in str(error):
+                raise
+            events = []
+        problems = []
+        for output in case.get("outputs", []):
+            if output["extract_from"] != broker_stats.TRANSFORM:
+                continue  # the log_to_metric transform's output: Vector's own code
+            conditions = [c["source"] for c in output["conditions"]]
+            if len(events) != len(conditions):
+                problems.append(
+                    f"{len(conditions)} events expected from {broker_stats.TRANSFORM}, got {events}"
+                )
+            problems += [
+                f"no event from {broker_stats.TRANSFORM} satisfies {source}"
+                for source in conditions
+                if not any(self._holds(source, event) for event in events)
+            ]
+        if broker_stats.TRANSFORM in case.get("no_outputs_from", []) and events:
+            problems.append(f"{broker_stats.TRANSFORM} must stay empty: {events}")
         return problems
 
 

@@ -36,7 +36,7 @@ import paho.mqtt.client as mqtt
 import pyvrl
 
 from sensor_bridge.checks.process import free_port, listening, wait_listening
-from sensor_bridge.render import RenderContext
+from sensor_bridge.render import RenderContext, broker_stats
 from sensor_bridge.render import vector as rendered
 from sensor_bridge.render.examples import epoch_ms
 
@@ -217,6 +217,8 @@ class VectorPipeline:
         config["data_dir"] = str(data)
         config["api"]["address"] = f"127.0.0.1:{self._api_port}"
         config["sources"]["devices"].update(host="127.0.0.1", port=broker_port)
+        config["sources"][broker_stats.SOURCE].update(host="127.0.0.1", port=broker_port)
+        config["sinks"][broker_stats.SINK]["address"] = f"127.0.0.1:{free_port()}"
         for sink in ("victoriametrics", "vector_metrics"):
             config["sinks"][sink]["endpoint"] = f"{vm_url}/api/v1/write"
         config["sinks"]["dead_letter_files"]["path"] = str(

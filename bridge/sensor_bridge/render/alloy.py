@@ -12,8 +12,14 @@ Scrape jobs, each series with ``job`` and the external label ``studio``:
 * ``mosquitto`` (TCP connect to the broker) and ``vector`` (its API's ``/health``): probes,
   since neither exposes Prometheus metrics here. A probe's ``probe_success`` is renamed ``up``
   (the scrape's own ``up`` only says Alloy's embedded prober answered), so that every service
-  has ``up{job="..."}`` for the "service down" alerts. No Alloy component reads MQTT, so the
-  broker's ``$SYS`` statistics are not collected here.
+  has ``up{job="..."}`` for the "service down" alerts.
+
+The broker's health beyond answering, its ``$SYS`` statistics (clients, messages received,
+sent and dropped, load, store, uptime), comes through Vector: no Alloy component reads MQTT,
+Vector turns them into ``mosquitto_broker_*`` gauges on a loopback exporter
+(``render.broker_stats``), and Alloy scrapes that under job ``mosquitto`` too, keeping only
+those gauges: the exporter scrape's own ``up`` is dropped, so ``up{job="mosquitto"}`` still
+means "the broker accepts connections" (Vector's health is ``up{job="vector"}``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,14 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from sensor_bridge.errors import SiteError
-from sensor_bridge.render import RenderContext, RenderedFile, monit, victoriametrics, vmalert
+from sensor_bridge.render import (
+    RenderContext,
+    RenderedFile,
+    broker_stats,
+    monit,
+    victoriametrics,
+    vmalert,
+)
 from sensor_bridge.render import vector as vector_render
 from sensor_bridge.site import GrafanaCloudSecrets, Site
 
@@ -38,6 +51,8 @@ PROBE_TIMEOUT = "5s"
 NODE_JOB = "node"
 SERVICE_JOBS = ("victoriametrics", "vmalert", "alertmanager", "alloy")
 PROBE_JOBS = ("mosquitto", "vector")
+BROKER_STATS_JOB = "mosquitto"
+"""The job of the broker's statistics: the broker's, though its ``up`` stays the probe's."""
 JOBS = (NODE_JOB, *SERVICE_JOBS, *PROBE_JOBS)
 """Every ``job`` label Alloy writes; ``up{job=...}`` exists for each."""
 
@@ -186,6 +201,31 @@ def config(site: Site, to_cloud: bool) -> str:
                 ),
             ],
             "A probe's result is its service's up; the scrape's own up is Alloy's prober.",
+        ),
+        _block(
+            'prometheus.scrape "broker_stats"',
+            [
+                f'targets = [{{"__address__" = {_str(broker_stats.EXPORTER_ADDRESS)}, '
+                f'"job" = {_str(BROKER_STATS_JOB)}}}]',
+                "forward_to = [prometheus.relabel.broker_stats.receiver]",
+                f"scrape_interval = {_str(SCRAPE_INTERVAL)}",
+            ],
+            "The broker's $SYS statistics, as gauges from Vector's exporter.",
+        ),
+        _block(
+            'prometheus.relabel "broker_stats"',
+            [
+                f"forward_to = [{write}]",
+                _block(
+                    "rule",
+                    [
+                        'source_labels = ["__name__"]',
+                        f"regex = {_str(broker_stats.METRIC_PREFIX + '.+')}",
+                        'action = "keep"',
+                    ],
+                ),
+            ],
+            "Only the statistics: the broker's up is the probe's, not this scrape's.",
         ),
         _remote_write(site, to_cloud),
     ]

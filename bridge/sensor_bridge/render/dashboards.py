@@ -10,7 +10,9 @@ import takes them from there), built with grafana-foundation-sdk's typed builder
   kept in VictoriaMetrics);
 * ``device-health``: every ``HEALTH_FIELDS`` metric of every device, and its online status;
 * ``pipeline-health``: readings stored per device, dead letters by reason, Vector's
-  per-component counters and buffers, and whether each service answers (``up``, written by Alloy).
+  per-component counters and buffers, whether each service answers (``up``, written by Alloy),
+  and the broker's clients and messages (its ``$SYS`` statistics, ``render.broker_stats``),
+  shown only while the broker still publishes them (its uptime rises).
 
 Every query takes a Prometheus-type data source chosen on the dashboard (the local
 VictoriaMetrics, or Grafana Cloud's hosted Prometheus, which Alloy feeds).
@@ -31,7 +33,7 @@ from grafana_foundation_sdk.models.dashboard import (
     ThresholdsMode,
 )
 
-from sensor_bridge.render import RenderContext, RenderedFile, alloy, user_path
+from sensor_bridge.render import RenderContext, RenderedFile, alloy, broker_stats, user_path
 from sensor_bridge.render.vrl import DEAD_LETTER_METRIC, FAULT_TAG
 from sensor_bridge.site import Device, Site
 from sensor_protocol.fields import (
@@ -56,6 +58,15 @@ VECTOR_COUNTERS = (
     "vector_component_discarded_events_total",
 )
 VECTOR_BUFFER = "vector_buffer_size_events"
+BROKER_UPTIME = broker_stats.metric_name("$SYS/broker/uptime", "seconds")
+BROKER_CLIENTS = {
+    state: broker_stats.metric_name(f"$SYS/broker/clients/{state}")
+    for state in ("connected", "disconnected")
+}
+BROKER_MESSAGES = {
+    what: broker_stats.metric_name(f"$SYS/broker/publish/messages/{what}")
+    for what in ("received", "sent", "dropped")
+}
 
 _UNITS = {"celsius": "celsius", "volts": "volt", "seconds": "s", "bytes": "bytes", "dBm": "dBm"}
 """The contract's units in Grafana's unit ids."""
@@ -95,8 +106,18 @@ def _base(site: Site, kind: str, title: str) -> dashboard.Dashboard:
     )
 
 
-def _query(expr: str, legend: str) -> prometheus.Dataquery:
-    return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id("A")
+def _query(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
+    return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref_id)
+
+
+def _broker_queries(site: Site, exprs: dict[str, str]) -> list[prometheus.Dataquery]:
+    """One query per legend; each empty once the broker stops publishing (its uptime stalls:
+    Vector's exporter keeps the last values, since Mosquitto publishes only changes)."""
+    fresh = f"changes({BROKER_UPTIME}{{{_selector(site)}}}[1m]) > 0"
+    return [
+        _query(f"({expr}) and on() {fresh}", legend, chr(ord("A") + index))
+        for index, (legend, expr) in enumerate(exprs.items())
+    ]
 
 
 def _series(
@@ -249,6 +270,22 @@ def pipeline_health(site: Site) -> dashboard.Dashboard:
         _series(
             "Vector: buffered events",
             [_query(f"sum by (component_id) ({VECTOR_BUFFER})", "{{component_id}}")],
+        ),
+        _series(
+            "Broker: clients",
+            _broker_queries(
+                site, {state: f"{name}{{{where}}}" for state, name in BROKER_CLIENTS.items()}
+            ),
+            description="Disconnected: persistent sessions the broker keeps for a client "
+            "that is away (the pipeline's queue grows there).",
+        ),
+        _series(
+            "Broker: messages per second",
+            _broker_queries(
+                site,
+                {what: f"rate({name}{{{where}}}[5m])" for what, name in BROKER_MESSAGES.items()},
+            ),
+            description="Dropped: messages the broker discarded (a client's queue full).",
         ),
     ]
     # Full width first: the layout places half-width panels in pairs after it.

@@ -42,6 +42,11 @@ AUTOSAVE_INTERVAL_S = 60
 """How often the store (the pipeline's session and its queued messages) reaches the disk; a
 crash loses at most this much of what was queued for an offline pipeline. Default 1800 s."""
 
+SYS_INTERVAL_S = 10
+"""How often the broker publishes its ``$SYS`` statistics (Mosquitto's default, stated): the
+values that changed, and the uptime every time, which says the statistics are current. Vector
+exports them for Alloy (``render.broker_stats``), which scrapes every 15 s."""
+
 HEADER = "# Rendered by sensor-bridge from the site file; edits here are overwritten."
 
 _HOURS = {"ms": 1 / 3_600_000, "s": 1 / 3600, "m": 1 / 60, "h": 1, "d": 24, "w": 168, "y": 8766}
@@ -105,6 +110,9 @@ def render_conf(site: Site) -> str:
         "",
         "# Refuse what the pipeline's MQTT source would silently drop (its packet limit).",
         f"max_packet_size {PIPELINE_MAX_PACKET_BYTES}",
+        "",
+        "# The broker's statistics on $SYS/broker/... (what changed, and the uptime), this often.",
+        f"sys_interval {SYS_INTERVAL_S}",
     ]
     return "\n".join(lines) + "\n"
 

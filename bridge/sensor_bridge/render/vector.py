@@ -8,6 +8,10 @@ The pipeline (``vector.yaml``)::
       sort.dead_letter ─► count_dead_letters (log_to_metric) ─► victoriametrics
                        ─► sample_dead_letters (throttle) ─► dead_letter_files (file, hourly)
     vector_internal (internal_metrics) ─► vector_metrics (prometheus_remote_write, memory buffer)
+    broker_stats (mqtt, $SYS/broker/#) ─► decode_broker_stats (remap) ─► broker_stats_to_metrics
+          ─► broker_stats_exporter (prometheus_exporter, loopback; Alloy scrapes it)
+
+The last line is the broker's own statistics, for Alloy (``render.broker_stats``).
 
 Choices the MQTT source forces (it subscribes once and never again, has no acknowledgements and
 drops packets over its limit): a fixed client id from the site (the broker keeps its persistent
@@ -31,7 +35,13 @@ from typing import Any
 import yaml
 
 from sensor_bridge.errors import SiteError
-from sensor_bridge.render import RenderContext, RenderedFile, user_path, victoriametrics
+from sensor_bridge.render import (
+    RenderContext,
+    RenderedFile,
+    broker_stats,
+    user_path,
+    victoriametrics,
+)
 from sensor_bridge.render import examples as contract_examples
 from sensor_bridge.render.mosquitto import PIPELINE_USER
 from sensor_bridge.render.quadlets import Container, container_file
@@ -149,6 +159,15 @@ def config(site: Site) -> dict[str, Any]:
                 "type": "internal_metrics",
                 "scrape_interval_secs": INTERNAL_METRICS_INTERVAL_S,
             },
+            broker_stats.SOURCE: {
+                "type": "mqtt",
+                "host": broker_host(site),
+                "port": site.broker.port,
+                "client_id": broker_stats.client_id(site),
+                "user": PIPELINE_USER,
+                "password": EnvVar(PASSWORD_ENV),
+                "topic": broker_stats.TOPIC,
+            },
         },
         "transforms": {
             "decode": {"type": "remap", "inputs": ["devices"], "source": decode_program(site)},
@@ -179,6 +198,17 @@ def config(site: Site) -> dict[str, Any]:
                 "inputs": [f"{ROUTE}.{DEAD_LETTER_ROUTE}"],
                 "threshold": dead_letters_per_hour(site),
                 "window_secs": 3600,
+            },
+            broker_stats.TRANSFORM: {
+                "type": "remap",
+                "inputs": [broker_stats.SOURCE],
+                "source": broker_stats.program(),
+            },
+            broker_stats.TO_METRICS: {
+                "type": "log_to_metric",
+                "inputs": [broker_stats.TRANSFORM],
+                "all_metrics": True,
+                "metrics": [],
             },
         },
         "sinks": {
@@ -211,6 +241,14 @@ def config(site: Site) -> dict[str, Any]:
                 "timezone": "UTC",
                 "encoding": {"codec": "json"},
             },
+            broker_stats.SINK: {
+                "type": "prometheus_exporter",
+                "inputs": [broker_stats.TO_METRICS],
+                "address": broker_stats.EXPORTER_ADDRESS,
+                "flush_period_secs": broker_stats.EXPORTER_FLUSH_PERIOD_S,
+                # The values are the broker's current state, whenever they were published.
+                "suppress_timestamp": True,
+            },
         },
     }
 
@@ -221,7 +259,8 @@ def _channel_condition(channel: str) -> str:
 
 def unit_tests(site: Site) -> dict[str, Any]:
     """``vector test`` cases from the contract's examples: what each must become."""
-    return {"tests": [_unit_test(example) for example in contract_examples.examples(site)]}
+    tests = [_unit_test(example) for example in contract_examples.examples(site)]
+    return {"tests": tests + [_broker_stats_test(example) for example in broker_stats.EXAMPLES]}
 
 
 def _unit_test(example: contract_examples.Example) -> dict[str, Any]:
@@ -256,6 +295,26 @@ def _unit_test(example: contract_examples.Example) -> dict[str, Any]:
         _output("to_metrics", [f'.name == {vrl_string(n)} && .kind == "absolute"' for n in names]),
     ]
     test["no_outputs_from"] = [f"{ROUTE}.{DEAD_LETTER_ROUTE}"]
+    return test
+
+
+def _broker_stats_test(example: broker_stats.Example) -> dict[str, Any]:
+    source = f".message = {vrl_string(example.payload)}\n.topic = {vrl_string(example.topic)}"
+    test: dict[str, Any] = {
+        "name": example.name,
+        "inputs": [{"insert_at": broker_stats.TRANSFORM, "type": "vrl", "source": source}],
+    }
+    if example.gauge is None:
+        test["no_outputs_from"] = [broker_stats.TRANSFORM]
+        return test
+    name, value = (vrl_literal(item) for item in example.gauge)
+    test["outputs"] = [
+        _output(
+            broker_stats.TRANSFORM,
+            [f'.name == {name} && .kind == "absolute" && .gauge.value == {value}'],
+        ),
+        _output(broker_stats.TO_METRICS, [f'.name == {name} && .kind == "absolute"']),
+    ]
     return test
 
 

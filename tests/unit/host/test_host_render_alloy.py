@@ -87,3 +87,24 @@ def test_no_binary_is_unavailable_not_failed(
         ("etc/alloy/config.alloy", UNAVAILABLE),
         ("etc/default/alloy", UNAVAILABLE),
     ]
+
+
+def _block(text: str, head: str) -> str:
+    start = text.index(head + " {")
+    return text[start : text.index("\n}\n", start)]
+
+
+def test_broker_stats_are_scraped_without_a_second_up(context: RenderContext) -> None:
+    """The broker's $SYS gauges come from Vector's exporter under job mosquitto; the only
+    up{job="mosquitto"} stays the TCP probe's (the "service down" alert reads it)."""
+    text = alloy.config(context.site, to_cloud=False)
+    scrape = _block(text, 'prometheus.scrape "broker_stats"')
+    assert 'targets = [{"__address__" = "127.0.0.1:9598", "job" = "mosquitto"}]' in scrape
+    assert "forward_to = [prometheus.relabel.broker_stats.receiver]" in scrape
+    relabel = _block(text, 'prometheus.relabel "broker_stats"')
+    assert "forward_to = [prometheus.remote_write.default.receiver]" in relabel
+    (keep,) = re.findall(r'regex = "([^"]+)"\n\s+action = "keep"', relabel)
+    # Prometheus anchors relabel regexes.
+    assert re.fullmatch(keep, "mosquitto_broker_clients_connected")
+    for name in ("up", "scrape_duration_seconds", "scrape_samples_scraped"):
+        assert not re.fullmatch(keep, name)

@@ -84,3 +84,25 @@ def test_fahrenheit_sites_see_fahrenheit(context: RenderContext) -> None:
     assert panel["fieldConfig"]["defaults"]["thresholds"]["steps"][2]["value"] == pytest.approx(
         too_hot * 9 / 5 + 32
     )
+
+
+def test_broker_panels_read_the_broker_stats_gauges(context: RenderContext) -> None:
+    """Clients and message rates from the $SYS gauges Vector exports (render.broker_stats),
+    blank once the broker's uptime stops rising (the exporter keeps the last values)."""
+    pipeline = _boards(context)["pipeline-health.json"]
+    panels = {p["title"]: p for p in pipeline["panels"] if p["title"].startswith("Broker:")}
+    assert set(panels) == {"Broker: clients", "Broker: messages per second"}
+    for panel in panels.values():
+        refs = [t["refId"] for t in panel["targets"]]
+        assert len(set(refs)) == len(refs)
+        for target in panel["targets"]:
+            assert target["expr"].endswith(
+                ' and on() changes(mosquitto_broker_uptime_seconds{studio="studio-1"}[1m]) > 0'
+            )
+    clients = [t["expr"] for t in panels["Broker: clients"]["targets"]]
+    assert clients[0].startswith('(mosquitto_broker_clients_connected{studio="studio-1"})')
+    rates = {t["legendFormat"]: t["expr"] for t in panels["Broker: messages per second"]["targets"]}
+    assert list(rates) == ["received", "sent", "dropped"]
+    assert rates["dropped"].startswith(
+        '(rate(mosquitto_broker_publish_messages_dropped{studio="studio-1"}[5m]))'
+    )

@@ -160,3 +160,9 @@ def test_device_named_like_the_pipeline_user_is_refused(context: RenderContext) 
     site = context.site.model_copy(update={"devices": [device]})
     with pytest.raises(SiteError, match="device id 'pipeline' is the pipeline's MQTT user"):
         mosquitto.render(RenderContext(site, context.secrets))
+
+
+def test_conf_states_the_sys_interval(context: RenderContext) -> None:
+    """The broker's statistics (Vector exports them for Alloy) are published this often."""
+    conf = _directives(mosquitto.render_conf(context.site))
+    assert conf["sys_interval"] == [str(mosquitto.SYS_INTERVAL_S)] == ["10"]

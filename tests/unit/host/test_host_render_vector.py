@@ -10,7 +10,7 @@ import pytest
 from sensor_bridge.checks.vector import load
 from sensor_bridge.checks.victoriametrics import unit_values
 from sensor_bridge.errors import SiteError
-from sensor_bridge.render import RenderContext, RenderedFile, vector
+from sensor_bridge.render import RenderContext, RenderedFile, broker_stats, vector
 from sensor_bridge.render import examples as contract
 from sensor_bridge.render.vrl import decode_program
 from sensor_bridge.site import VECTOR_VERSION, Secrets, Site
@@ -126,7 +126,11 @@ def test_the_vrl_survives_yaml_and_vectors_dollar_escape(tmp_path: Path) -> None
 def test_one_vector_unit_test_per_contract_example(
     context: RenderContext, files: dict[str, RenderedFile]
 ) -> None:
-    cases = load(files["tests.yaml"].text)["tests"]
+    cases = [
+        c
+        for c in load(files["tests.yaml"].text)["tests"]
+        if c["inputs"][0]["insert_at"] != broker_stats.TRANSFORM
+    ]
     examples = contract.examples(context.site)
     assert [c["name"] for c in cases] == [e.name for e in examples]
     for case, example in zip(cases, examples, strict=True):
@@ -184,3 +188,70 @@ def test_quadlet(files: dict[str, RenderedFile]) -> None:
     (health,) = unit_values(unit, "Container", "HealthCmd")
     assert "/dev/tcp/127.0.0.1/8686" in health and "GET /health" in health
     assert unit_values(unit, "Unit", "After") == ["victoriametrics.service"]
+
+
+def test_broker_stats_subscribe_to_sys_in_their_own_session(
+    files: dict[str, RenderedFile], config: dict[str, Any]
+) -> None:
+    assert config["sources"]["broker_stats"] == {
+        "type": "mqtt",
+        "host": "127.0.0.1",
+        "port": 1883,
+        "client_id": "sensor-pipeline-vector-sys",
+        "user": "pipeline",
+        "password": "${SENSOR_PIPELINE_MQTT_PASSWORD}",
+        "topic": "$SYS/broker/#",
+    }
+    # As written: Vector reads $NAME as an environment variable, $$ as a $.
+    assert "topic: $$SYS/broker/#\n" in files["vector.yaml"].text
+
+
+def test_broker_stats_become_gauges_on_a_loopback_exporter(config: dict[str, Any]) -> None:
+    transforms, sinks = config["transforms"], config["sinks"]
+    assert transforms["decode_broker_stats"] == {
+        "type": "remap",
+        "inputs": ["broker_stats"],
+        "source": broker_stats.program(),
+    }
+    assert transforms["broker_stats_to_metrics"] == {
+        "type": "log_to_metric",
+        "inputs": ["decode_broker_stats"],
+        "all_metrics": True,
+        "metrics": [],
+    }
+    exporter = sinks["broker_stats_exporter"]
+    assert exporter["type"] == "prometheus_exporter"
+    assert exporter["inputs"] == ["broker_stats_to_metrics"]
+    assert exporter["address"] == "127.0.0.1:9598"
+    assert exporter["suppress_timestamp"] is True
+    # Mosquitto publishes only what changed: a steady value must outlive many scrapes.
+    assert exporter["flush_period_secs"] >= 30 * 24 * 3600
+    # Nothing of the broker's statistics reaches the furnace's store directly.
+    assert all(
+        "broker_stats" not in str(s["inputs"])
+        for n, s in sinks.items()
+        if n != "broker_stats_exporter"
+    )
+
+
+def test_broker_stats_vector_tests(files: dict[str, RenderedFile]) -> None:
+    cases = {
+        c["name"]: c
+        for c in load(files["tests.yaml"].text)["tests"]
+        if c["inputs"][0]["insert_at"] == broker_stats.TRANSFORM
+    }
+    assert list(cases) == [e.name for e in broker_stats.EXAMPLES]
+    seconds = cases["broker stats: seconds"]
+    assert seconds["inputs"][0]["source"] == (
+        '.message = "1234 seconds"\n.topic = "$SYS/broker/uptime"'
+    )
+    assert [o["extract_from"] for o in seconds["outputs"]] == [
+        "decode_broker_stats",
+        "broker_stats_to_metrics",
+    ]
+    assert seconds["outputs"][0]["conditions"][0]["source"] == (
+        '.name == "mosquitto_broker_uptime_seconds" && .kind == "absolute" '
+        "&& .gauge.value == 1234.0"
+    )
+    words = cases["broker stats: words are dropped"]
+    assert words["no_outputs_from"] == ["decode_broker_stats"] and "outputs" not in words
