@@ -41,6 +41,8 @@ library copies so the virtual board, which runs the same tree on CPython, has th
 LIBRARY_DISTRIBUTION_PREFIX = "adafruit-circuitpython-"
 
 _BOARDS_PACKAGE = "boards"
+_PACKAGED_TREE = "sensor_firmware"
+"""Where the wheel puts ``firmware/`` and ``boards/`` (pyproject's force-include)."""
 _TOP_LEVEL_FILES = ("code.py", "safemode.py", "settings.toml.example")
 
 
@@ -53,14 +55,18 @@ class UnknownBoardError(BundleError):
 
 
 def firmware_dir() -> Path:
-    """The checkout's ``firmware/`` directory (the one ``sensor_protocol`` is loaded from)."""
-    path = Path(sensor_protocol.__file__).resolve().parents[2]
-    if not (path / "lib" / "sensor_protocol").is_dir() or path.name != "firmware":
-        raise BundleError(
-            f"sensor_protocol is loaded from {path}, not from a checkout's firmware/lib: "
-            "run the bundle from the repository's hatch environment"
-        )
-    return path
+    """The ``firmware/`` tree: the checkout's (the one ``sensor_protocol`` is loaded from), else
+    the copy an installed wheel carries (``sensor_firmware/``, beside the packages)."""
+    checkout = Path(sensor_protocol.__file__).resolve().parents[2]
+    if checkout.name == "firmware" and (checkout / "lib" / "sensor_protocol").is_dir():
+        return checkout
+    packaged = Path(__file__).resolve().parents[1] / _PACKAGED_TREE / "firmware"
+    if (packaged / "lib" / "sensor_protocol").is_dir():
+        return packaged
+    raise BundleError(
+        f"no firmware tree beside {checkout} or in {packaged.parent}: run from the repository's "
+        "hatch environment or an installed sensor-pipeline wheel"
+    )
 
 
 def boards_dir() -> Path:

@@ -22,6 +22,13 @@ COMMANDS = {
     "check": "check:check",
     "dataflow": "dataflow:dataflow",
     "alerts": "alerts:alerts",
+    "migrate": "migrate:migrate",
+    "status": "status:status",
+    "dashboards": "dashboards:dashboards",
+    "deploy": "deploy:deploy",
+    "provision": "provision:provision",
+    "console": "console:console",
+    "virtual-board": "virtual_board:virtual_board",
 }
 
 

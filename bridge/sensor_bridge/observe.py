@@ -9,7 +9,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sensor_bridge.errors import BridgeError
@@ -24,51 +24,83 @@ from sensor_protocol.payloads import PayloadError, decode_status
 TIMEOUT_S = 10.0
 
 
+class BrokerUnreachable(BridgeError):
+    """No connection to the broker at all (as opposed to one that refuses or stalls)."""
+
+    def __init__(self, message: str, reason: OSError) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def retained_states(
     host: str, port: int, auth: tuple[str, str], topics: Mapping[str, str], timeout: float
 ) -> dict[str, str]:
     """Device → ``state`` of the retained message on its status topic (``topics``: device →
     topic); a device without one (or with one that breaks the contract) is left out."""
+    payloads = retained_messages(host, port, auth, topics.values(), timeout, "dataflow")
+    return {device: str(s["state"]) for device, s in statuses(topics, payloads).items()}
+
+
+def statuses(topics: Mapping[str, str], payloads: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Device → its decoded retained status (``topics``: device → topic; ``payloads``: topic →
+    payload); a device without one, or with one that breaks the contract, is left out."""
+    decoded: dict[str, dict[str, Any]] = {}
+    for device, topic in topics.items():
+        if topic not in payloads:
+            continue
+        try:
+            decoded[device] = decode_status(payloads[topic])
+        except PayloadError:
+            continue
+    return decoded
+
+
+def retained_messages(
+    host: str,
+    port: int,
+    auth: tuple[str, str],
+    topics: Collection[str],
+    timeout: float,
+    purpose: str,
+) -> dict[str, bytes]:
+    """Topic → payload of the retained message on each of ``topics`` (exact names, ``$SYS``
+    ones included); a topic without one is left out. ``purpose`` names the client id."""
     import paho.mqtt.client as mqtt
 
-    by_topic = {topic: device for device, topic in topics.items()}
-    states: dict[str, str] = {}
+    wanted = set(topics)
+    payloads: dict[str, bytes] = {}
     problem: list[str] = []
     done = threading.Event()
     acks = 0
     # Its own client id and a clean session: never the pipeline's persistent session.
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"sensor-bridge-dataflow-{os.getpid()}",
+        client_id=f"sensor-bridge-{purpose}-{os.getpid()}",
         clean_session=True,
     )
     client.username_pw_set(*auth)
+    client.connect_timeout = timeout
 
     def on_connect(client: Any, userdata: object, flags: object, code: Any, props: Any) -> None:
         if code.is_failure:
             problem.append(f"the broker refused the login of {auth[0]!r}: {code}")
             done.set()
             return
-        client.subscribe([(topic, 0) for topic in by_topic])
+        client.subscribe([(topic, 0) for topic in wanted])
 
     def on_subscribe(client: Any, userdata: object, mid: int, codes: Any, props: Any) -> None:
         # The broker sends a filter's retained messages right after its SUBACK and before it
-        # reads the next packet: once a second SUBACK is back, every retained status is here.
+        # reads the next packet: once a second SUBACK is back, every retained message is here.
         nonlocal acks
         acks += 1
         if acks == 1:
-            client.subscribe([(topic, 0) for topic in by_topic])
+            client.subscribe([(topic, 0) for topic in wanted])
         else:
             done.set()
 
     def on_message(client: Any, userdata: object, message: Any) -> None:
-        device = by_topic.get(message.topic)
-        if device is None:
-            return
-        try:
-            states[device] = str(decode_status(message.payload)["state"])
-        except PayloadError:
-            states.pop(device, None)
+        if message.topic in wanted:
+            payloads[message.topic] = bytes(message.payload)
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
@@ -76,7 +108,8 @@ def retained_states(
     try:
         client.connect(host, port, keepalive=max(5, int(timeout)))
     except OSError as error:
-        raise BridgeError(f"cannot reach the broker at {host}:{port}: {error}") from None
+        message = f"cannot reach the broker at {host}:{port}: {error}"
+        raise BrokerUnreachable(message, error) from None
     client.loop_start()
     try:
         finished = done.wait(timeout)
@@ -86,8 +119,8 @@ def retained_states(
     if problem:
         raise BridgeError(problem[0])
     if not finished:
-        raise BridgeError(f"the broker at {host}:{port} did not answer within {timeout:.0f} s")
-    return states
+        raise BridgeError(f"the broker at {host}:{port} did not answer within {timeout:g} s")
+    return payloads
 
 
 def device_metrics() -> list[str]:
@@ -96,26 +129,35 @@ def device_metrics() -> list[str]:
     return [f"{METRIC_NAMESPACE}_{name}" for name in [*names, *CONTRACT_METRICS]]
 
 
-def newest_sample_ages(vm_url: str, studio: str, window: str, now: float) -> dict[str, float]:
+def newest_sample_ages(
+    vm_url: str, studio: str, window: str, now: float, timeout: float = TIMEOUT_S
+) -> dict[str, float]:
     """Device → seconds from its newest sample (any of ``device_metrics``) to ``now``; devices
-    with none in the last ``window`` are left out. Asks past the query latency offset and the
-    cache, which would hide the newest samples (1 ms: the smallest offset it accepts)."""
+    with none in the last ``window`` are left out."""
     names = "|".join(device_metrics())
     query = (
         f'max by (device) (tlast_over_time({{__name__=~"{names}", studio="{studio}"}}[{window}]))'
     )
+    return {
+        item["metric"]["device"]: now - float(item["value"][1])
+        for item in instant_query(vm_url, query, now, timeout)
+        if "device" in item["metric"]
+    }
+
+
+def instant_query(vm_url: str, query: str, now: float, timeout: float) -> list[dict[str, Any]]:
+    """The result of an instant query at ``now``: ``{"metric", "value"}`` each. Asks past the
+    query latency offset and the cache, which would hide the newest samples (1 ms: the
+    smallest offset it accepts)."""
     params = {"query": query, "time": f"{now:.3f}", "latency_offset": "1ms", "nocache": "1"}
     url = f"{vm_url}/api/v1/query?{urllib.parse.urlencode(params)}"
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as error:
         reason = error.read().decode(errors="replace").strip()[:300]
         raise BridgeError(f"VictoriaMetrics at {vm_url} refused the query: {reason}") from None
     except (OSError, ValueError) as error:
         raise BridgeError(f"cannot query VictoriaMetrics at {vm_url}: {error}") from None
-    return {
-        item["metric"]["device"]: now - float(item["value"][1])
-        for item in body["data"]["result"]
-        if "device" in item["metric"]
-    }
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result

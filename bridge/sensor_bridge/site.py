@@ -157,6 +157,15 @@ class Device(_Model):
         return value
 
 
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+
+
+def _valid_host(value: str) -> str:
+    if not _HOST.match(value):
+        raise ValueError(f"{value!r} is not an IPv4 address or host name like 192.168.1.10")
+    return value
+
+
 class TlsListener(_Model):
     """An optional MQTT-over-TLS listener beside the plain LAN one."""
 
@@ -171,6 +180,10 @@ class Broker(_Model):
 
     address: str = "0.0.0.0"
     port: Port = 1883
+    device_address: Annotated[str, AfterValidator(_valid_host)] | None = None
+    """Where the boards reach the broker: the Pi's LAN address or host name, written into each
+    board's settings.toml by ``sensor-bridge provision``. None: ``address``, when that is one
+    address rather than every interface."""
     tls: TlsListener | None = None
     persistence: bool = True
     max_queued_messages: int = Field(10000, ge=100)
@@ -268,6 +281,98 @@ class Monit(_Model):
     mmonit_url: Annotated[str, AfterValidator(_valid_mmonit_url)] | None = None
 
 
+def _contract_metric(value: str) -> str:
+    from sensor_protocol.fields import (
+        CONTRACT_METRICS,
+        HEALTH_FIELDS,
+        METRIC_NAMESPACE,
+        READING_FIELDS,
+        full_metric_name,
+    )
+
+    names = sorted(
+        [full_metric_name(f) for f in READING_FIELDS + HEALTH_FIELDS if f.metric is not None]
+        + [f"{METRIC_NAMESPACE}_{name}" for name in CONTRACT_METRICS]
+    )
+    if value not in names:
+        close = difflib.get_close_matches(value, names, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(names)}"
+        raise ValueError(f"{value!r} is not a contract metric; {hint}")
+    return value
+
+
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def _valid_labels(labels: dict[str, str]) -> dict[str, str]:
+    for name in labels:
+        if not _LABEL.match(name) or name in ("__name__", "studio", "device"):
+            raise ValueError(
+                f"{name!r} cannot be a constant label: use a-z, A-Z, 0-9 and _ (studio and "
+                "device come from the device_tag and studio_tag settings)"
+            )
+    return labels
+
+
+def _valid_influx_url(value: str) -> str:
+    if not re.match(r"^https?://[^/@\s]+/?$", value):
+        raise ValueError(f"{value!r} is not an InfluxDB URL like http://127.0.0.1:8086")
+    return value.rstrip("/")
+
+
+class LegacyField(_Model):
+    """One field of the legacy InfluxDB and the contract metric its history becomes."""
+
+    measurement: str = Field(min_length=1)
+    field: str = Field(min_length=1)
+    metric: Annotated[str, AfterValidator(_contract_metric)]
+    labels: Annotated[dict[str, str], AfterValidator(_valid_labels)] = {}
+    """Constant labels besides studio and device (e.g. a fault flag's ``fault``)."""
+
+
+# The layout the studio's InfluxDB has: measurement "furnace", one field per value, a
+# "device" tag; vmctl's {measurement}_{field} naming gave the contract's furnace_furnace_temp.
+DEFAULT_LEGACY_FIELDS = (
+    LegacyField(measurement="furnace", field="furnace_temp", metric="furnace_furnace_temp"),
+    LegacyField(measurement="furnace", field="flame_voltage", metric="furnace_flame_volts"),
+)
+
+
+class InfluxMigration(_Model):
+    """``sensor-bridge migrate influx``: where the legacy InfluxDB 1.x is and how its names
+    map to the contract (its user and password go in the secrets file under [influxdb])."""
+
+    url: Annotated[str, AfterValidator(_valid_influx_url)] = "http://127.0.0.1:8086"
+    database: str = Field("furnace", min_length=1)
+    retention_policy: str = Field("autogen", min_length=1)
+    device_tag: str = Field("device", min_length=1)
+    devices: dict[str, Id] = {}
+    """Legacy device tag value -> device id, for values that are not the id itself."""
+    default_device: Id | None = None
+    """The device of series without the device tag; None: such series are an error."""
+    studio_tag: str | None = None
+    """The tag holding the studio; None: every series is this site's studio."""
+    chunk: Duration = "7d"
+    fields: tuple[LegacyField, ...] = DEFAULT_LEGACY_FIELDS
+
+    @field_validator("fields")
+    @classmethod
+    def _one_row_each(cls, fields: tuple[LegacyField, ...]) -> tuple[LegacyField, ...]:
+        seen: set[tuple[str, str]] = set()
+        for row in fields:
+            key = (row.measurement, row.field)
+            if key in seen:
+                raise ValueError(f"field {row.measurement}.{row.field} is mapped twice")
+            seen.add(key)
+        return fields
+
+
+class Migrate(_Model):
+    """History from the systems this one replaces."""
+
+    influx: InfluxMigration = InfluxMigration()
+
+
 class ServiceUser(_Model):
     """The unprivileged user whose rootless podman runs the containers."""
 
@@ -292,6 +397,7 @@ class Site(_Model):
     alertmanager: Alertmanager = Alertmanager()
     alerts: Alerts = Alerts()
     monit: Monit = Monit()
+    migrate: Migrate = Migrate()
     devices: list[Device] = Field(min_length=1)
     _path: Path = PrivateAttr(Path("site.toml"))
 
@@ -391,21 +497,48 @@ class MonitSecrets(_Model):
     mmonit_password: Annotated[str, AfterValidator(_url_safe)] | None = None
 
 
+def _valid_stack_url(value: str) -> str:
+    if not re.match(r"^https?://[^/@\s]+/?$", value):
+        raise ValueError(f"{value!r} is not a Grafana stack URL like https://studio.grafana.net")
+    return value.rstrip("/")
+
+
 class GrafanaCloudSecrets(_Model):
-    """Grafana Cloud's hosted Prometheus, where Alloy also writes (Details page of the stack)."""
+    """Grafana Cloud's hosted Prometheus, where Alloy also writes (Details page of the stack),
+    and the stack's HTTP API, where ``sensor-bridge dashboards push`` puts the dashboards."""
 
     url: Annotated[str, AfterValidator(_valid_remote_write_url)]
     user: str
     token: str
+    stack_url: Annotated[str, AfterValidator(_valid_stack_url)] | None = None
+    service_account_token: str | None = None
+    """A Grafana service account's token with the Editor role (dashboards and folders)."""
+
+
+class WifiSecrets(_Model):
+    """The studio's Wi-Fi, which ``sensor-bridge provision`` writes into each board's
+    settings.toml (the firmware's settings table checks the lengths)."""
+
+    ssid: str = Field(min_length=1)
+    password: str = ""
+
+
+class InfluxdbSecrets(_Model):
+    """The legacy InfluxDB's login, for ``sensor-bridge migrate influx`` (none: no auth)."""
+
+    user: str | None = None
+    password: str | None = None
 
 
 class Secrets(_Model):
     """Passwords and tokens, from a file outside git with mode 0600."""
 
     mqtt: MqttSecrets = MqttSecrets()
+    wifi: WifiSecrets | None = None
     irm: IrmSecrets = IrmSecrets()
     monit: MonitSecrets = MonitSecrets()
     grafana_cloud: GrafanaCloudSecrets | None = None
+    influxdb: InfluxdbSecrets = InfluxdbSecrets()
     _path: Path = PrivateAttr(Path("secrets.toml"))
 
     @property
@@ -421,12 +554,30 @@ class Secrets(_Model):
             )
         return password
 
+    def wifi_credentials(self) -> WifiSecrets:
+        if self.wifi is None:
+            raise SiteError(
+                f'{self.path}: no Wi-Fi for the boards: add ssid = "..." and password = "..." '
+                "under [wifi]"
+            )
+        return self.wifi
+
     def irm_url(self, key: Literal["owner_url", "support_url", "heartbeat_url"]) -> str:
         """One of the ``[irm]`` URLs; SiteError naming the key when it is not set."""
         value: str | None = getattr(self.irm, key)
         if not value:
             raise SiteError(f'{self.path}: no IRM URL: add {key} = "https://.../" under [irm]')
         return value
+
+    def grafana_api(self) -> tuple[str, str]:
+        """The Grafana stack's URL and service account token; SiteError naming what is missing."""
+        cloud = self.grafana_cloud
+        if cloud is None or not cloud.stack_url or not cloud.service_account_token:
+            raise SiteError(
+                f'{self.path}: no Grafana API: add stack_url = "https://STACK.grafana.net" and '
+                'service_account_token = "glsa_..." under [grafana_cloud]'
+            )
+        return cloud.stack_url, cloud.service_account_token
 
     def pipeline_password(self) -> str:
         if not self.mqtt.pipeline:
@@ -452,6 +603,8 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         raise SiteError(f"{path}: {what} file not found: {hint}") from None
     except tomllib.TOMLDecodeError as error:
         raise SiteError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise SiteError(f"{path}: cannot read the {what} file: {error.strerror}") from None
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

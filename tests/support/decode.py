@@ -9,9 +9,9 @@ from typing import Any
 
 import pyvrl
 
+from sensor_bridge.local.examples import SITE_EXAMPLE
 from sensor_bridge.render.vrl import decode_program
 from sensor_bridge.site import Site, load_site
-from tests.support.sites import SITE_EXAMPLE
 
 REASON = re.compile(
     r"(bad_topic|unknown_device|too_large|not_utf8|not_json|not_object|bad_version"

@@ -3,11 +3,10 @@ publishing to a local broker with their own MQTT credentials from the secrets fi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from sensor_bridge import bundle
+from sensor_bridge import bundle, provision
 from sensor_bridge.site import Device, Secrets, Site
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 
@@ -18,18 +17,14 @@ FLAME_DIVIDER_RATIO = "2.0"
 def settings(
     site: Site, secrets: Secrets, device: Device, broker_port: int, **overrides: Any
 ) -> dict[str, Any]:
-    """The settings.toml values of ``device`` on the local broker; an override of None drops
-    the key."""
+    """What provisioning would write for ``device``, pointed at the local broker; an override
+    of None drops the key."""
+    local_broker = site.broker.model_copy(
+        update={"device_address": "127.0.0.1", "port": broker_port}
+    )
+    local_site = site.model_copy(update={"broker": local_broker})
     values: dict[str, Any] = {
-        "CIRCUITPY_WIFI_SSID": "virtual-studio",
-        "CIRCUITPY_WIFI_PASSWORD": "virtual-studio",
-        "MQTT_BROKER": "127.0.0.1",
-        "MQTT_PORT": broker_port,
-        "MQTT_USER": device.id,
-        "MQTT_PASSWORD": secrets.device_password(device.id),
-        "MQTT_TOPIC_ROOT": site.topic_root,
-        "STUDIO_ID": site.studio,
-        "DEVICE_ID": device.id,
+        **provision.settings_values(local_site, secrets, device.id),
         "FLAME_DIVIDER_RATIO": FLAME_DIVIDER_RATIO,
         **overrides,
     }
@@ -40,7 +35,7 @@ def settings_text(values: dict[str, Any]) -> str:
     """settings.toml as CircuitPython reads it: strings and integers only."""
     lines = []
     for key, value in values.items():
-        text = str(int(value)) if isinstance(value, int) else json.dumps(value)
+        text = str(int(value)) if isinstance(value, int) else provision.toml_string(value)
         lines.append(f"{key} = {text}")
     return "\n".join(lines) + "\n"
 

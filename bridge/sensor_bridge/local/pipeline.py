@@ -15,7 +15,8 @@ The forwarder does what the rendered pipeline does, in the same order:
   the ``sort`` route's conditions on each event;
 * writes metric events to VictoriaMetrics as the ``prometheus_remote_write`` sink names them
   (``furnace_`` + name, the tags as labels, at the event's timestamp), through ``/api/v1/import``;
-* counts dead letters as the ``count_dead_letters`` transform does and writes that counter too.
+* counts dead letters as the ``count_dead_letters`` transform does and writes that counter too;
+* retries a write VictoriaMetrics cannot take yet, as the sink with its disk buffer does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
@@ -41,6 +43,10 @@ from sensor_bridge.render import vector as rendered
 from sensor_bridge.render.examples import epoch_ms
 
 START_TIMEOUT_S = 30.0
+WRITE_RETRY_S = 0.5
+"""Vector's sink retries a write VictoriaMetrics could not take (down, restarting, 5xx) until
+it succeeds, its disk buffer holding what comes meanwhile. The forwarder retries too, holding
+the message unacknowledged: the broker keeps the rest queued in the persistent session."""
 
 
 def start_pipeline(
@@ -80,6 +86,7 @@ class Forwarder:
         self.processed = 0
         self._subscribing = False
         self._subscribed = False
+        self._stopping = threading.Event()
         self._changed = threading.Condition()
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=source["client_id"], clean_session=False
@@ -101,6 +108,7 @@ class Forwarder:
         return self._client.is_connected()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._client.disconnect()
         self._client.loop_stop()
         if self.errors:
@@ -154,10 +162,23 @@ class Forwarder:
                 lines.append(self._count(event))
             else:
                 lines.append(self._sample(event))
-        body = "".join(json.dumps(line) + "\n" for line in lines).encode()
-        request = urllib.request.Request(self._import_url, data=body, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
+        self._write("".join(json.dumps(line) + "\n" for line in lines).encode())
+
+    def _write(self, body: bytes) -> None:
+        while True:
+            request = urllib.request.Request(self._import_url, data=body, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    response.read()
+                return
+            except urllib.error.HTTPError as error:
+                # A request VictoriaMetrics refuses (4xx) would be refused again.
+                if error.code < 500:
+                    raise
+            except OSError:
+                pass
+            if self._stopping.wait(WRITE_RETRY_S):
+                raise RuntimeError("stopped before VictoriaMetrics took a message")
 
     def _sample(self, event: dict[str, Any]) -> dict[str, Any]:
         kind = "gauge" if "gauge" in event else "counter"

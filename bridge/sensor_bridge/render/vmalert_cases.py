@@ -346,7 +346,7 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
     check(few, event + 30, alerts.DEAD_LETTERS)
     cases += [dead, few]
 
-    window = seconds(vmalert.SERVICE_DOWN_WINDOW)
+    window = seconds(vmalert.SERVICE_DOWN_WINDOW) + seconds(vmalert.SERVICE_DOWN_FOR)
     service = {"job": "vector", "instance": "127.0.0.1"}
     down = normal_case("a service down fires", site, event + window + 60)
     set_from(down, "up", service, event, 0)
@@ -357,13 +357,21 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
     blip = normal_case("one failed scrape is not down", site, event + window + 60)
     set_between(blip, "up", service, event, event + blip.step_s, 0)
     check(blip, event + window, alerts.SERVICE_DOWN)
-    gone_window = seconds(vmalert.SERVICE_ABSENT_WINDOW)
+    gone_window = seconds(vmalert.SERVICE_ABSENT_WINDOW) + seconds(vmalert.SERVICE_DOWN_FOR)
     gone = normal_case("a service nobody scrapes fires", site, event + gone_window + 60)
     set_from(gone, "up", service, event, None)
     gone_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: "vector"})
     gone_alert["labels"] = {**gone_alert["labels"], "job": "vector"}
     check(gone, event + gone_window, alerts.SERVICE_DOWN, gone_alert)
-    cases += [down, blip, gone]
+    # The first scrape lands within a minute of vmalert's start: absent until then.
+    boot = normal_case(
+        "a Pi booting after a long stop does not page", site, event + 120, FAST_STEP_S
+    )
+    first_scrape = seconds(vmalert.SERVICE_DOWN_FOR) - 2 * boot.step_s
+    set_between(boot, "up", service, 0, first_scrape, None)
+    check(boot, first_scrape - boot.step_s, alerts.SERVICE_DOWN)
+    check(boot, first_scrape + boot.step_s, alerts.SERVICE_DOWN)
+    cases += [down, blip, gone, boot]
 
     return cases
 

@@ -7,6 +7,8 @@ holds ``settings.toml`` and nothing else; then ``code.py`` (or ``safemode.py``) 
 ``__main__``. When it ends the board idles, like a board waiting for a reload.
 
 Lines of the board itself (not of the program) go to stderr and start with ``VIRTUAL``.
+With ``--console-fd`` the console is a pseudo-terminal that behaves as CircuitPython's USB
+console (``serial_console``): Ctrl-C, the REPL, soft reboots.
 """
 
 import argparse
@@ -32,6 +34,7 @@ from sensor_bridge.virtual.modules import NextRun, SafeModeReason, build_modules
 from sensor_bridge.virtual.pins import board_spec
 from sensor_bridge.virtual.program import run_program
 from sensor_bridge.virtual.scenario import ScenarioRunner, load_scenario
+from sensor_bridge.virtual.serial_console import SerialConsole
 from sensor_bridge.virtual.settings import SettingValue, load_settings
 from sensor_bridge.virtual.thermocouple import BY_NAME
 from sensor_bridge.virtual.wdt import WatchdogMonitor
@@ -60,6 +63,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--trace-allocations",
         action="store_true",
         help="measure allocations per loop iteration (tracemalloc; slows the run)",
+    )
+    parser.add_argument(
+        "--console-fd",
+        type=int,
+        help="serve the console on this pseudo-terminal (master side) as CircuitPython's USB "
+        "console: Ctrl-C, the REPL, Ctrl-D (sensor-bridge virtual-board passes it)",
     )
     args = parser.parse_args(argv)
     if args.speed <= 0:
@@ -113,6 +122,15 @@ class Runner:
         self._settings = load_settings(drive / "settings.toml")
         self.board = self._build_board(args.board or detect_board(drive))
         self._next_run = NextRun()
+        self._console = (
+            None
+            if args.console_fd is None
+            else SerialConsole(args.console_fd, (self._handoff or {}).get("console"))
+        )
+
+    @property
+    def drive(self) -> Path:
+        return self._drive
 
     # --- assembly ---------------------------------------------------------------------
 
@@ -208,6 +226,7 @@ class Runner:
             "chip": {"registers": board.chip.registers().hex(), "injected": board.chip.injected},
             "scenario_next": board.scenario_next,
             "resets": board.boot.resets + 1,
+            "console": self._console.next_boot(soft) if self._console else None,
         }
 
     def reboot(
@@ -226,6 +245,8 @@ class Runner:
         )
         # A soft reload closes the program's sockets; a reset just stops talking on them.
         keep = [] if soft else self.board.net.real_fds()
+        if self._console is not None:
+            keep.append(self._console.fd)
         os.chdir(self._host_cwd)
         handoffs.reexec(self._argv, self._host_env, handoff, keep)
 
@@ -254,7 +275,9 @@ class Runner:
             f"resets={board.boot.resets}",
             file=sys.stderr,
         )
-        self._run_program()
+        if self._console is not None:
+            self._console.session(self)
+        self.run_program()
         while True:
             _real_time.sleep(3600)
 
@@ -308,7 +331,7 @@ class Runner:
             target=_exit_with_parent, args=(os.getppid(),), name="virtual-parent", daemon=True
         ).start()
 
-    def _run_program(self) -> None:
+    def run_program(self) -> None:
         ran, crash = run_program(self._drive, self.board.boot)
         if not ran:
             return

@@ -183,11 +183,12 @@ class Link:
         if self._client is not None and not self.radio.connected:
             self._drop("wifi lost")
 
-    def connect_step(self) -> bool:
-        """While offline: climb the recovery ladder or make one connection attempt when the
-        backoff allows. Returns True when it did a blocking operation."""
+    def connect_step(self, buffer_full: bool = True) -> bool:
+        """While offline: climb the recovery ladder (no reset while the reading buffer has
+        room) or make one connection attempt when the backoff allows. Returns True when it
+        did a blocking operation."""
         now = self._uptime.ms()
-        action = self._ladder.action(now)
+        action = self._ladder.action(now, buffer_full)
         if action == RESET:
             self._reset_board(
                 "offline %d s, network silent %d s, last error: %s"

@@ -175,7 +175,8 @@ class Node:
         link.check()
         if not link.online:
             self._was_online = False
-            if not link.connect_step() and link.wifi_connected and self._clock.due():
+            buffer_full = len(self._buffer) >= self._buffer.capacity
+            if not link.connect_step(buffer_full) and link.wifi_connected and self._clock.due():
                 self._sync_clock()
             return
         if not self._was_online:

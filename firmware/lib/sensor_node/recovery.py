@@ -8,13 +8,16 @@ with a fake clock:
 2. restart the radio and recreate the socket pool after ``radio_restart_after_ms`` with
    no answer at all from the network, and again every ``radio_restart_after_ms``;
 3. reset the board after ``reset_after_ms`` without a broker session, if the network has
-   also been silent for ``radio_restart_after_ms``.
+   also been silent for ``radio_restart_after_ms`` and the reading buffer is full.
 
 "An answer" is anything that proves the radio and IP stack work: a broker accepting or
 refusing a connection, a PUBACK, an NTP reply. A broker that is down (connection refused)
 or rejects the login is therefore never "fixed" by a reset, which would throw away the
 readings waiting in RAM; a wedged radio (ESPHome's and MiniMQTT #242's "connected but
-nothing works") is.
+nothing works") is. Nor does a reset come while the buffer still has room: an access point
+that is down for an hour looks like a wedged radio, and every reading taken meanwhile is
+delivered when it returns; once the buffer is full, readings are lost anyway and the reset
+is worth trying.
 """
 
 try:
@@ -69,14 +72,14 @@ class RecoveryLadder:
             return 0
         return now_ms - max(self._last_answer, self.offline_since)
 
-    def action(self, now_ms: int) -> int:
-        """``NOTHING``, ``RESTART_RADIO`` or ``RESET``."""
+    def action(self, now_ms: int, buffer_full: bool = True) -> int:
+        """``NOTHING``, ``RESTART_RADIO`` or ``RESET`` (never while ``buffer_full`` is False)."""
         if self.offline_since is None:
             return NOTHING
         silent = self.silent_ms(now_ms)
         if silent < self._radio_after:
             return NOTHING
-        if self.offline_ms(now_ms) >= self._reset_after:
+        if buffer_full and self.offline_ms(now_ms) >= self._reset_after:
             return RESET
         if now_ms - self._last_restart >= self._radio_after:
             return RESTART_RADIO

@@ -97,9 +97,9 @@ SETTINGS = (
             "and the socket pool recreated (repeated at this interval)."),
     Setting("RESET_AFTER_OFFLINE_S", "int", 1800, (120, 604800), None,
             "Seconds without a broker connection (and without any answer from the network "
-            "for RADIO_RESTART_AFTER_S) before the board resets. A reset loses the readings "
-            "held in RAM; a broker that refuses connections proves the network works and "
-            "never causes one."),
+            "for RADIO_RESTART_AFTER_S) before the board resets, once its buffer is full. A "
+            "reset loses the readings held in RAM, so none comes while the buffer has room; a "
+            "broker that refuses connections proves the network works and never causes one."),
     Setting("WATCHDOG_S", "float", _WATCHDOG, (8, _WATCHDOG), 8,
             "Hardware watchdog timeout in seconds; the longest blocking step of the loop "
             "takes about 5 s. Default and maximum: the board module's WATCHDOG_MAX_S."),

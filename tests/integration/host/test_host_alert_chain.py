@@ -9,26 +9,21 @@ rules, routes and inhibitions are rendered from it as from any site.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sensor_bridge import alerts
-from sensor_bridge.checks.process import Service, free_port
-from sensor_bridge.local.alertmanager import Alertmanager, routed_to
-from sensor_bridge.local.receiver import Notified, WebhookReceiver
-from sensor_bridge.local.tools import require_tool
-from sensor_bridge.local.victoriametrics import VictoriaMetrics
-from sensor_bridge.render import RenderContext, alertmanager, victoriametrics, vmalert
+from sensor_bridge.local.alertmanager import FAST_PAGING
+from sensor_bridge.local.examples import example_context
+from sensor_bridge.local.receiver import Notified
+from sensor_bridge.local.stack import LocalStack
+from sensor_bridge.render import RenderContext, alertmanager, vmalert
 from sensor_bridge.site import Thresholds
-from sensor_bridge.tree import write_tree
 from tests.support.remote_write import Series, write
-from tests.support.sites import example_context
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -93,8 +88,8 @@ class Furnaces:
         self._thread.join()
 
 
-def _chain_context(tmp_path: Path, receiver: WebhookReceiver) -> RenderContext:
-    context = routed_to(example_context(tmp_path / "site"), receiver)
+def _chain_context(tmp_path: Path) -> RenderContext:
+    context = example_context(tmp_path / "site")
     site = context.site
     # Queries see samples 1 s old (vmalert's eval delay follows); flame out holds 5 s.
     storage = site.storage.model_copy(update={"latency_offset": "1s"})
@@ -112,21 +107,13 @@ def _chain_context(tmp_path: Path, receiver: WebhookReceiver) -> RenderContext:
     return RenderContext(site, context.secrets)
 
 
-def _firing_in_vmalert(port: int, name: str, device: str) -> bool:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=5) as response:
-        active = json.load(response)["data"]["alerts"]
+def _firing_in_vmalert(stack: LocalStack, name: str, device: str) -> bool:
     return any(
         a["name"] == name
         and a["labels"].get(alerts.DEVICE_LABEL) == device
         and a["state"] == "firing"
-        for a in active
+        for a in stack.firing()
     )
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 def _has(
@@ -144,33 +131,17 @@ def _has(
     return found
 
 
-def test_alerts_reach_their_receivers(tmp_path: Path, receiver: WebhookReceiver) -> None:
-    context = _chain_context(tmp_path, receiver)
-    site = context.site
-    files = [
-        *victoriametrics.render(context),
-        *vmalert.render(context),
-        *alertmanager.render(context),
-    ]
-    root = tmp_path / "tree"
-    write_tree(root, files)
-    unit = next(f for f in files if f.check == victoriametrics.NAME)
-    with (
-        VictoriaMetrics(tmp_path, unit.text) as storage,
-        Alertmanager(tmp_path / "am", root) as manager,
-    ):
-        furnaces = Furnaces(storage.url, site.studio)
+def test_alerts_reach_their_receivers(tmp_path: Path) -> None:
+    # The whole local stack (its broker and pipeline idle): the samples are written as the
+    # pipeline writes them, so that the test controls every one.
+    with LocalStack(
+        _chain_context(tmp_path), tmp_path, paging=FAST_PAGING, defer_rules=True
+    ) as stack:
+        site, receiver, rules = stack.site, stack.receiver, stack.rules
+        furnaces = Furnaces(stack.storage.url, site.studio)
         furnaces.history()
-        rules_port = free_port()
-        flags = vmalert.flags(
-            site,
-            rule_file=str(root / vmalert.rules_path(site)),
-            datasource_url=storage.url,
-            notifier_url=manager.url,
-            listen=f"127.0.0.1:{rules_port}",
-        )
-        rules = Service([require_tool("vmalert"), *flags], tmp_path / "vmalert.log")
-        with furnaces, rules:
+        with furnaces:
+            stack.start_rules()
             started = time.monotonic()
             no_data = _has(alertmanager.OWNER, alerts.NO_DATA, SILENT)
             assert receiver.wait_for(no_data, FLAME_OUT_TIMEOUT_S), rules.output()[-3000:]
@@ -186,7 +157,7 @@ def test_alerts_reach_their_receivers(tmp_path: Path, receiver: WebhookReceiver)
                 if n.labels["alertname"] == alerts.FLAME_OUT
                 and n.labels[alerts.DEVICE_LABEL] == WATCHED
             )
-            assert _firing_in_vmalert(rules_port, alerts.FLAME_OUT, SILENT)
+            assert _firing_in_vmalert(stack, alerts.FLAME_OUT, SILENT)
             furnaces.lit = True
             relit_at = time.monotonic()
             all_clear = _has(alertmanager.OWNER, alerts.FLAME_OUT, WATCHED, "resolved")

@@ -18,13 +18,13 @@ from sensor_bridge.alerts import INHIBITIONS
 from sensor_bridge.checks import FAILED, OK
 from sensor_bridge.checks import alertmanager as check_alertmanager
 from sensor_bridge.local.alertmanager import FAST_PAGING, Alertmanager, routed_to
+from sensor_bridge.local.examples import example_context, example_site
 from sensor_bridge.local.receiver import Notified, WebhookReceiver
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import RenderContext, RenderedFile, alertmanager, vmalert
 from sensor_bridge.render.alertmanager import CONFIG_PATH, DEFAULTS_PATH
 from sensor_bridge.tree import write_tree
 from tests.support.cli import run
-from tests.support.sites import example_context, example_site
 from tests.support.trees import replaced
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,10 @@ import pyvrl
 from sensor_bridge.checks import FAILED
 from sensor_bridge.checks import vector as check_vector
 from sensor_bridge.local.broker import RenderedMosquitto
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, broker_stats, mosquitto, vector
 from sensor_bridge.tree import write_tree
 from tests.support.recorder import Message, Recorder
-from tests.support.sites import example_context
 from tests.support.trees import replaced
 
 pytestmark = pytest.mark.integration

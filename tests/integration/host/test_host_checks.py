@@ -13,11 +13,11 @@ from sensor_bridge.checks import mosquitto as check_mosquitto
 from sensor_bridge.checks import quadlet as check_quadlet
 from sensor_bridge.checks import victoriametrics as check_victoriametrics
 from sensor_bridge.checks.tools import find_tool, tool_cache, tool_version
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import RenderContext, RenderedFile, mosquitto, victoriametrics
 from sensor_bridge.site import VICTORIA_METRICS_VERSION, TlsListener
 from sensor_bridge.tree import write_tree
-from tests.support.sites import example_context
 from tests.support.trees import replaced
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sensor_bridge.checks import victoriametrics as check_victoriametrics
+from sensor_bridge.local.examples import example_site
 from tests.support.cli import broker_and_storage_only, run
-from tests.support.sites import example_site
 
 pytestmark = pytest.mark.integration
 

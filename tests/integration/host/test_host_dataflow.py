@@ -16,6 +16,7 @@ import pytest
 
 from sensor_bridge.dataflow import EXIT_CANNOT_CHECK, EXIT_OK, EXIT_STALE
 from sensor_bridge.local.broker import RenderedMosquitto
+from sensor_bridge.local.examples import example_site
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, mosquitto, victoriametrics
 from sensor_bridge.site import load_secrets, load_site
@@ -24,7 +25,6 @@ from sensor_protocol.fields import STATUS_FIELDS
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, encode_status
 from sensor_protocol.topics import STATUS, build_topic
 from tests.support.cli import run
-from tests.support.sites import example_site
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import pytest
 from sensor_bridge.checks import FAILED, OK
 from sensor_bridge.checks import monit as check_monit
 from sensor_bridge.checks.process import Service, free_port
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import monit
 from sensor_bridge.tree import write_tree
-from tests.support.sites import example_context
 
 pytestmark = pytest.mark.integration
 

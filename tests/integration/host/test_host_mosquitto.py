@@ -12,12 +12,12 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from sensor_bridge.local.broker import RenderedMosquitto
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import RenderContext, mosquitto
 from sensor_bridge.tree import write_tree
 from sensor_protocol.topics import TELEMETRY, build_topic, device_filter
 from tests.support.recorder import DevicePublisher, Message, Recorder
-from tests.support.sites import example_context
 
 pytestmark = pytest.mark.integration
 

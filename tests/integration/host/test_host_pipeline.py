@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from sensor_bridge.local.broker import RenderedMosquitto
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.pipeline import Forwarder, VectorPipeline, start_pipeline
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, mosquitto, victoriametrics
@@ -26,7 +27,6 @@ from sensor_bridge.tree import write_tree
 from sensor_protocol import topics
 from sensor_protocol.fields import METRIC_NAMESPACE
 from tests.support.recorder import DevicePublisher
-from tests.support.sites import example_context
 
 pytestmark = pytest.mark.integration
 

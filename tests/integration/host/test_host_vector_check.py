@@ -18,11 +18,11 @@ import pytest
 from sensor_bridge.checks import FAILED, OK, UNAVAILABLE, CheckResult
 from sensor_bridge.checks import vector as check_vector
 from sensor_bridge.checks.victoriametrics import unit_values
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import RenderedFile, vector
 from sensor_bridge.site import VECTOR_VERSION
 from sensor_bridge.tree import write_tree
-from tests.support.sites import example_context
 from tests.support.trees import replaced
 
 pytestmark = pytest.mark.integration

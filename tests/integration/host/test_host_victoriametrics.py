@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderedFile, victoriametrics
 from sensor_protocol.fields import (
@@ -19,7 +20,6 @@ from sensor_protocol.fields import (
 )
 from tests.support import remote_write
 from tests.support.remote_write import Series
-from tests.support.sites import example_context
 
 pytestmark = pytest.mark.integration
 

@@ -49,6 +49,16 @@ def test_answers_that_stop_start_the_silence_clock():
     assert node.action(1800 * S) == RESET
 
 
+def test_no_reset_while_the_buffer_has_room():
+    node = ladder()
+    node.radio_restarted(1680 * S)
+
+    assert node.action(1800 * S, buffer_full=False) == RESTART_RADIO
+    node.radio_restarted(1800 * S)
+    assert node.action(7200 * S, buffer_full=False) == RESTART_RADIO
+    assert node.action(7200 * S, buffer_full=True) == RESET
+
+
 def test_online_resets_everything():
     node = ladder()
     node.online(100 * S)

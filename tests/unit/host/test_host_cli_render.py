@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.local.examples import example_site
 from tests.support.cli import broker_and_storage_only, run
-from tests.support.sites import example_site
 
 PASSWD = Path("etc/mosquitto/sensor-pipeline.passwd")
 ACL = Path("etc/mosquitto/sensor-pipeline.acl")

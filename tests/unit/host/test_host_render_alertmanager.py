@@ -13,10 +13,10 @@ from sensor_bridge import alerts
 from sensor_bridge.alerts import INHIBITIONS
 from sensor_bridge.checks.alertmanager import rendered_args
 from sensor_bridge.errors import SiteError
+from sensor_bridge.local.examples import SECRETS_EXAMPLE, example_context, example_site
 from sensor_bridge.render import RenderContext, alertmanager
 from sensor_bridge.render.alertmanager import CONFIG_PATH, DEFAULTS_PATH
 from sensor_bridge.site import IrmSecrets, load_secrets, load_site
-from tests.support.sites import SECRETS_EXAMPLE, example_context, example_site
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 from sensor_bridge.checks import UNAVAILABLE
 from sensor_bridge.checks import alloy as check_alloy
 from sensor_bridge.errors import SiteError
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, alloy
 from sensor_bridge.site import GrafanaCloudSecrets
-from tests.support.sites import example_context
 
 CLOUD = GrafanaCloudSecrets(
     url="https://prometheus.example.grafana.net/api/prom/push", user="123456", token="glc_x"

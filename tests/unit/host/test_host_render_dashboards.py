@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, dashboards
 from sensor_bridge.site import Alerts
 from sensor_protocol.fields import HEALTH_FIELDS, READING_FIELDS, full_metric_name
-from tests.support.sites import example_context
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from sensor_bridge.errors import SiteError
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, monit
 from sensor_bridge.site import Monit, MonitSecrets
-from tests.support.sites import example_context
 
 
 @pytest.fixture

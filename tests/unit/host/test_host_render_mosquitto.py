@@ -7,11 +7,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from sensor_bridge.errors import SiteError
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, RenderedFile, mosquitto
 from sensor_bridge.site import TlsListener
 from sensor_protocol.limits import MAX_ID_LENGTH, MAX_PAYLOAD_BYTES, PIPELINE_MAX_PACKET_BYTES
 from sensor_protocol.topics import CHANNELS
-from tests.support.sites import example_context
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import pytest
 from sensor_bridge.checks.vector import load
 from sensor_bridge.checks.victoriametrics import unit_values
 from sensor_bridge.errors import SiteError
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, RenderedFile, broker_stats, vector
 from sensor_bridge.render import examples as contract
 from sensor_bridge.render.vrl import decode_program
 from sensor_bridge.site import VECTOR_VERSION, Secrets, Site
 from sensor_protocol.limits import PIPELINE_MAX_PACKET_BYTES
-from tests.support.sites import example_context
 
 CONFIG_DIR = PurePosixPath("home/sensor/.config/sensor-pipeline/vector")
 

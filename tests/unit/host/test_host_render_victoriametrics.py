@@ -7,10 +7,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from sensor_bridge.checks.victoriametrics import rendered_flags, runnable_flags, unit_values
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, RenderedFile, quadlets, victoriametrics
 from sensor_bridge.render.quadlets import Container, container_unit
 from sensor_bridge.site import VICTORIA_METRICS_VERSION, Storage
-from tests.support.sites import example_context
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import yaml
 
 from sensor_bridge import alerts
 from sensor_bridge.checks.victoriametrics import rendered_flags, unit_values
+from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, vmalert, vmalert_tests
 from sensor_bridge.site import Site
-from tests.support.sites import example_context
 
 
 @pytest.fixture
@@ -89,8 +89,8 @@ def test_values_notation() -> None:
 
 def test_site_rejects_a_bad_schedule_or_time_zone(tmp_path: Path) -> None:
     from sensor_bridge.errors import SiteError
+    from sensor_bridge.local.examples import example_site
     from sensor_bridge.site import load_site
-    from tests.support.sites import example_site
 
     site_file = example_site(tmp_path)
     text = site_file.read_text()

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from sensor_bridge.errors import SiteError
+from sensor_bridge.local.examples import SITE_EXAMPLE, example_context, example_site
 from sensor_bridge.render import RenderContext, mosquitto
 from sensor_bridge.site import Site, load_secrets, load_site
-from tests.support.sites import SITE_EXAMPLE, example_context, example_site
 
 EXAMPLE = SITE_EXAMPLE.read_text()
 

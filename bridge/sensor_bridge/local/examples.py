@@ -1,4 +1,5 @@
-"""The repository's site.example.toml and secrets.toml.example, set up as a site in a temp dir."""
+"""The repository's site.example.toml and secrets.toml.example, set up as a site in a directory:
+the site the demo runs and most tests render."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ def example_site(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     site_file = directory / "site.toml"
     shutil.copyfile(SITE_EXAMPLE, site_file)
-    shutil.copyfile(SECRETS_EXAMPLE, directory / "secrets.toml")
-    (directory / "secrets.toml").chmod(0o600)
+    secrets_file = directory / "secrets.toml"
+    shutil.copyfile(SECRETS_EXAMPLE, secrets_file)
+    secrets_file.chmod(0o600)
     return site_file
 
 

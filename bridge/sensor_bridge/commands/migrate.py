@@ -1,0 +1,239 @@
+"""``sensor-bridge migrate influx``: the legacy InfluxDB 1.x history into VictoriaMetrics under the
+contract's names, with a verification report (``sensor_bridge.migrate``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from sensor_bridge.commands import site_option
+
+if TYPE_CHECKING:
+    from sensor_bridge.migrate.mapping import NameMap
+    from sensor_bridge.migrate.plan import Plan
+    from sensor_bridge.site import Site
+
+INTERRUPTED_EXIT = 130
+"""What a shell reports for Ctrl-C."""
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _instant_ns(value: str | None, option: str) -> int | None:
+    """RFC 3339 (``2024-03-01T12:00:00Z``, an offset, or none for UTC) or a date (its midnight
+    UTC) as ns since the epoch."""
+    if value is None:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text + ("T00:00:00" if _DATE.match(text) else ""))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time like 2024-03-01 or 2024-03-01T12:00:00Z", param_hint=option
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+@click.group()
+def migrate() -> None:
+    """Bring history over from the systems this one replaces."""
+
+
+@migrate.command()
+@site_option
+@click.option("--influx-url", default=None, metavar="URL", help="Default: [migrate.influx] url.")
+@click.option("--database", default=None, help="Default: [migrate.influx] database.")
+@click.option(
+    "--vm-url",
+    default=None,
+    metavar="URL",
+    help="VictoriaMetrics. Default: the Pi's, http://127.0.0.1:8428.",
+)
+@click.option(
+    "--start", default=None, help="From (RFC 3339 or a date, UTC). Default: the oldest point."
+)
+@click.option("--end", default=None, help="To, inclusive. Default: the newest point.")
+@click.option("--chunk", default=None, metavar="DURATION", help="Default: [migrate.influx] chunk.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan (series, counts, mapping); write nothing."
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the chunks done are recorded. Default: $XDG_STATE_HOME or ~/.local/state, "
+    "under sensor-bridge/migrate-influx.",
+)
+@click.option("--fresh", is_flag=True, help="Forget the chunks done and copy everything again.")
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where influx-migration.md and influx-migration.json are written.",
+)
+def influx(
+    site_file: str | None,
+    influx_url: str | None,
+    database: str | None,
+    vm_url: str | None,
+    start: str | None,
+    end: str | None,
+    chunk: str | None,
+    dry_run: bool,
+    state_dir: Path | None,
+    fresh: bool,
+    report_dir: Path,
+) -> None:
+    """Move the history in InfluxDB 1.x into VictoriaMetrics with vmctl, under the contract's
+    names (the site's [migrate.influx] table: furnace_furnace_temp{studio,device}, exactly as
+    live data, no db label), then prove it.
+
+    \b
+    1. Plan: every series of every field, with its type, count and first/last point, and the
+       contract series it becomes; string fields and fields without a mapping row are listed
+       as not migrated. --dry-run stops here.
+    2. Copy in time chunks (vmctl through a relabeling proxy), a progress line each. Each chunk
+       done is recorded under --state-dir: after an interruption the same command resumes.
+       Running it again stores nothing twice (VictoriaMetrics' deduplication is checked).
+    3. Verify each series: InfluxQL count, first and last point against VictoriaMetrics'
+       export over the range; write the report (Markdown and JSON).
+
+    \b
+    The InfluxDB login: $INFLUX_USERNAME and $INFLUX_PASSWORD, else [influxdb] user and
+    password in the secrets file, else none.
+    \b
+    Exit status: 0 every series verified; 1 a series differs (the report names it) or a chunk
+    failed; 2 a mistake to fix (site file, mapping, unreachable server); 130 interrupted.
+    """
+    from sensor_bridge.migrate import report
+    from sensor_bridge.migrate.influxql import InfluxClient, InfluxSource
+    from sensor_bridge.migrate.mapping import NameMap
+    from sensor_bridge.migrate.plan import build_plan
+    from sensor_bridge.render import victoriametrics
+    from sensor_bridge.site import duration_seconds, load_site
+
+    site = load_site(site_file)
+    config = site.migrate.influx
+    chunk = _valid_chunk(chunk) or config.chunk
+    source = InfluxSource(
+        (influx_url or config.url).rstrip("/"),
+        database or config.database,
+        config.retention_policy,
+        _influx_login(site),
+    )
+    target = (vm_url or f"http://{victoriametrics.LISTEN}").rstrip("/")
+    start_ns, end_ns = _instant_ns(start, "--start"), _instant_ns(end, "--end")
+    if start_ns is not None and end_ns is not None and start_ns > end_ns:
+        raise click.BadParameter("--start is after --end", param_hint="--start")
+
+    client = InfluxClient(source)
+    version = client.ping()
+    names = NameMap(config, site.studio)
+    chunk_ns = int(duration_seconds(chunk) * 1_000_000_000)
+    plan = build_plan(client, names, start_ns, end_ns, chunk_ns)
+    for line in report.plan_lines(plan, chunk, version):
+        click.echo(line)
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    _copy(plan, names, target, state_dir, fresh, site)
+    _verify(plan, target, report_dir)
+
+
+def _valid_chunk(chunk: str | None) -> str | None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from sensor_bridge.site import Duration
+
+    if chunk is None:
+        return None
+    try:
+        return str(TypeAdapter(Duration).validate_python(chunk))
+    except ValidationError:
+        raise click.BadParameter(
+            f"{chunk!r} is not a duration like 7d", param_hint="--chunk"
+        ) from None
+
+
+def _copy(
+    plan: Plan, names: NameMap, target: str, state_dir: Path | None, fresh: bool, site: Site
+) -> None:
+    """Every chunk not done yet, with a progress line each; exits 1 when a chunk fails and
+    130 on Ctrl-C (the chunks done stay recorded)."""
+    from sensor_bridge.migrate import run, state
+
+    interval = run.require_dedup(target)
+    vmctl_path, vmctl_version = run.find_vmctl()
+    fingerprint = state.fingerprint(
+        site.migrate.influx, plan.source.url, plan.source.database, target
+    )
+    log = state.ChunkLog((state_dir or state.default_state_dir()) / fingerprint)
+    if fresh:
+        click.echo(f"forgot {log.forget()} chunks done earlier")
+    click.echo(
+        f"VictoriaMetrics at {target} (dedup {interval}), vmctl {vmctl_version}; "
+        f"chunks recorded in {log.directory}"
+    )
+    progress = run.Progress()
+    try:
+        run.migrate_chunks(
+            plan, names, target, log, vmctl_path, plan.source.auth, click.echo, progress
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted: {progress.done + progress.skipped} of {len(plan.chunks)} chunks done; "
+            "run the same command again to resume",
+            err=True,
+        )
+        raise SystemExit(INTERRUPTED_EXIT) from None
+    if progress.failed is not None:
+        click.echo("fix the cause and run the same command again to resume", err=True)
+        raise SystemExit(1)
+    run.make_visible(target)
+
+
+def _verify(plan: Plan, target: str, report_dir: Path) -> None:
+    """Check every migrated series, write the report; exit 1 when any differs."""
+    from sensor_bridge.migrate import report
+    from sensor_bridge.migrate.verify import verify
+
+    checks = verify(plan, target)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    markdown, as_json = report_dir / "influx-migration.md", report_dir / "influx-migration.json"
+    markdown.write_text(report.as_markdown(plan, checks, target))
+    as_json.write_text(json.dumps(report.as_json(plan, checks, target), indent=2) + "\n")
+    failed = [check for check in checks if not check.ok]
+    for check in failed:
+        problems = "; ".join(check.problems)
+        click.echo(f"MISMATCH {check.planned.target} (from {check.planned.legacy}): {problems}")
+    click.echo(
+        f"verified {len(checks) - len(failed)} of {len(checks)} series; "
+        f"{len(plan.skipped)} not migrated (listed in the report); report: {markdown}, {as_json}"
+    )
+    if failed:
+        raise SystemExit(1)
+
+
+def _influx_login(site: Site) -> tuple[str, str] | None:
+    """$INFLUX_USERNAME/$INFLUX_PASSWORD (vmctl's own names), else the secrets file's
+    [influxdb], else None (no authentication)."""
+    from sensor_bridge.site import load_secrets
+
+    user, password = os.environ.get("INFLUX_USERNAME"), os.environ.get("INFLUX_PASSWORD")
+    if user:
+        return user, password or ""
+    if not site.secrets_path.exists():
+        return None
+    secrets = load_secrets(site).influxdb
+    if secrets.user:
+        return secrets.user, secrets.password or ""
+    return None

@@ -1,0 +1,251 @@
+"""One demo run: the example site on the local stack, two virtual furnaces running the real
+firmware, a scenario played against them, and everything stopped at the end, whatever ends it.
+
+Order of the end (normal, Ctrl-C or an error): the boards stop first, the run waits until what
+they published is stored, reads back the stored readings and series, then the stack stops;
+the summary and the plot are made from what was read back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sensor_bridge.alerts import DEVICE_LABEL, STUDIO_LABEL
+from sensor_bridge.checks.victoriametrics import healthy
+from sensor_bridge.demo.actions import ACTIONS, Rig, describe
+from sensor_bridge.demo.alert_log import AlertLog
+from sensor_bridge.demo.links import BoardLinks
+from sensor_bridge.demo.observer import Observer
+from sensor_bridge.demo.scenarios import Scenario
+from sensor_bridge.demo.stored import stored_series, wait_stored
+from sensor_bridge.demo.summary import POLL_S, RunRecord, StepDone, pipeline_text
+from sensor_bridge.demo.view import Frame
+from sensor_bridge.local.examples import example_context
+from sensor_bridge.local.furnaces import make_drive, settings
+from sensor_bridge.local.stack import LocalStack
+from sensor_bridge.render.vmalert import FLAME, SEQUENCE, TEMPERATURE
+from sensor_bridge.site import Alertmanager as AlertmanagerSettings
+from sensor_bridge.site import Paging, duration_seconds
+from sensor_bridge.virtual.launcher import VirtualBoardProcess
+
+TICK_S = POLL_S
+"""How often the view is redrawn and vmalert asked for its alerts."""
+
+BOARD_SETTINGS: dict[str, Any] = {"SAMPLE_PERIOD_S": 1, "HEALTH_PERIOD_S": 10}
+"""A reading a second and a health report every 10 s make a lively view (defaults: 5 s, 60 s)."""
+
+DEMO_PAGING = AlertmanagerSettings(
+    shop=Paging(group_wait="1s", group_interval="10s", repeat_interval="1h"),
+    system=Paging(group_wait="30s", group_interval="30s", repeat_interval="4h"),
+    heartbeat_interval="1m",
+)
+"""The example site's group waits (a flame out reaches the owner as fast as on a Pi), with
+shorter group intervals so that an all-clear comes within seconds, not the site's minutes."""
+
+WORKING_BELOW_SETPOINT_C = 5.0
+FIRST_READINGS_TIMEOUT_S = 60.0
+DRAIN_TIMEOUT_S = 15.0
+
+
+class Display(Protocol):
+    def show(self, frame: Frame) -> None: ...
+
+    def event(self, elapsed_s: float | None, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Options:
+    scenario_name: str
+    scenario: Scenario
+    """The scenario as played: speed and duration applied."""
+
+
+class Session:
+    def __init__(self, options: Options, workdir: Path, display: Display) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.display = display
+        self.context = example_context(workdir / "site")
+        site = self.context.site
+        self.record = RunRecord(options.scenario_name, site.alerts.temperature_unit)
+        self.stack = LocalStack(
+            self.context, workdir / "stack", paging=DEMO_PAGING, defer_rules=True
+        )
+        self.alerts = AlertLog()
+        self.events: list[str] = []
+        self.phase = "starting the stack"
+        self.boards: dict[str, VirtualBoardProcess] = {}
+        self.observer: Observer | None = None
+        self.links = BoardLinks({})
+        self._parent = os.getppid()
+
+    def run(self) -> RunRecord:
+        """Start, play, stop; Ctrl-C (KeyboardInterrupt) ends the play early, never the stop."""
+        with contextlib.ExitStack() as running:
+            try:
+                self._start(running)
+                self._play()
+            except KeyboardInterrupt:
+                self.record.interrupted = True
+                self._event("interrupted: stopping")
+            finally:
+                with _signals_held():
+                    try:
+                        self._finish()
+                    finally:
+                        running.close()
+        return self.record
+
+    # --- start ---------------------------------------------------------------------------
+
+    def _start(self, running: contextlib.ExitStack) -> None:
+        site, secrets = self.context.site, self.context.secrets
+        self._event("starting Mosquitto, VictoriaMetrics, Alertmanager and the pipeline")
+        running.callback(self.stack.stop)
+        self.stack.start()
+        self.record.pipeline = self.stack.pipeline_kind
+        self._event(f"pipeline: {pipeline_text(self.stack.pipeline_kind)}")
+        self.observer = Observer(self.context, self.stack.broker_port)
+        running.callback(self.observer.stop)
+        self.observer.start()
+        for seed, device in enumerate(site.devices, start=1):
+            drive = make_drive(
+                self.workdir / "boards" / device.id,
+                device.board,
+                settings(site, secrets, device, self.stack.broker_port, **BOARD_SETTINGS),
+            )
+            # A furnace model seed each, so the two furnaces do not draw the same curve.
+            self.boards[device.id] = VirtualBoardProcess(
+                drive, board=device.board, extra_args=["--seed", str(seed)]
+            )
+        self.links = BoardLinks(self.boards)
+        for device in site.devices:
+            board = self.boards[device.id]
+            running.callback(board.stop)
+            board.start()
+            # The model starts 100 °C under its set point, at the example's too-cold limit; a
+            # studio's furnace runs day and night, so the demo starts it at working heat.
+            setpoint = board.status()["furnace"]["setpoint_c"]
+            board.control.send({"cmd": "furnace", "temp_c": setpoint - WORKING_BELOW_SETPOINT_C})
+            self._event(f"{device.id}: a virtual {device.board} boots the firmware")
+        self.phase = "waiting until vmalert would see both furnaces' first readings"
+        deadline = time.monotonic() + FIRST_READINGS_TIMEOUT_S
+        while not self._readings_visible():
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"no reading from every furnace after {FIRST_READINGS_TIMEOUT_S:.0f} s"
+                )
+            self._tick(None)
+        # On an empty store every device would be "no data" until its first reading.
+        self.stack.start_rules()
+        self.record.started_at = time.time()
+        self._event(
+            "both furnaces publish; alert rules running (on a store seconds old, ServiceDown is "
+            "pending until the services' first up samples are visible: its 1 min hold keeps it "
+            "from firing, as on a Pi that boots)"
+        )
+
+    def _readings_visible(self) -> bool:
+        """Whether vmalert, evaluating ``latency_offset`` in the past, finds every device."""
+        site = self.context.site
+        at_ms = int((time.time() - duration_seconds(site.storage.latency_offset)) * 1000)
+        query = f'count by ({DEVICE_LABEL}) ({SEQUENCE}{{{STUDIO_LABEL}="{site.studio}"}})'
+        seen = {row["metric"].get(DEVICE_LABEL) for row in self.stack.storage.query(query, at_ms)}
+        return all(device.id in seen for device in site.devices)
+
+    # --- play ----------------------------------------------------------------------------
+
+    def _play(self) -> None:
+        scenario = self.options.scenario
+        assert self.record.started_at is not None
+        zero = time.monotonic()
+        pending = list(scenario.steps)
+        self.phase = "normal firing"
+        while (elapsed := time.monotonic() - zero) < scenario.end_s:
+            while pending and pending[0].at_s <= elapsed:
+                step = pending.pop(0)
+                text = describe(step.action, step.device)
+                self.phase = " — ".join(part for part in (text, step.expect) if part)
+                self._event(f"step: {text or 'note'}: {step.expect}".rstrip(": "))
+                ACTIONS[step.action].run(Rig(self.stack, self.boards), step.device)
+                self.record.steps.append(StepDone(time.time(), step))
+            self._tick(elapsed)
+
+    def _tick(self, elapsed: float | None) -> None:
+        if os.getppid() != self._parent:
+            raise KeyboardInterrupt  # whoever ran the demo is gone: stop as on Ctrl-C
+        for news in self.links.poll():
+            self._event(news.text())
+        if self.stack.rules.running:
+            try:
+                listed = self.stack.firing()
+            except OSError:
+                listed = None  # vmalert busy or restarting: keep the last state
+            if listed is not None:
+                for line in self.alerts.update(listed, self.stack.receiver.notified()):
+                    self._event(line)
+        self.display.show(self._frame(elapsed))
+        time.sleep(TICK_S)
+
+    def _frame(self, elapsed: float | None) -> Frame:
+        return Frame(
+            scenario=self.options.scenario_name,
+            pipeline=pipeline_text(self.record.pipeline),
+            unit=self.record.unit,
+            elapsed_s=elapsed,
+            end_s=self.options.scenario.end_s,
+            phase=self.phase,
+            devices=self.observer.snapshot() if self.observer else {},
+            links=dict(self.links.states),
+            alerts=self.alerts.records,
+            events=self.events,
+        )
+
+    def _event(self, text: str) -> None:
+        zero = self.record.started_at
+        elapsed = None if zero is None else time.time() - zero
+        stamp = "start" if elapsed is None else f"{elapsed:5.1f} s"
+        self.events.append(f"[{stamp}] {text}")
+        self.display.event(elapsed, text)
+
+    # --- finish --------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        self.record.ended_at = time.time()
+        for board in self.boards.values():
+            board.stop()
+        if self.observer is None or not healthy(self.stack.storage.port):
+            return
+        site = self.context.site
+        observer = self.observer
+        self._event("boards stopped; waiting for what they published to be stored")
+        self.record.stored = wait_stored(
+            self.stack.storage, site, observer.published, DRAIN_TIMEOUT_S
+        )
+        self.record.published = observer.published()
+        self.record.temperature = stored_series(self.stack.storage, site, TEMPERATURE)
+        self.record.flame = stored_series(self.stack.storage, site, FLAME)
+        if self.stack.rules.running:
+            with contextlib.suppress(OSError):
+                self.alerts.update(self.stack.firing(), self.stack.receiver.notified())
+        self.record.alerts = self.alerts.records
+        self.record.heartbeats = self.alerts.heartbeats
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """While the run reads back its results and stops its processes, another Ctrl-C must not
+    cut that short and leave some of them behind."""
+    held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)

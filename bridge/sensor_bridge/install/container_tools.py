@@ -1,0 +1,58 @@
+"""The tools that exist on the Pi only inside the services' images, as commands the checkers find.
+
+VictoriaMetrics, vmalert and Vector run as containers; the Pi has no binary of them. The
+checkers (``sensor_bridge.checks``) look tools up on PATH, so the deploy puts a wrapper of each
+there that runs the same command in the pinned image the service will run: ``vmalert -dryRun``
+and ``vector validate``/``vector test`` check with exactly the version that will load the file.
+
+The wrappers use root's podman (the deploy runs as root; the staging tree is root's), with the
+host network (the VictoriaMetrics check answers on a loopback port), /tmp (checkers keep their
+scratch data there) and the staging tree mounted at the same paths.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+from sensor_bridge.render.vector import PASSWORD_ENV
+from sensor_bridge.site import Site
+
+PODMAN = "/usr/bin/podman"
+
+
+def images(site: Site) -> dict[str, str]:
+    """Tool name (as the checkers look it up) -> the image that holds it as entrypoint."""
+    return {
+        "victoria-metrics": site.storage.image,
+        "vmalert": site.alerts.image,
+        "vector": site.pipeline.image,
+    }
+
+
+def wrapper(image: str, mounts: Sequence[Path]) -> str:
+    volumes = [f"--volume={m}:{m}" for m in ("/tmp", *mounts)]
+    argv = [
+        PODMAN,
+        "run",
+        "--rm",
+        "--network=host",
+        *volumes,
+        # Vector's config reads the MQTT password from the environment; the checker sets it.
+        f"--env={PASSWORD_ENV}",
+        image,
+    ]
+    return (
+        "#!/bin/sh\n"
+        "# Written by sensor-bridge deploy: the tool inside its pinned image, for the checks.\n"
+        f'exec {shlex.join(argv)} "$@"\n'
+    )
+
+
+def install(directory: Path, site: Site, mounts: Sequence[Path]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for tool, image in images(site).items():
+        path = directory / tool
+        path.write_text(wrapper(image, mounts))
+        path.chmod(0o755)

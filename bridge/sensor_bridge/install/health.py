@@ -1,0 +1,65 @@
+"""After the restarts: does every service answer where monit will look for it?
+
+The same probes as monit's checks (``render.monit.services``): an HTTP request with the
+expected answer, or a TCP connect. Containers may need a while after a restart (the first
+start pulls nothing, the images are pulled by the deploy, but VictoriaMetrics opens its
+data), so each service gets until the deadline.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from sensor_bridge.render.monit import Service, services
+from sensor_bridge.site import Site
+
+PROBE_TIMEOUT_S = 2.0
+POLL_S = 1.0
+
+
+def probe(service: Service) -> str | None:
+    """None when ``service`` answers as expected; else what is wrong."""
+    host, port = service.address
+    if service.request is None:
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+                return None
+        except OSError as error:
+            return f"no TCP connection to {host}:{port} ({error.strerror or error})"
+    url = f"http://{host}:{port}{service.request}"
+    try:
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
+            body = response.read(4096).decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        error.close()
+        return f"{url} answered HTTP {error.code}"
+    except OSError as error:
+        return f"{url} does not answer ({error})"
+    if service.content is not None and service.content not in body:
+        return f"{url} answered without {service.content!r}"
+    return None
+
+
+def unhealthy(
+    site: Site,
+    timeout_s: float,
+    check: Callable[[Service], str | None] = probe,
+) -> dict[str, str]:
+    """Service name -> problem, for every service still failing at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    pending = {service.name: service for service in services(site)}
+    problems: dict[str, str] = {}
+    while True:
+        problems = {}
+        for name, service in pending.items():
+            problem = check(service)
+            if problem is not None:
+                problems[name] = problem
+        pending = {name: pending[name] for name in problems}
+        if not pending or time.monotonic() >= deadline:
+            return problems
+        time.sleep(POLL_S)

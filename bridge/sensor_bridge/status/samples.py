@@ -1,0 +1,54 @@
+"""What VictoriaMetrics holds for each device: its newest sample of any kind (the data-flow
+check's measure, ``observe.newest_sample_ages``), and the newest temperature, flame voltage
+and buffer depth with their ages. Metric names are the contract's."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sensor_bridge.observe import instant_query, newest_sample_ages
+from sensor_bridge.status.report import Latest
+from sensor_protocol.fields import field_by_key, full_metric_name
+
+WINDOW = "1h"
+"""How far back a device's samples are looked for; older reads as none."""
+TEMPERATURE = full_metric_name(field_by_key("temp_c"))
+FLAME = full_metric_name(field_by_key("flame_v"))
+BUFFER = full_metric_name(field_by_key("buffer_depth"))
+SHOWN = (TEMPERATURE, FLAME, BUFFER)
+
+
+@dataclass(frozen=True)
+class Samples:
+    ages: dict[str, float]
+    """Device → seconds since its newest sample; absent: none in ``WINDOW``."""
+    latest: dict[str, dict[str, Latest]]
+    """Device → metric (one of ``SHOWN``) → its newest value; absent: none in ``WINDOW``."""
+
+
+def probe(vm_url: str, studio: str, now: float, timeout: float) -> Samples:
+    """Three instant queries at once; ``BridgeError`` (one line) when VictoriaMetrics fails."""
+    selector = f'{{__name__=~"{"|".join(SHOWN)}", studio="{studio}"}}[{WINDOW}]'
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        ages = pool.submit(newest_sample_ages, vm_url, studio, WINDOW, now, timeout)
+        values = pool.submit(
+            instant_query, vm_url, f"last_over_time({selector}) keep_metric_names", now, timeout
+        )
+        times = pool.submit(
+            instant_query, vm_url, f"tlast_over_time({selector}) keep_metric_names", now, timeout
+        )
+        value_rows, time_rows = values.result(), times.result()
+        newest = ages.result()
+    stamps = {
+        (row["metric"].get("device"), row["metric"].get("__name__")): float(row["value"][1])
+        for row in time_rows
+    }
+    latest: dict[str, dict[str, Latest]] = {}
+    for row in value_rows:
+        device, name = row["metric"].get("device"), row["metric"].get("__name__")
+        stamp = stamps.get((device, name))
+        if device is None or name not in SHOWN or stamp is None:
+            continue
+        latest.setdefault(device, {})[name] = Latest(float(row["value"][1]), now - stamp)
+    return Samples(newest, latest)

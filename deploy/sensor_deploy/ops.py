@@ -1,0 +1,195 @@
+"""The deploy's own operations: each yields commands only when something is to be done, so a
+second run reports no change.
+
+The configuration steps run ``sensor-bridge deploy ...`` on the host. pyinfra runs an
+operation's body once to plan (``--dry``) and again when executing, so what these read at
+execution time (the plan, the pending activation) is what the host has at that moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from pathlib import Path
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.context import state
+from pyinfra.facts.files import File, FileContents, Sha1File
+
+from sensor_bridge.install.layout import Layout
+from sensor_bridge.install.steps import PENDING
+from sensor_bridge.install.swap import MANIFEST as PREVIOUS_MANIFEST
+from sensor_deploy.facts import DeployPlan, JsonFile, PodmanImagePresent
+
+
+def _in_user_runtime(user: str, command: str) -> str:
+    """``command`` as ``user``, with the user manager's runtime dir (rootless podman needs it)."""
+    quoted = shlex.quote(user)
+    return (
+        f"runuser -u {quoted} -- env XDG_RUNTIME_DIR=/run/user/$(id -u {quoted}) "
+        f"sh -c {shlex.quote(command)}"
+    )
+
+
+@operation()
+def linger_enabled(user: str):
+    """``loginctl enable-linger``: the user's manager (and its containers) starts at boot."""
+    if host.get_fact(File, path=f"/var/lib/systemd/linger/{user}"):
+        host.noop(f"{user} lingers")
+        return
+    yield StringCommand("loginctl", "enable-linger", user)
+
+
+@operation()
+def image_pulled(image: str, user: str):
+    """``image`` in ``user``'s podman store (root: the copy the pre-swap checks run)."""
+    if host.get_fact(PodmanImagePresent, image=image, user=user):
+        host.noop(f"{image} is there")
+        return
+    pull = f"podman pull --quiet {shlex.quote(image)}"
+    yield pull if user == "root" else _in_user_runtime(user, pull)
+
+
+UPLOAD_DIR = ".sensor-pipeline-upload"
+"""In the SSH user's home, mode 0700: where a secret lands before root copies it in place."""
+
+
+@operation()
+def secret_file(src: str, dest: str):
+    """Upload ``src`` as ``dest`` (root, 0600) without ever printing it (``files.put`` shows
+    a diff with ``--diff``). Over SSH with sudo the file passes through ``UPLOAD_DIR`` (0700,
+    the SSH user's) and lands in a root-only directory, so no one else can read it on the way.
+    """
+    local = hashlib.sha1(Path(src).read_bytes()).hexdigest()
+    remote = host.get_fact(Sha1File, path=dest)
+    current = host.get_fact(File, path=dest)
+    if remote == local and current and current["mode"] == 600 and current["user"] == "root":
+        host.noop(f"{dest} is up to date")
+        return
+    host.log(f"Will update {dest} (a secret: contents not shown)")
+    yield StringCommand("mkdir", "-p", "-m", "700", UPLOAD_DIR, _sudo=False)
+    temp = f"{UPLOAD_DIR}/{Path(dest).name}"
+    yield FileUploadCommand(src, dest, remote_temp_filename=temp)
+    yield StringCommand("chown", "root:root", dest)
+    yield StringCommand("chmod", "600", dest)
+
+
+@operation()
+def host_package_installed(wheel: str, venv: str, link: str):
+    """The host package's wheel in its virtualenv, ``sensor-bridge`` linked on PATH.
+
+    The wheel's hash is kept beside the venv: the same wheel is not installed twice."""
+    digest = hashlib.sha256(Path(wheel).read_bytes()).hexdigest()
+    stamp = f"{venv}/installed-wheel.sha256"
+    installed = host.get_fact(FileContents, path=stamp)
+    if installed and installed[0].strip() == digest and host.get_fact(File, path=link):
+        host.noop("the host package is installed")
+        return
+    remote_wheel = f"{venv}.dist/{Path(wheel).name}"
+    yield StringCommand("mkdir", "-p", f"{venv}.dist")
+    yield FileUploadCommand(wheel, remote_wheel, remote_temp_filename=remote_wheel + ".part")
+    yield StringCommand("python3", "-m", "venv", venv)
+    # Dependencies as pinned by the wheel, then this wheel over any same-version copy.
+    yield StringCommand(f"{venv}/bin/pip", "install", "--quiet", remote_wheel)
+    yield StringCommand(
+        f"{venv}/bin/pip", "install", "--quiet", "--no-deps", "--force-reinstall", remote_wheel
+    )
+    yield StringCommand("ln", "-sfn", f"{venv}/bin/sensor-bridge", link)
+    yield f"echo {digest} > {shlex.quote(stamp)}"
+
+
+def _plan(sensor_bridge: str, site: str, root: str) -> dict[str, Any] | None:
+    plan: dict[str, Any] | None = host.get_fact(
+        DeployPlan, sensor_bridge=sensor_bridge, site=site, root=root
+    )
+    return plan
+
+
+@operation()
+def configuration_validated(sensor_bridge: str, site: str, root: str):
+    """Render into the staging tree and validate the changed services with their real tools;
+    a failure stops the deploy here, before any live file is touched."""
+    plan = _plan(sensor_bridge, site, root)
+    if plan is not None and not plan["changed"]:
+        host.noop("the live configuration matches the site file")
+        return
+    yield StringCommand(sensor_bridge, "deploy", "stage", "--site", site, "--root", root)
+
+
+@operation()
+def configuration_swapped(sensor_bridge: str, site: str, root: str):
+    """Swap the validated files into place (the replaced ones kept for rollback)."""
+    plan = _plan(sensor_bridge, site, root)
+    if plan is not None and not plan["changed"]:
+        host.noop("nothing to swap")
+        return
+    yield StringCommand(sensor_bridge, "deploy", "swap", "--site", site, "--root", root)
+
+
+def pending_activation(sensor_bridge: str, site: str, root: str) -> dict[str, Any]:
+    """What the swap left to restart (executing), or what the plan predicts (``--dry``)."""
+    pending = host.get_fact(JsonFile, path=str(Layout(Path(root)).state / PENDING))
+    if pending is None and not state.is_executing:
+        plan = _plan(sensor_bridge, site, root)
+        if plan is None:
+            # A fresh host: every unit starts.
+            return {"user_daemon_reload": True, "restart": None, "reload": []}
+        pending = plan["activation"]
+    return pending or {"user_daemon_reload": False, "restart": [], "reload": []}
+
+
+@operation()
+def user_manager_reloaded(user: str, sensor_bridge: str, site: str, root: str):
+    """``systemctl --user daemon-reload``: the quadlet generator reads the new units."""
+    if not pending_activation(sensor_bridge, site, root)["user_daemon_reload"]:
+        host.noop("no quadlet changed")
+        return
+    yield StringCommand("systemctl", "--user", f"--machine={user}@.host", "daemon-reload")
+
+
+@operation()
+def unit_activated(unit: str, user_unit: bool, user: str, sensor_bridge: str, site: str, root: str):
+    """Restart (or reload) ``unit`` when one of its files changed; otherwise leave it alone."""
+    pending = pending_activation(sensor_bridge, site, root)
+    systemctl = ["systemctl", "--user", f"--machine={user}@.host"] if user_unit else ["systemctl"]
+    entry = [unit, user_unit]
+    if pending["restart"] is None or entry in pending["restart"]:
+        yield StringCommand(*systemctl, "restart", unit)
+    elif entry in pending["reload"]:
+        yield StringCommand(*systemctl, "reload-or-restart", unit)
+    else:
+        host.noop(f"{unit}: none of its files changed")
+
+
+@operation()
+def services_verified(sensor_bridge: str, site: str, root: str, timeout_s: int):
+    """After restarts: every service answers, or the deploy fails naming the ones that do not."""
+    pending = pending_activation(sensor_bridge, site, root)
+    if not (pending["restart"] is None or pending["restart"] or pending["reload"]):
+        host.noop("nothing was restarted")
+        return
+    yield StringCommand(
+        sensor_bridge, "deploy", "verify", "--site", site, "--timeout", str(timeout_s)
+    )
+
+
+@operation()
+def activation_done(root: str):
+    """The restarts are done: forget them (a deploy stopped before this point redoes them)."""
+    path = str(Layout(Path(root)).state / PENDING)
+    if host.get_fact(File, path=path):
+        yield StringCommand("rm", "-f", path)
+    else:
+        host.noop("nothing pending")
+
+
+@operation()
+def previous_set_restored(sensor_bridge: str, root: str):
+    """``sensor-bridge deploy rollback``: the files the last swap replaced, back in place."""
+    kept = host.get_fact(JsonFile, path=str(Layout(Path(root)).state / PREVIOUS_MANIFEST))
+    if not kept:
+        host.noop("no previous set is kept")
+        return
+    yield StringCommand(sensor_bridge, "deploy", "rollback", "--root", root)

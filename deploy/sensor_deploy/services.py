@@ -1,0 +1,311 @@
+"""One ``@deploy`` per part of the stack; each operation is named so the log reads as a story.
+
+The service deploys install what their service needs (packages, images, data directories) and
+enable it at boot; ``configuration`` renders, validates and swaps every service's files at
+once (nothing is swapped unless everything validates); ``activation`` then restarts what
+changed. On a staging root (``--data root=DIR``, the tests) the system steps are not run:
+``recorded_system_steps`` writes them to a file under the root instead.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from io import StringIO
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+from pyinfra.operations import apt, files, server, systemd
+
+from sensor_bridge.install import host_setup, preflight
+from sensor_bridge.install.activation import ALERTMANAGER, ALLOY, MONIT, MOSQUITTO, Unit
+from sensor_bridge.install.layout import SITE_DIR
+from sensor_bridge.render import vector as vector_render
+from sensor_bridge.render import victoriametrics as victoriametrics_render
+from sensor_bridge.render import vmalert as vmalert_render
+from sensor_deploy import ops
+from sensor_deploy.facts import DpkgArchitecture, OsRelease
+from sensor_deploy.target import Target
+
+REPO = Path(__file__).resolve().parents[2]
+VERIFY_TIMEOUT_S = 300
+"""VictoriaMetrics opening its data and Vector's first connection can take minutes on a Pi."""
+
+VICTORIAMETRICS = Unit(f"{victoriametrics_render.NAME}.service", True)
+VMALERT = Unit(f"{vmalert_render.NAME}.service", True)
+VECTOR = Unit(f"{vector_render.NAME}.service", True)
+ACTIVATION_ORDER = (
+    MOSQUITTO,
+    ALERTMANAGER,
+    VICTORIAMETRICS,
+    VMALERT,
+    VECTOR,
+    ALLOY,
+    # Last: monit watches the others and must not nudge them while they restart.
+    MONIT,
+)
+
+
+@deploy("Preflight")
+def check_preflight(target: Target) -> None:
+    """Debian 13+ on 64-bit, or stop with one line saying what is needed."""
+    problem = preflight.problem(
+        host.get_fact(OsRelease, root=str(target.root)), host.get_fact(DpkgArchitecture)
+    )
+    if problem is not None:
+        raise DeployError(f"{host.name}: {problem}")
+
+
+@deploy("Host basics")
+def host_basics() -> None:
+    apt.packages(
+        name="Install python3-venv and curl (the host package's venv, Grafana's key)",
+        packages=list(host_setup.BASE_PACKAGES),
+        update=True,
+        cache_time=3600,
+    )
+
+
+@deploy("Rootless podman base")
+def podman_base(target: Target) -> None:
+    """podman, the service user, its lingering user manager and its cleanup timer."""
+    user = target.user
+    apt.packages(
+        name="Install podman (quadlets) and the rootless helpers",
+        packages=list(host_setup.PODMAN_PACKAGES),
+    )
+    server.user(
+        name=f"Create the service user {user} (its rootless podman runs the containers)",
+        user=user,
+        home=str(target.site.service_user.home_dir),
+        shell="/usr/sbin/nologin",
+        create_home=True,
+    )
+    ops.linger_enabled(
+        name=f"Let {user}'s manager run at boot and without a login (linger)", user=user
+    )
+    systemd.service(
+        name=f"Enable {user}'s systemd-tmpfiles-clean.timer (expires Vector's dead letters)",
+        service=host_setup.USER_TIMERS[0],
+        running=True,
+        enabled=True,
+        user_mode=True,
+        user_name=user,
+    )
+
+
+def _system_service(title: str, packages: tuple[str, ...], unit: Unit) -> None:
+    apt.packages(name=f"Install {title} ({', '.join(packages)})", packages=list(packages))
+    # Enabled, not started here: it (re)starts once its configuration is in place.
+    systemd.service(
+        name=f"Enable {unit.name} at boot", service=unit.name, running=None, enabled=True
+    )
+
+
+def _container_service(target: Target, image: str, data_dir: Path | None = None) -> None:
+    if data_dir is not None:
+        files.directory(
+            name=f"Create {data_dir} for {target.user}'s container",
+            path=str(data_dir),
+            user=target.user,
+            group=target.user,
+            mode="750",
+        )
+    ops.image_pulled(name=f"Pull {image} for {target.user}", image=image, user=target.user)
+    ops.image_pulled(name=f"Pull {image} for the pre-swap checks", image=image, user="root")
+
+
+@deploy("Mosquitto")
+def mosquitto() -> None:
+    _system_service("Mosquitto", host_setup.MOSQUITTO_PACKAGES, MOSQUITTO)
+
+
+@deploy("VictoriaMetrics")
+def victoriametrics(target: Target) -> None:
+    storage = target.site.storage
+    _container_service(target, storage.image, storage.data_path)
+
+
+@deploy("Vector")
+def vector(target: Target) -> None:
+    pipeline = target.site.pipeline
+    _container_service(target, pipeline.image, pipeline.data_path)
+
+
+@deploy("vmalert")
+def vmalert(target: Target) -> None:
+    _container_service(target, target.site.alerts.image)
+
+
+@deploy("Alertmanager")
+def alertmanager() -> None:
+    _system_service("Alertmanager", host_setup.ALERTMANAGER_PACKAGES, ALERTMANAGER)
+
+
+@deploy("monit")
+def monit() -> None:
+    _system_service("monit", host_setup.MONIT_PACKAGES, MONIT)
+
+
+@deploy("Alloy")
+def alloy() -> None:
+    """From Grafana's apt repository (arm64 and amd64 only)."""
+    files.directory(name="Create /etc/apt/keyrings", path="/etc/apt/keyrings", mode="755")
+    files.download(
+        name="Fetch Grafana's apt signing key",
+        src=host_setup.GRAFANA_KEY_URL,
+        dest=host_setup.GRAFANA_KEYRING,
+        mode="644",
+    )
+    repo = apt.repo(
+        name="Add Grafana's apt repository",
+        src=host_setup.GRAFANA_REPO,
+        filename=host_setup.GRAFANA_REPO_FILE,
+    )
+    apt.update(name="Read Grafana's package list", _if=repo.did_change)
+    _system_service("Alloy", host_setup.GRAFANA_PACKAGES, ALLOY)
+
+
+@deploy("Time for the sensor nodes")
+def ntp() -> None:
+    apt.packages(name="Install chrony", packages=list(host_setup.NTP_PACKAGES))
+    conf = files.put(
+        name="Serve NTP to the LAN with chrony (the nodes' default time server is this host)",
+        src=StringIO(host_setup.chrony_conf()),
+        dest=str(host_setup.CHRONY_CONF_PATH),
+        mode="644",
+    )
+    systemd.service(
+        name="Restart chrony (its LAN access changed)",
+        service="chrony.service",
+        restarted=True,
+        enabled=True,
+        _if=conf.did_change,
+    )
+
+
+@deploy("Host package")
+def host_package() -> None:
+    """``sensor-bridge`` (this checkout) in /opt/sensor-pipeline, linked in /usr/local/bin."""
+    wheel = host.data.get("host_package_wheel") or build_wheel()
+    ops.host_package_installed(
+        name="Install the host package (sensor-bridge) from this checkout",
+        wheel=str(wheel),
+        venv=str(host_setup.HOST_PACKAGE_VENV),
+        link=str(host_setup.SENSOR_BRIDGE),
+    )
+
+
+@deploy("Site files")
+def site_files(target: Target) -> None:
+    """A remote Pi gets the site and secrets files in /etc/sensor-pipeline (@local reads them
+    where they are)."""
+    site_dir = str(target.root / SITE_DIR)
+    files.directory(name=f"Create {site_dir} (root only)", path=site_dir, mode="700")
+    files.put(
+        name="Upload the site file",
+        src=str(target.site_file),
+        dest=target.site_on_host,
+        mode="644",
+    )
+    ops.secret_file(
+        name="Upload the secrets file (0600, never shown)",
+        src=str(target.site.secrets_path),
+        dest=target.secrets_on_host,
+    )
+
+
+def _where(target: Target) -> dict[str, str]:
+    return {
+        "sensor_bridge": target.sensor_bridge,
+        "site": target.site_on_host,
+        "root": str(target.root),
+    }
+
+
+@deploy("Configuration")
+def configuration(target: Target) -> None:
+    """Render, validate with the real tools, then swap: a bad file never goes live."""
+    ops.configuration_validated(
+        name="Render the site into staging and validate it with the real tools", **_where(target)
+    )
+    ops.configuration_swapped(
+        name="Swap the validated files into place (the previous set kept for rollback)",
+        **_where(target),
+    )
+
+
+@deploy("Activation")
+def activation(target: Target) -> None:
+    """Restart or reload the units whose files changed, then check every service answers."""
+    ops.user_manager_reloaded(
+        name=f"Reload {target.user}'s manager (quadlets changed)",
+        user=target.user,
+        **_where(target),
+    )
+    for unit in ACTIVATION_ORDER:
+        ops.unit_activated(
+            name=f"Restart or reload {unit.name} if its files changed",
+            unit=unit.name,
+            user_unit=unit.user,
+            user=target.user,
+            **_where(target),
+        )
+    ops.services_verified(
+        name="Check that every service answers", timeout_s=VERIFY_TIMEOUT_S, **_where(target)
+    )
+    ops.activation_done(name="Forget the restarts done", root=str(target.root))
+
+
+@deploy("Rollback")
+def rollback(target: Target) -> None:
+    ops.previous_set_restored(
+        name="Put back the files the last deploy replaced",
+        sensor_bridge=target.sensor_bridge,
+        root=str(target.root),
+    )
+
+
+@deploy("Recorded system steps")
+def recorded_system_steps(target: Target) -> None:
+    """On a staging root: what the system steps would do, written instead of done."""
+    files.put(
+        name="Record the system steps a live root runs (packages, user, linger, images, units)",
+        src=StringIO(system_steps_text(target)),
+        dest=str(target.layout.state / "system-steps.txt"),
+        mode="644",
+        create_remote_dir=True,
+    )
+
+
+def system_steps_text(target: Target) -> str:
+    site = target.site
+    data_dirs = host_setup.data_dirs(site)
+    lines = [
+        f"apt install {' '.join(host_setup.DEBIAN_PACKAGES)}",
+        f"apt repository {host_setup.GRAFANA_REPO}",
+        f"apt install {' '.join(host_setup.GRAFANA_PACKAGES)}",
+        f"user {target.user} home {site.service_user.home_dir}",
+        f"loginctl enable-linger {target.user}",
+        f"systemctl --user enable --now {' '.join(host_setup.USER_TIMERS)}",
+        *(f"directory {d} owner {target.user}" for d in data_dirs),
+        *(f"podman pull {image}" for image in host_setup.images(site)),
+        f"chrony {host_setup.CHRONY_CONF_PATH}",
+        f"host package {host_setup.HOST_PACKAGE_VENV} -> {host_setup.SENSOR_BRIDGE}",
+        *(f"activate {u.name}{' (user)' if u.user else ''}" for u in ACTIVATION_ORDER),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def build_wheel() -> Path:
+    """This checkout's wheel (hatchling builds reproducibly: same code, same bytes)."""
+    out = Path(tempfile.mkdtemp(prefix="sensor-pipeline-wheel-"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(REPO)],
+        check=True,
+    )
+    (wheel,) = out.glob("*.whl")
+    return wheel

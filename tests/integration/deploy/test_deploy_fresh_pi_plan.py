@@ -1,0 +1,155 @@
+"""The deploy planned for a fresh Raspberry Pi (trixie, arm64) with pyinfra's @fake connector:
+every fact answers as on a blank Pi, every command "succeeds", and the commands the deploy
+issues are read from pyinfra's own log (-vv).
+
+Also: a 32-bit or Debian 12 host is refused at preflight, before any operation runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from sensor_bridge.install import host_setup
+from sensor_bridge.install.layout import Layout
+from sensor_bridge.install.steps import plan
+from sensor_bridge.local.examples import example_site
+from sensor_bridge.site import load_secrets, load_site
+from tests.integration.deploy.pyinfra_runs import BOOKWORM, DEPLOY, TRIXIE, Run, pyinfra
+
+pytestmark = pytest.mark.integration
+
+APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get -y"
+SYSTEM_UNITS = (
+    "mosquitto.service",
+    "prometheus-alertmanager.service",
+    "monit.service",
+    "alloy.service",
+    "chrony.service",
+)
+
+
+def fake_pi(
+    tmp_path: Path, site_file: Path, os_release: str, architecture: str, pending: str
+) -> Path:
+    """An inventory of one @fake Pi: os-release, dpkg architecture, and the pending
+    activation the swap leaves (the rest answers as on a blank system)."""
+    wheel = tmp_path / "sensor_pipeline-0-py3-none-any.whl"
+    wheel.write_bytes(b"a wheel stands in: nothing installs it on a fake host")
+    inventory = tmp_path / "inventory.py"
+    responses = {
+        "/etc/os-release": os_release.splitlines(),
+        "dpkg --print-architecture": architecture,
+    }
+    inventory.write_text(
+        "import re\n"
+        "responses = " + repr(responses) + "\n"
+        f"responses[re.compile(r'^if \\[ -f \\S*pending-activation')] = {pending!r}\n"
+        "pis = [('@fake/pi', {\n"
+        f"    'site_file': {str(site_file)!r},\n"
+        f"    'host_package_wheel': {str(wheel)!r},\n"
+        "    'fake_responses': responses,\n"
+        "    'fake_delay': 0,\n"
+        "})]\n"
+    )
+    return inventory
+
+
+def commands(run: Run) -> list[str]:
+    """The commands pyinfra ran (its ``>>>`` lines at -vv)."""
+    return [line.split(">>> ", 1)[1] for line in run.output.splitlines() if ">>> " in line]
+
+
+def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
+    site_file = example_site(tmp_path / "site")
+    site = load_site(site_file)
+    # What the swap leaves pending on a blank Pi: the activation of every rendered file.
+    blank = plan(site_file, Layout(tmp_path / "blank"))
+    pending = json.dumps(blank.as_json()["activation"])
+    inventory = fake_pi(tmp_path, site_file, TRIXIE, "arm64", pending)
+
+    run = pyinfra(str(inventory), DEPLOY, "-y", "-vv", "--diff")
+
+    assert run.returncode == 0, run.output
+    ran = commands(run)
+    installed = [c.split(" install ")[1].split() for c in ran if c.startswith(APT_INSTALL)]
+    assert sorted(p for packages in installed for p in packages) == sorted(
+        [*host_setup.DEBIAN_PACKAGES, *host_setup.GRAFANA_PACKAGES]
+    )
+    assert any(host_setup.GRAFANA_REPO in c and "grafana.list" in c for c in ran)
+    assert any(host_setup.GRAFANA_KEY_URL in c for c in ran)
+    assert "useradd -d /home/sensor -s /usr/sbin/nologin -m sensor" in ran
+    assert "loginctl enable-linger sensor" in ran
+    assert "systemctl --user --machine=sensor@.host enable systemd-tmpfiles-clean.timer" in ran
+    for directory in host_setup.data_dirs(site):
+        assert f"chown sensor:sensor {directory}" in ran
+    for image in host_setup.images(site):
+        assert f"podman pull --quiet {image}" in ran  # root's copy, for the checks
+        assert any(
+            c.startswith("runuser -u sensor") and f"podman pull --quiet {image}" in c for c in ran
+        )
+    for unit in SYSTEM_UNITS:
+        assert f"systemctl enable {unit}" in ran
+    assert "systemctl start chrony.service" in ran
+    assert "ln -sfn /opt/sensor-pipeline/venv/bin/sensor-bridge /usr/local/bin/sensor-bridge" in ran
+    where = "--site /etc/sensor-pipeline/site.toml --root /"
+    stage = ran.index(f"/usr/local/bin/sensor-bridge deploy stage {where}")
+    swap = ran.index(f"/usr/local/bin/sensor-bridge deploy swap {where}")
+    reload_user = ran.index("systemctl --user --machine=sensor@.host daemon-reload")
+    restarts = [
+        c for c in ran if re.match(r"systemctl (--user --machine=sensor@\.host )?restart ", c)
+    ]
+    assert stage < swap < reload_user < ran.index(restarts[0])
+    assert [c.split()[-1] for c in restarts] == [
+        "mosquitto.service",
+        "prometheus-alertmanager.service",
+        "victoriametrics.service",
+        "vmalert.service",
+        "vector.service",
+        "alloy.service",
+        "monit.service",
+    ]
+    assert any(c.startswith("/usr/local/bin/sensor-bridge deploy verify") for c in ran)
+    secrets = load_secrets(site)
+    for secret in [secrets.pipeline_password(), *secrets.mqtt.devices.values()]:
+        assert secret not in run.output
+
+
+@pytest.mark.parametrize(
+    ("os_release", "architecture", "needed"),
+    [(BOOKWORM, "arm64", "quadlets need podman 4.4"), (TRIXIE, "armhf", "no 32-bit ARM")],
+)
+def test_an_unfit_pi_is_refused_before_any_operation(
+    tmp_path: Path, os_release: str, architecture: str, needed: str
+) -> None:
+    site_file = example_site(tmp_path / "site")
+    inventory = fake_pi(tmp_path, site_file, os_release, architecture, "null")
+
+    run = pyinfra(str(inventory), DEPLOY, "-y", "-vv")
+
+    assert run.returncode != 0
+    assert needed in run.output
+    assert "Starting operation" not in run.output
+
+
+def test_dry_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
+    site_file = example_site(tmp_path / "site")
+    inventory = fake_pi(tmp_path, site_file, TRIXIE, "arm64", "null")
+
+    run = pyinfra(str(inventory), DEPLOY, "--dry")
+
+    assert run.returncode == 0, run.output
+    plan_table = run.output.split("Detected changes:", 1)[1]
+    for step in (
+        "Mosquitto | Install Mosquitto (mosquitto, mosquitto-clients)",
+        "Alloy | Install Alloy (alloy)",
+        "Vector | Pull docker.io/timberio/vector",
+        "Let sensor's manager run at boot and without a login (linger)",
+        "Render the site into staging and validate it with the real tools",
+        "Restart or reload vector.service if its files changed",
+    ):
+        assert step in plan_table
+    assert "Starting operation" not in run.output

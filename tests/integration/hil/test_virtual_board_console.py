@@ -1,0 +1,86 @@
+"""The virtual board's console on a pty answers as CircuitPython's does, byte for byte where
+the HIL suite and tools like mpremote depend on it: the REPL, the raw REPL and soft reboots.
+No broker: the firmware keeps trying to connect, which does not concern the console."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sensor_bridge.checks.process import free_port
+from tests.hil.serial_board import CTRL_A, CTRL_B, CTRL_D, BoardError, SerialBoard
+from tests.support.node import PICO_W, make_drive
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BANNER = "Adafruit CircuitPython 10.0.3 on 2025-10-17; Raspberry Pi Pico W with rp2040"
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> Iterator[SerialBoard]:
+    drive = make_drive(tmp_path / "drive", PICO_W, free_port())
+    link = tmp_path / "tty"
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("sensor-bridge")),
+            "virtual-board",
+            "--drive",
+            str(drive),
+            "--pty-link",
+            str(link),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        process.stdout.readline()
+        serial_board = SerialBoard(str(link)).open()
+        try:
+            yield serial_board
+        finally:
+            serial_board.close()
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+    assert not link.exists(), "the link outlived the board"
+
+
+def test_repl_and_raw_repl_behave_as_circuitpython(board: SerialBoard) -> None:
+    board.wait_line(r" INFO boot ", 20, 0)
+    assert board.enter_repl() == BANNER
+    assert "KeyboardInterrupt" in board.text()
+
+    mark = board.mark()
+    board.write(b"6 * 7\r")
+    board.expect(b"6 * 7\r\n42\r\n>>> ", 5, mark)
+    mark = board.mark()
+    board.write(b"for n in range(2):\r")
+    board.expect(b"... ", 5, mark)
+    board.write(b"  print(n)\r\r")
+    board.expect(b"0\r\n1\r\n>>> ", 5, mark)
+
+    assert board.exec_raw("import board\nprint(board.board_id)") == "raspberry_pi_pico_w\n"
+    with pytest.raises(BoardError, match=r'File "<stdin>", line 2[\s\S]*ValueError: bad'):
+        board.exec_raw("x = 1\nraise ValueError('bad')")
+
+    # Ctrl-D on an empty raw REPL: "OK", a soft reboot, and the raw REPL again (no code.py).
+    mark = board.mark()
+    board.write(CTRL_A)
+    board.expect(b"raw REPL; CTRL-B to exit\r\n>", 5, mark)
+    mark = board.mark()
+    board.write(CTRL_D)
+    board.expect(b"OK\r\nsoft reboot\r\nraw REPL; CTRL-B to exit\r\n>", 10, mark)
+    mark = board.mark()
+    board.write(CTRL_B)
+    board.expect(b"\r\n\r\n" + BANNER.encode() + b"\r\n>>> ", 10, mark)
+
+    banner, after = board.soft_reboot()
+    assert banner == ["soft reboot", "Auto-reload is off.", "code.py output:"]
+    board.wait_line(r" INFO boot .* reset_reason=POWER_ON", 20, after)

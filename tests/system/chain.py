@@ -1,0 +1,186 @@
+"""The whole chain for system tests: a test site whose devices are virtual boards, the local
+stack it renders, and the readings counted on both ends by device and sequence number.
+
+What the boards published is what a second subscriber on the broker heard (the pipeline's
+user, its own persistent session); what was stored is VictoriaMetrics' export of the
+sequence-number series, one sample per reading at the reading's sample time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensor_bridge.local.examples import example_context
+from sensor_bridge.local.furnaces import virtual_furnace
+from sensor_bridge.local.stack import LocalStack
+from sensor_bridge.render import RenderContext, vmalert
+from sensor_bridge.render.mosquitto import PIPELINE_USER
+from sensor_bridge.site import duration_seconds
+from sensor_bridge.virtual.launcher import VirtualBoardProcess
+from sensor_protocol.payloads import decode_readings, sample_time_ms
+from sensor_protocol.topics import BACKFILL, TELEMETRY
+from tests.support.recorder import Recorder
+
+BOARD = "raspberry_pi_pico_w"
+SAMPLE_PERIOD_S = 1
+UNCLOCKED_TOLERANCE_MS = 1000
+"""A reading taken before the board's clock was set lands at receive time minus its age:
+the pipeline and the recorder receive it a few milliseconds apart (the contract says ±1 s)."""
+DELIVERY_TIMEOUT_S = 30.0
+
+
+def system_context(directory: Path, device_ids: Iterable[str]) -> RenderContext:
+    """The example site with ``device_ids`` as its devices (each a Pico W with the example's
+    first device's thresholds), each with its own MQTT password."""
+    context = example_context(directory)
+    model = context.site.devices[0]
+    devices = [model.model_copy(update={"id": i, "name": i, "board": BOARD}) for i in device_ids]
+    passwords = {d.id: f"system-test-{d.id}" for d in devices}
+    mqtt = context.secrets.mqtt.model_copy(update={"devices": passwords})
+    return RenderContext(
+        context.site.model_copy(update={"devices": devices}),
+        context.secrets.model_copy(update={"mqtt": mqtt}),
+    )
+
+
+def announce_pipeline(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    """Which pipeline moved the data, in the test output (as the host pipeline tests say)."""
+    with capsys.disabled():
+        print(f"\n[pipeline: {stack.pipeline_kind}]", end=" ")
+
+
+def board(
+    stack: LocalStack,
+    device_id: str,
+    workdir: Path,
+    *,
+    speed: float = 1.0,
+    epoch: float | None = None,
+    scenario: list[dict[str, Any]] | None = None,
+    **settings: Any,
+) -> VirtualBoardProcess:
+    """``device_id``'s virtual board on the stack's broker (not started): settings.toml as
+    ``local.furnaces`` writes it, sampling every ``SAMPLE_PERIOD_S``, with ``settings``."""
+    return virtual_furnace(
+        stack.site,
+        stack.context.secrets,
+        stack.site.device(device_id),
+        stack.broker_port,
+        workdir,
+        speed=speed,
+        epoch=epoch,
+        scenario=scenario,
+        **{"SAMPLE_PERIOD_S": SAMPLE_PERIOD_S, **settings},
+    )
+
+
+def recorder(stack: LocalStack, client_id: str = "system-test-recorder") -> Recorder:
+    """A subscriber to every device topic, as the pipeline's user, with a persistent session
+    of its own: what arrives while a broker restart reconnects it is queued, not lost."""
+    site = stack.site
+    return Recorder(
+        stack.broker_port,
+        [f"{site.topic_root}/{site.studio}/+/+"],
+        client_id=client_id,
+        username=PIPELINE_USER,
+        password=stack.context.secrets.pipeline_password(),
+        clean_session=False,
+    )
+
+
+@dataclass(frozen=True)
+class Reading:
+    seq: int
+    at_ms: int
+    clocked: bool
+    """Stamped by the board's own clock (else: receive time minus its age)."""
+
+
+def published(
+    rec: Recorder, device: str, channels: str = f"{TELEMETRY}|{BACKFILL}"
+) -> list[Reading]:
+    """Every reading ``device`` published on ``channels`` (a regex; by default telemetry and
+    backfill), as heard, in order."""
+    found = []
+    for message in rec.on(f"/{device}/({channels})$"):
+        payload = decode_readings(message.payload)
+        for reading in payload["readings"]:
+            at = sample_time_ms(reading, payload["sent_up_ms"], round(message.received * 1000))
+            found.append(Reading(reading["seq"], at, reading["t"] is not None))
+    return found
+
+
+def stored(stack: LocalStack, device: str) -> list[tuple[int, int]]:
+    """(sequence number, timestamp in ms) of every stored reading of ``device``."""
+    stack.storage.flush()
+    selector = f'{vmalert.SEQUENCE}{{studio="{stack.site.studio}",device="{device}"}}'
+    return [
+        (int(value), at)
+        for series in stack.storage.export(selector)
+        for at, value in zip(series["timestamps"], series["values"], strict=True)
+    ]
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.25)
+
+
+def wait_stored(stack: LocalStack, device: str, count: int, timeout: float) -> None:
+    """Until at least ``count`` readings of ``device`` are stored."""
+    wait_until(lambda: len(stored(stack, device)) >= count, timeout, f"{count} readings stored")
+
+
+def start_rules_once_seen(stack: LocalStack, devices: Iterable[str]) -> None:
+    """Start vmalert once every device in ``devices`` has a reading older than vmalert's
+    query time: the store's latency offset back, rounded down to the group's interval (its
+    eval alignment). Before that it would find them silent ("no data")."""
+    offset_ms = 1000 * (
+        duration_seconds(stack.site.storage.latency_offset)
+        + duration_seconds(vmalert.SHOP_INTERVAL)
+    )
+
+    def seen(device: str) -> bool:
+        times = [at for _, at in stored(stack, device)]
+        return bool(times) and min(times) < time.time() * 1000 - offset_ms - 1000
+
+    for device in devices:
+        wait_until(partial(seen, device), DELIVERY_TIMEOUT_S, f"{device}'s first readings")
+    stack.start_rules()
+
+
+def assert_complete(stack: LocalStack, rec: Recorder, device: str) -> int:
+    """Every reading ``device`` published is stored once, at its sample time; the number of
+    readings. The board numbers its readings: no gap in the published numbers means the
+    recorder missed none."""
+    wait_until(
+        lambda: {s for s, _ in stored(stack, device)} >= {r.seq for r in published(rec, device)},
+        DELIVERY_TIMEOUT_S,
+        f"{device}'s readings stored",
+    )
+    found = stored(stack, device)
+    sent = published(rec, device)
+    by_seq = {r.seq: r for r in sent}
+    # QoS 1 may deliver a reading twice (a PUBACK lost to a restart): the same reading.
+    assert all(r == by_seq[r.seq] or not r.clocked for r in sent)
+    seqs = sorted(by_seq)
+    assert seqs, f"{device} published nothing"
+    assert seqs == list(range(seqs[0], seqs[-1] + 1)), f"{device}: a gap in what it published"
+    copies = Counter(seq for seq, _ in found)
+    assert [s for s, n in copies.items() if n > 1] == [], f"{device}: stored twice"
+    assert set(copies) == set(seqs), f"{device}: stored but never published"
+    for seq, at in found:
+        reading = by_seq[seq]
+        tolerance = 0 if reading.clocked else UNCLOCKED_TOLERANCE_MS
+        assert abs(at - reading.at_ms) <= tolerance, (seq, at, reading)
+    return len(seqs)

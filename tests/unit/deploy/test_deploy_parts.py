@@ -1,0 +1,113 @@
+"""The small parts: secret masking, the container tool wrappers, the hatch launcher, the
+post-restart health check, the NTP config."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from types import ModuleType
+
+from sensor_bridge.checks.process import free_port
+from sensor_bridge.install import container_tools, health, host_setup
+from sensor_bridge.install.redaction import MASK, redact
+from sensor_bridge.local.examples import example_context
+from sensor_bridge.local.tools import REPO_ROOT
+from sensor_bridge.render.monit import Service
+
+
+def test_every_secret_value_is_masked(tmp_path: Path) -> None:
+    secrets = example_context(tmp_path).secrets
+    password = secrets.pipeline_password()
+    said = redact(f"monitrc:12: syntax error '{password}' near user pipeline", secrets)
+    assert password not in said
+    assert MASK in said
+    assert "syntax error" in said
+
+
+def test_wrappers_run_the_pinned_images(tmp_path: Path) -> None:
+    site = example_context(tmp_path / "site").site
+    staging = tmp_path / "staging"
+    container_tools.install(tmp_path / "tools", site, [staging])
+    vmalert = (tmp_path / "tools" / "vmalert").read_text()
+    assert site.alerts.image in vmalert
+    assert f"--volume={staging}:{staging}" in vmalert
+    assert "--network=host" in vmalert
+    assert (tmp_path / "tools" / "vector").stat().st_mode & 0o111
+    assert site.pipeline.image in (tmp_path / "tools" / "vector").read_text()
+    assert site.storage.image in (tmp_path / "tools" / "victoria-metrics").read_text()
+
+
+def _launcher() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("deploy_run", REPO_ROOT / "deploy" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_launcher_says_yes_unless_dry() -> None:
+    launcher = _launcher()
+    run = launcher.pyinfra_argv("deploy", [])
+    assert run[:3] == [sys.executable, "-m", "pyinfra"]
+    assert run[-2:] == ["--sudo", "-y"]
+    dry = launcher.pyinfra_argv("deploy", ["--dry", "--diff"])
+    assert "-y" not in dry
+    assert dry[-2:] == ["--dry", "--diff"]
+    assert launcher.pyinfra_argv("rollback", [])[4].endswith("rollback.py")
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"OK" if self.path == "/health" else b"nope"
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_health_probes_name_what_does_not_answer() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    closed = free_port()
+    try:
+        up = Service("vm", "vm.service", True, ("127.0.0.1", port), "/health", content="OK")
+        wrong = Service("x", "x.service", True, ("127.0.0.1", port), "/other")
+        down = Service("broker", "mosquitto.service", False, ("127.0.0.1", closed), None)
+        assert health.probe(up) is None
+        assert health.probe(wrong) == f"http://127.0.0.1:{port}/other answered HTTP 404"
+        assert "no TCP connection" in str(health.probe(down))
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            tcp = Service("tcp", "t.service", False, listener.getsockname()[:2], None)
+            assert health.probe(tcp) is None
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unhealthy_waits_until_the_deadline_then_names_the_rest(tmp_path: Path) -> None:
+    site = example_context(tmp_path).site
+    calls: dict[str, int] = {}
+
+    def flaky(service: Service) -> str | None:
+        calls[service.name] = calls.get(service.name, 0) + 1
+        if service.name == "vector":
+            return "still starting"
+        return None if calls[service.name] > 1 else "not yet"
+
+    problems = health.unhealthy(site, timeout_s=0.5, check=flaky)
+    assert problems == {"vector": "still starting"}
+    assert calls["mosquitto"] == 2
+
+
+def test_chrony_serves_private_ranges_only() -> None:
+    conf = host_setup.chrony_conf()
+    assert "allow 192.168.0.0/16" in conf
+    assert "allow 0.0.0.0/0" not in conf
+    assert "\nallow\n" not in conf

@@ -1,0 +1,260 @@
+"""``sensor-bridge provision``: a temp directory with a boot_out.txt stands in for CIRCUITPY.
+
+The settings are checked against the firmware's own table and its own ``load_settings``; the
+"drive too small" case runs on a real, small file system (a tmpfs in a private mount namespace,
+``unshare``), so the free space is what the kernel reports, not a number the test hands in.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sensor_bridge import bundle
+from sensor_bridge.local.examples import example_site
+from sensor_bridge.provision import (
+    board_numbers,
+    parse_boot_out,
+    render_settings,
+    space_needed,
+    toml_string,
+)
+from sensor_bridge.site import load_secrets, load_site
+from sensor_node.settings import SETTINGS, load_settings
+from tests.support.cli import run
+
+PICO_W = "raspberry_pi_pico_w"
+BOOT_OUT = (
+    "Adafruit CircuitPython 9.2.1 on 2024-11-20; Raspberry Pi Pico W with rp2040\n"
+    "Board ID:{board}\n"
+    "UID:E6614C311B7C8A35\n"
+)
+DEVICE_ADDRESS = "192.168.1.10"
+
+
+@pytest.fixture
+def site_file(tmp_path: Path) -> Path:
+    path = example_site(tmp_path / "site")
+    text = path.read_text()
+    path.write_text(
+        text.replace('# device_address = "192.168.1.10"', f'device_address = "{DEVICE_ADDRESS}"')
+    )
+    return path
+
+
+def _drive(tmp_path: Path, board: str | None = PICO_W) -> Path:
+    drive = tmp_path / "CIRCUITPY"
+    drive.mkdir()
+    if board is not None:
+        (drive / "boot_out.txt").write_text(BOOT_OUT.format(board=board))
+    return drive
+
+
+def _files(root: Path) -> dict[Path, bytes]:
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _one_line_refusal(args: list[str], expected: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.output == f"sensor-bridge: {expected}\n"
+
+
+def test_provision_writes_the_tree_and_settings_from_the_site(
+    site_file: Path, tmp_path: Path
+) -> None:
+    drive = _drive(tmp_path)
+    result = run("provision", "furnace-1", "--site", str(site_file), "--drive", str(drive))
+    assert result.exit_code == 0, result.output
+
+    written = _files(drive)
+    plan = bundle.plan(PICO_W)
+    assert set(written) == {dest for _, dest in plan} | {
+        Path("settings.toml"),
+        Path("boot_out.txt"),
+    }
+    for source, dest in plan:
+        assert written[dest] == source.read_bytes(), dest
+    assert (drive / "settings.toml").stat().st_mode & 0o777 == 0o600
+
+    settings = tomllib.loads(written[Path("settings.toml")].decode())
+    assert settings == {
+        "CIRCUITPY_WIFI_SSID": "studio-wifi",
+        "CIRCUITPY_WIFI_PASSWORD": "change-me-wifi",
+        "MQTT_BROKER": DEVICE_ADDRESS,
+        "MQTT_PORT": 1883,
+        "MQTT_USER": "furnace-1",
+        "MQTT_PASSWORD": "change-me-furnace-1",
+        "MQTT_TOPIC_ROOT": "furnace",
+        "STUDIO_ID": "studio-1",
+        "DEVICE_ID": "furnace-1",
+    }
+    assert set(settings) <= {setting.key for setting in SETTINGS}
+    node = load_settings(settings.get, board_numbers(PICO_W))
+    assert (node["MQTT_BROKER"], node["DEVICE_ID"], node["WATCHDOG_S"]) == (
+        DEVICE_ADDRESS,
+        "furnace-1",
+        8.0,
+    )
+
+    assert result.output.splitlines() == [
+        f"writing {len(plan) + 1} files for {PICO_W} to {drive}",
+        f"board     {PICO_W} (CircuitPython 9.2.1)",
+        f"settings  furnace-1: Wi-Fi 'studio-wifi', broker {DEVICE_ADDRESS}:1883, MQTT user "
+        "furnace-1 (passwords not shown)",
+        f"verified  {len(plan) + 1} files, "
+        f"{sum(len(data) for path, data in written.items() if path.name != 'boot_out.txt') // 1024}"
+        " KiB, read back identical",
+        "Eject the drive, then press the board's reset button.",
+    ]
+    assert "change-me" not in result.output
+
+
+def test_values_are_escaped_for_toml_and_the_board(site_file: Path) -> None:
+    tricky = 'a "quoted" \\ pass#word\twith ünïcode \x7f and \x01'
+    secrets_file = site_file.parent / "secrets.toml"
+    secrets_file.write_text(
+        secrets_file.read_text().replace(
+            'password = "change-me-wifi"', f"password = {toml_string(tricky)}"
+        )
+    )
+    site = load_site(site_file)
+    secrets = load_secrets(site)
+    assert secrets.wifi_credentials().password == tricky
+    text = render_settings(site, secrets, "glory-hole")
+    assert tomllib.loads(text)["CIRCUITPY_WIFI_PASSWORD"] == tricky
+    # CircuitPython's reader ends a value at a raw newline and knows no \x escapes.
+    assert "\\u007f" in text and "\\u0001" in text and "\\t" in text
+
+
+def test_a_different_board_is_refused_and_nothing_written(site_file: Path, tmp_path: Path) -> None:
+    drive = _drive(tmp_path, board="raspberry_pi_pico2_w")
+    before = _files(drive)
+    _one_line_refusal(
+        ["provision", "furnace-1", "--site", str(site_file), "--drive", str(drive)],
+        f"{drive}/boot_out.txt says board raspberry_pi_pico2_w, but the site file gives "
+        f"furnace-1 board {PICO_W}: plug in the right board, or correct its board in the site "
+        "file",
+    )
+    assert _files(drive) == before
+
+
+def test_a_directory_without_boot_out_needs_force(site_file: Path, tmp_path: Path) -> None:
+    drive = _drive(tmp_path, board=None)
+    args = ["provision", "glory-hole", "--site", str(site_file), "--drive", str(drive)]
+    _one_line_refusal(
+        args,
+        f"{drive}: no boot_out.txt, so not a CIRCUITPY drive: mount the board's drive (or pass "
+        "--force to write to a plain directory)",
+    )
+    assert _files(drive) == {}
+    result = run(*args, "--force")
+    assert result.exit_code == 0, result.output
+    assert "board     adafruit_feather_esp32s3_4mbflash_2mbpsram (no boot_out.txt)" in result.output
+    assert (drive / "lib" / "boards" / "adafruit_feather_esp32s3_4mbflash_2mbpsram.py").is_file()
+
+
+def test_unknown_device(site_file: Path, tmp_path: Path) -> None:
+    drive = _drive(tmp_path)
+    _one_line_refusal(
+        ["provision", "kiln-3", "--site", str(site_file), "--drive", str(drive)],
+        f"{site_file}: no device 'kiln-3'; devices are furnace-1, glory-hole",
+    )
+
+
+def test_a_site_that_does_not_say_where_the_pi_is(site_file: Path, tmp_path: Path) -> None:
+    site_file.write_text(site_file.read_text().replace(f'device_address = "{DEVICE_ADDRESS}"', ""))
+    _one_line_refusal(
+        ["provision", "furnace-1", "--site", str(site_file), "--drive", str(_drive(tmp_path))],
+        f"{site_file}: the boards cannot reach the broker at '0.0.0.0': set "
+        'device_address = "<the Pi\'s LAN address>" under [broker]',
+    )
+
+
+def test_secrets_without_wifi(site_file: Path, tmp_path: Path) -> None:
+    secrets_file = site_file.parent / "secrets.toml"
+    section = '[wifi]\nssid = "studio-wifi"\npassword = "change-me-wifi"\n'
+    assert section in secrets_file.read_text()
+    secrets_file.write_text(secrets_file.read_text().replace(section, ""))
+    _one_line_refusal(
+        ["provision", "furnace-1", "--site", str(site_file), "--drive", str(_drive(tmp_path))],
+        f'{secrets_file}: no Wi-Fi for the boards: add ssid = "..." and password = "..." '
+        "under [wifi]",
+    )
+
+
+def test_a_value_the_board_would_refuse(site_file: Path, tmp_path: Path) -> None:
+    secrets_file = site_file.parent / "secrets.toml"
+    secrets_file.write_text(
+        secrets_file.read_text().replace('"change-me-wifi"', '"' + "w" * 64 + '"')
+    )
+    drive = _drive(tmp_path)
+    _one_line_refusal(
+        ["provision", "furnace-1", "--site", str(site_file), "--drive", str(drive)],
+        f"{secrets_file} [wifi] password: the board would refuse it: CIRCUITPY_WIFI_PASSWORD "
+        "must be 0 to 63 characters long, got 64",
+    )
+    assert set(_files(drive)) == {Path("boot_out.txt")}
+
+
+def test_a_drive_too_small_is_refused(site_file: Path, tmp_path: Path) -> None:
+    """A 128 KiB tmpfs (4 KiB blocks) for a tree of about 240 KiB."""
+    unshare = shutil.which("unshare")
+    assert unshare, "unshare (util-linux) is needed for a small file system"
+    drive = tmp_path / "small"
+    drive.mkdir()
+    script = (
+        'mount -t tmpfs -o size=128k none "$1" && printf "$2" > "$1/boot_out.txt" && '
+        '"$3" -c "from sensor_bridge.cli import main; main()" provision furnace-1 --site "$4" '
+        '--drive "$1"; echo "exit $?"; ls -A "$1"'
+    )
+    result = subprocess.run(
+        [
+            *(unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"),
+            *(str(drive), BOOT_OUT.format(board=PICO_W), sys.executable, str(site_file)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    refusal = re.fullmatch(
+        f"sensor-bridge: {re.escape(str(drive))}: not enough space: the files need "
+        r"(\d+) KiB, the drive has (\d+) KiB free: delete what the board does not need \(old "
+        r"libraries in lib/, data files\) and provision again\n",
+        result.stderr,
+    )
+    assert refusal, result.stderr
+    needed, free = (int(number) for number in refusal.groups())
+    assert free < 128 < needed
+    assert result.stdout == "exit 2\nboot_out.txt\n"
+
+
+def test_space_counts_clusters_and_what_is_replaced() -> None:
+    assert space_needed([1, 512, 513], [], 512) == 512 + 512 + 1024
+    assert space_needed([4000], [100, 100], 4096) == 4096 - 2 * 4096
+
+
+def test_boot_out_is_read_and_an_old_circuitpython_refused(site_file: Path, tmp_path: Path) -> None:
+    boot = parse_boot_out(
+        "Adafruit CircuitPython 10.0.3 on 2025-10-17; Adafruit Feather ESP32-S3 4MB Flash 2MB "
+        "PSRAM with ESP32S3\r\nBoard ID:adafruit_feather_esp32s3_4mbflash_2mbpsram\r\n"
+    )
+    assert (boot.version, boot.major, boot.board_id) == (
+        "CircuitPython 10.0.3",
+        10,
+        "adafruit_feather_esp32s3_4mbflash_2mbpsram",
+    )
+    drive = _drive(tmp_path)
+    (drive / "boot_out.txt").write_text(BOOT_OUT.format(board=PICO_W).replace("9.2.1", "8.2.10"))
+    _one_line_refusal(
+        ["provision", "furnace-1", "--site", str(site_file), "--drive", str(drive)],
+        f"{drive}/boot_out.txt: the board runs CircuitPython 8.2.10; the firmware needs "
+        "CircuitPython 9 or later: update it first",
+    )
