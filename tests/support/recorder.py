@@ -82,6 +82,14 @@ class Recorder:
             raise TimeoutError("recorder could not connect/subscribe")
         return self
 
+    def wait_connected(self, timeout: float) -> None:
+        """Block until the client is (back) on the broker."""
+        deadline = time.monotonic() + timeout
+        while not self.client.is_connected():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"recorder not reconnected after {timeout} s")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()

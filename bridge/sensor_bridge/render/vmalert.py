@@ -408,8 +408,13 @@ def _device_system_rules(site: Site, device: Device) -> list[dict[str, Any]]:
     return [
         _rule(
             alerts.DEVICE_REBOOTED,
-            f"(resets({_selector(UPTIME, site, device)}[{REBOOT_WINDOW}]) > 0) "
-            f"unless on(studio, device) ({expected} == 0)",
+            # A reboot shows as the uptime going back, unless its birth said it was planned;
+            # or as a birth saying it was not, which also catches a node that reboots faster
+            # than it reports its uptime.
+            f"max by (studio, device) ((resets({_selector(UPTIME, site, device)}"
+            f"[{REBOOT_WINDOW}]) > 0) unless on(studio, device) ({expected} == 0)) "
+            f"or max by (studio, device) (max_over_time("
+            f"{_selector(UNEXPECTED_RESET, site, device)}[{REBOOT_WINDOW}]) == 1)",
             kind=alerts.SYSTEM,
             severity="warning",
             device=device,

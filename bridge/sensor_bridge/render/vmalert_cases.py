@@ -286,7 +286,24 @@ def device_system_cases(scene: Scene) -> list[Case]:
         + [None] * (planned.steps() - event // planned.step_s - 1),
     )
     scene.check(planned, event + 30, alerts.DEVICE_REBOOTED)
-    cases += [reboot, planned]
+    # Rebooting every minute: each health report says the same small uptime, never less.
+    looping = scene.case("a node stuck rebooting fires from its births", event, 120)
+    set_from(looping, vmalert.UPTIME, labels, 0, 60.0)
+    looping.put(
+        vmalert.UNEXPECTED_RESET,
+        labels,
+        [None] * (event // looping.step_s)
+        + [1.0]
+        + [None] * (looping.steps() - event // looping.step_s - 1),
+    )
+    scene.check(looping, event - looping.step_s, alerts.DEVICE_REBOOTED)
+    scene.check(
+        looping,
+        event + 30,
+        alerts.DEVICE_REBOOTED,
+        scene.expect.alert(alerts.DEVICE_REBOOTED, device=scene.device, value=1),
+    )
+    cases += [reboot, planned, looping]
 
     drops = scene.case("buffer drops fire", event, 120)
     set_from(drops, vmalert.DROPS, labels, event, 5)
