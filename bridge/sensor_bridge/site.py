@@ -230,7 +230,7 @@ class Alertmanager(_Model):
     # A flame out must reach the owner within seconds. vmalert's alerts arrive latency_offset
     # after they started and Alertmanager sends at once an alert older than group_wait: 1 s
     # means no wait.
-    shop: Paging = Paging(group_wait="1s", group_interval="1m", repeat_interval="1h")
+    shop: Paging = Paging(group_wait="1s", group_interval="5s", repeat_interval="1h")
     system: Paging = Paging(group_wait="30s", group_interval="5m", repeat_interval="4h")
     heartbeat_interval: Duration = "1m"
 
