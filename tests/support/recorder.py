@@ -137,8 +137,8 @@ class DevicePublisher:
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
-    def publish(self, topic: str, payload: str | bytes) -> None:
-        info = self.client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, payload: str | bytes, *, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
         info.wait_for_publish(self.timeout)
         assert info.is_published()
 

@@ -8,6 +8,7 @@ import itertools
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,13 @@ def _arrived(notified: list[Notified]) -> set[tuple[str, str, str]]:
     return {(n.labels["alertname"], n.labels[alerts.DEVICE_LABEL], n.status) for n in notified}
 
 
+def _seen(expected: tuple[str, str, str]) -> Callable[[list[Notified]], bool]:
+    def seen(notified: list[Notified]) -> bool:
+        return expected in _arrived(notified)
+
+    return seen
+
+
 def test_inhibitions_hold_and_the_all_clear_arrives(tmp_path: Path, context: RenderContext) -> None:
     """Each inhibition's source and targets on one device (targets muted), the same targets
     on another device (they page); then one of those resolves."""
@@ -174,9 +182,7 @@ def test_a_flame_out_soon_after_relighting_pages_at_once(
                 manager.post(
                     [_alert(alerts.FLAME_OUT, "relit", alerts.SHOP, resolved=status != "firing")]
                 )
-                assert receiver.wait_for(
-                    lambda n, s=status: (alerts.FLAME_OUT, "relit", s) in _arrived(n), 30
-                )
+                assert receiver.wait_for(_seen((alerts.FLAME_OUT, "relit", status)), 30)
             since = len(receiver.notified())
             out_again = time.monotonic()
             manager.post([_alert(alerts.FLAME_OUT, "relit", alerts.SHOP)])

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from sensor_bridge.dataflow import EXIT_CANNOT_CHECK, EXIT_OK, EXIT_STALE
@@ -25,6 +24,7 @@ from sensor_protocol.fields import STATUS_FIELDS
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, encode_status
 from sensor_protocol.topics import STATUS, build_topic
 from tests.support.cli import run
+from tests.support.recorder import DevicePublisher
 
 pytestmark = pytest.mark.integration
 
@@ -55,14 +55,12 @@ class Stack:
 
     def status(self, device: str, payload: str) -> None:
         """Publish ``device``'s retained status as the device itself."""
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{device}")
-        client.username_pw_set(device, self.context.secrets.device_password(device))
-        client.connect("127.0.0.1", self.broker.port)
-        client.loop_start()
+        publisher = DevicePublisher(
+            self.broker.port, device, self.context.secrets.device_password(device)
+        )
         topic = build_topic(self.context.site.topic_root, self.context.site.studio, device, STATUS)
-        client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
-        client.disconnect()
-        client.loop_stop()
+        publisher.publish(topic, payload, retain=True)
+        publisher.close()
 
     def sample(self, device: str, age_s: float) -> None:
         """A reading's sequence number stored ``age_s`` ago, as the pipeline stores it."""

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from sensor_bridge import alerts
@@ -41,6 +40,7 @@ from sensor_protocol.fields import STATUS_FIELDS
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, encode_status
 from sensor_protocol.topics import STATUS, build_topic
 from tests.support.cli import run
+from tests.support.recorder import DevicePublisher
 from tests.support.remote_write import Series, write
 
 pytestmark = pytest.mark.integration
@@ -76,14 +76,12 @@ class Stack:
 
     def publish_status(self, device: str, payload: str) -> None:
         """``device``'s retained status, published with the device's own login."""
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{device}")
-        client.username_pw_set(device, self.context.secrets.device_password(device))
-        client.connect("127.0.0.1", self.broker.port)
-        client.loop_start()
+        publisher = DevicePublisher(
+            self.broker.port, device, self.context.secrets.device_password(device)
+        )
         topic = build_topic(self.context.site.topic_root, self.context.site.studio, device, STATUS)
-        client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
-        client.disconnect()
-        client.loop_stop()
+        publisher.publish(topic, payload, retain=True)
+        publisher.close()
 
     def samples(self, device: str, age_s: float, temp_c: float, flame_v: float) -> None:
         """One reading and one health report of ``device``, stored ``age_s`` ago."""
