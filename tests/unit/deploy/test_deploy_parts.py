@@ -51,13 +51,14 @@ def _launcher() -> ModuleType:
 
 def test_the_launcher_says_yes_unless_dry() -> None:
     launcher = _launcher()
-    run = launcher.pyinfra_argv("deploy", [])
+    run = launcher.pyinfra_argv("deploy", [], as_root=False)
     assert run[:3] == [sys.executable, "-m", "pyinfra"]
     assert run[-2:] == ["--sudo", "-y"]
-    dry = launcher.pyinfra_argv("deploy", ["--dry", "--diff"])
+    dry = launcher.pyinfra_argv("deploy", ["--dry", "--diff"], as_root=False)
     assert "-y" not in dry
     assert dry[-2:] == ["--dry", "--diff"]
-    assert launcher.pyinfra_argv("rollback", [])[4].endswith("rollback.py")
+    assert launcher.pyinfra_argv("rollback", [], as_root=False)[4].endswith("rollback.py")
+    assert "--sudo" not in launcher.pyinfra_argv("deploy", [], as_root=True)
 
 
 class _Health(BaseHTTPRequestHandler):
