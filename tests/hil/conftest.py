@@ -61,6 +61,29 @@ def pytest_configure(config: pytest.Config) -> None:
             "board's pty from `sensor-bridge virtual-board`)"
         )
     config.stash[REPORT] = Report(config.getoption("port"))
+    config.addinivalue_line(
+        "markers",
+        "needs(case, options, reason): run only when every named option is given; otherwise "
+        "the case is left out and the HIL report says why",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Cases that need bench equipment or a person are collected only when their options say
+    the bench has them; the report lists the others as not run, with the option to pass."""
+    report = config.stash[REPORT]
+    kept, left_out = [], []
+    for item in items:
+        needs = item.get_closest_marker("needs")
+        if needs is None or all(config.getoption(name) for name in needs.args[1]):
+            kept.append(item)
+            continue
+        case, _, reason = needs.args
+        report.not_run(case, reason)
+        left_out.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 def pytest_terminal_summary(

@@ -1,7 +1,8 @@
 """What the suite measured on the board, printed at the end of the run.
 
 Cases add lines with ``report.measured(case, what, value)``; a case that could not run says
-why with ``report.not_run(case, reason)`` before it skips; the soak adds its table.
+why with ``report.not_run(case, reason)`` (the conftest does so for a case left out for want
+of its options: ``@pytest.mark.needs``); the soak adds its table.
 """
 
 from __future__ import annotations

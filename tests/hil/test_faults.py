@@ -95,13 +95,14 @@ def _ask(request: pytest.FixtureRequest, question: str) -> None:
         terminal.readline()
 
 
+@pytest.mark.needs(
+    "thermocouple unplugged",
+    ("manual",),
+    "needs a person to unplug the thermocouple: run with --manual",
+)
 def test_an_unplugged_thermocouple_shows_as_a_fault(
     bench: Bench, report: Report, request: pytest.FixtureRequest
 ) -> None:
-    if not bench.options.manual:
-        reason = "needs a person to unplug the thermocouple: run with --manual"
-        report.not_run("thermocouple unplugged", reason)
-        pytest.skip(reason)
     debounce_s = (3 + 2) * bench.sample_period_s + 10
     _ask(request, "Unplug the thermocouple from the MAX31856")
     mark = bench.watch.mark()

@@ -17,14 +17,16 @@ COMPLETE_WITHIN_S = 60.0
 """After the broker returns: the board's reconnect backoff (capped at 30 s) and the replay."""
 
 
+@pytest.mark.needs(
+    "outage",
+    ("broker_stop", "broker_start"),
+    "the suite does not control the broker: pass --broker-stop CMD --broker-start CMD",
+)
 def test_readings_taken_while_the_broker_is_down_arrive_on_backfill(
     bench: Bench, report: Report
 ) -> None:
     options = bench.options
-    if not (options.broker_stop and options.broker_start):
-        reason = "the suite does not control the broker: pass --broker-stop CMD --broker-start CMD"
-        report.not_run("outage", reason)
-        pytest.skip(reason)
+    assert options.broker_stop is not None and options.broker_start is not None
     outage = options.outage_s or max(PERIODS_STOPPED * bench.sample_period_s, MIN_OUTAGE_S)
     last = readings([bench.fresh_reading()], "telemetry")[-1][1]
     mark = bench.watch.mark()

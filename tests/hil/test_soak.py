@@ -46,12 +46,10 @@ def _table(health: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+@pytest.mark.needs("soak", ("soak",), "run with --soak HOURS")
 def test_soak(bench: Bench, report: Report) -> None:
     hours = bench.options.soak_hours
-    if not hours:
-        reason = "run with --soak HOURS"
-        report.not_run("soak", reason)
-        pytest.skip(reason)
+    assert hours is not None
     bench.fresh_reading()
     mark = bench.watch.mark()
     time.sleep(hours * 3600)
