@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.hil.broker_watch import BrokerWatch, Message, is_birth, readings
+from tests.hil.broker_watch import BrokerWatch, is_birth, readings
 from tests.hil.report import Report
 from tests.hil.serial_board import SerialBoard
+from tests.support.recorder import Message
 
 SETTINGS_FILE = "settings.toml"
 FACT_SETTINGS = (

@@ -9,36 +9,14 @@ later. ``close`` removes the session from the broker.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, decode_readings, decode_status
+from tests.support.recorder import Message, Recorder
 
-RECONNECT_MIN_S = 1
-RECONNECT_MAX_S = 2
 RETAINED_WAIT_S = 5.0
-
-
-@dataclass(frozen=True)
-class Message:
-    topic: str
-    payload: bytes
-    retain: bool
-    received: float = field(compare=False)
-    """Host time (time.monotonic()) when it arrived."""
-
-    @property
-    def channel(self) -> str:
-        return self.topic.rsplit("/", 1)[-1]
-
-    @property
-    def text(self) -> str:
-        return self.payload.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -51,104 +29,67 @@ class BrokerAccess:
     """The device's topic prefix, ``root/studio/device``."""
 
 
-def _client(access: BrokerAccess, client_id: str, clean: bool) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
-    client.username_pw_set(access.username, access.password)
-    client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
-    return client
+def _recorder(access: BrokerAccess, topic: str, client_id: str, clean: bool) -> Recorder:
+    return Recorder(access.port, [topic], **_session(access, client_id, clean))
 
 
-class BrokerWatch:
+def _session(access: BrokerAccess, client_id: str, clean: bool) -> dict[str, Any]:
+    # Monotonic stamps: the suite times messages against the serial console's events.
+    return {
+        "client_id": client_id,
+        "username": access.username,
+        "password": access.password,
+        "clean_session": clean,
+        "host": access.host,
+        "clock": time.monotonic,
+    }
+
+
+class BrokerWatch(Recorder):
+    """Everything under the device's prefix, in a persistent session of its own."""
+
     def __init__(self, access: BrokerAccess, client_id: str) -> None:
+        super().__init__(access.port, [access.prefix + "/#"], **_session(access, client_id, False))
         self.access = access
         self._client_id = client_id
-        self.messages: list[Message] = []
-        self._changed = threading.Condition()
-        self._subscribed = threading.Event()
-        self._client = _client(access, client_id, clean=False)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = lambda *args: self._subscribed.set()
-        self._client.on_message = self._on_message
 
     def start(self, timeout: float = 10.0) -> BrokerWatch:
-        self._client.connect(self.access.host, self.access.port, keepalive=30)
-        self._client.loop_start()
-        if not self._subscribed.wait(timeout):
+        try:
+            super().start(timeout)
+        except TimeoutError:
             raise TimeoutError(
                 f"could not subscribe to {self.access.prefix}/# on "
                 f"{self.access.host}:{self.access.port} as {self.access.username}"
-            )
+            ) from None
         return self
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        self.stop()
         # A clean connection with the same id deletes the persistent session and its queue.
-        cleaner = _client(self.access, self._client_id, clean=True)
+        cleaner = _recorder(self.access, self.access.prefix + "/#", self._client_id, clean=True)
         try:
-            cleaner.connect(self.access.host, self.access.port)
-            cleaner.disconnect()
+            cleaner.client.connect(self.access.host, self.access.port)
+            cleaner.client.disconnect()
         except OSError:
             pass
 
-    def _on_connect(self, client: mqtt.Client, *args: Any) -> None:
-        client.subscribe(self.access.prefix + "/#", qos=1)
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        with self._changed:
-            self.messages.append(
-                Message(msg.topic, bytes(msg.payload), bool(msg.retain), time.monotonic())
-            )
-            self._changed.notify_all()
-
-    # --- reading ----------------------------------------------------------------------
-
     def mark(self) -> int:
-        with self._changed:
-            return len(self.messages)
+        return len(self.on(""))
 
     def since(self, index: int, channel: str | None = None) -> list[Message]:
-        with self._changed:
-            found = self.messages[index:]
+        found = self.on("")[index:]
         return [m for m in found if channel is None or m.channel == channel]
-
-    def wait_for(
-        self, predicate: Callable[[Message], bool], timeout: float, *, after: int
-    ) -> Message:
-        deadline = time.monotonic() + timeout
-        index = after
-        with self._changed:
-            while True:
-                while index < len(self.messages):
-                    if predicate(self.messages[index]):
-                        return self.messages[index]
-                    index += 1
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"no such message on {self.access.prefix}/# in {timeout} s")
-                self._changed.wait(remaining)
 
     def retained_status(self) -> Message:
         """The status topic's retained message, as a new subscriber gets it."""
-        got: list[Message] = []
-        arrived = threading.Event()
-        probe = _client(self.access, self._client_id + "-probe", clean=True)
-
-        def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-            got.append(Message(msg.topic, bytes(msg.payload), bool(msg.retain), time.monotonic()))
-            arrived.set()
-
-        probe.on_connect = lambda client, *args: client.subscribe(self.access.prefix + "/status")
-        probe.on_message = on_message
-        probe.connect(self.access.host, self.access.port)
-        probe.loop_start()
-        try:
-            if not arrived.wait(RETAINED_WAIT_S):
-                raise TimeoutError(f"no retained message on {self.access.prefix}/status")
-        finally:
-            probe.disconnect()
-            probe.loop_stop()
-        return got[0]
+        probe = _recorder(
+            self.access, self.access.prefix + "/status", self._client_id + "-probe", clean=True
+        )
+        with probe:
+            try:
+                return probe.wait_for(lambda message: True, RETAINED_WAIT_S)
+            except TimeoutError:
+                raise TimeoutError(f"no retained message on {self.access.prefix}/status") from None
 
 
 def is_birth(message: Message) -> bool:

@@ -12,8 +12,8 @@ import pytest
 from sensor_protocol import SCHEMA_VERSION
 from sensor_protocol.fields import fault_names
 from tests.hil.bench import Bench
-from tests.hil.broker_watch import Message
 from tests.hil.report import Report
+from tests.support.recorder import Message
 
 READINGS = 6
 TOLERANCE = 0.10

@@ -18,7 +18,11 @@ class Message:
     retain: bool
     qos: int
     received: float = field(compare=False)
-    """Wall-clock time (time.time()) when the recorder got it."""
+    """When the recorder got it, on the recorder's clock (time.time() unless told otherwise)."""
+
+    @property
+    def channel(self) -> str:
+        return self.topic.rsplit("/", 1)[-1]
 
     @property
     def text(self) -> str:
@@ -37,8 +41,13 @@ class Recorder:
         username: str | None = None,
         password: str | None = None,
         clean_session: bool = True,
+        host: str = "127.0.0.1",
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` stamps each message's ``received``; ``host`` is the broker's address."""
         self.messages: list[Message] = []
+        self.host = host
+        self._clock = clock
         self._cond = threading.Condition()
         self._topics = topics
         self._connected = threading.Event()
@@ -71,12 +80,12 @@ class Recorder:
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self._cond:
             self.messages.append(
-                Message(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.time())
+                Message(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, self._clock())
             )
             self._cond.notify_all()
 
     def start(self, timeout: float = 10.0) -> Recorder:
-        self.client.connect("127.0.0.1", self.port, keepalive=30)
+        self.client.connect(self.host, self.port, keepalive=30)
         self.client.loop_start()
         if not self._connected.wait(timeout):
             raise TimeoutError("recorder could not connect/subscribe")
