@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,6 +28,7 @@ from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import decode_readings, sample_time_ms
 from sensor_protocol.topics import BACKFILL, TELEMETRY
 from tests.support.recorder import Recorder
+from tests.support.waiting import wait_until
 
 BOARD = "raspberry_pi_pico_w"
 SAMPLE_PERIOD_S = 1
@@ -127,13 +128,6 @@ def stored(stack: LocalStack, device: str) -> list[tuple[int, int]]:
         for series in stack.storage.export(selector)
         for at, value in zip(series["timestamps"], series["values"], strict=True)
     ]
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.25)
 
 
 def wait_stored(stack: LocalStack, device: str, count: int, timeout: float) -> None:

@@ -27,6 +27,7 @@ from sensor_bridge.render import alertmanager, vmalert
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import decode_readings
 from tests.support.recorder import Recorder
+from tests.support.waiting import wait_until
 from tests.system.chain import (
     BOARD,
     announce_pipeline,
@@ -34,7 +35,6 @@ from tests.system.chain import (
     recorder,
     start_rules_once_seen,
     system_context,
-    wait_until,
 )
 
 pytestmark = [pytest.mark.system, pytest.mark.integration, pytest.mark.slow]

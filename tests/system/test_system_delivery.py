@@ -29,6 +29,7 @@ from sensor_bridge.site import duration_seconds
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.topics import BACKFILL
 from tests.support.recorder import Recorder
+from tests.support.waiting import wait_until
 from tests.system.chain import (
     announce_pipeline,
     assert_complete,
@@ -38,7 +39,6 @@ from tests.system.chain import (
     stored,
     system_context,
     wait_stored,
-    wait_until,
 )
 
 pytestmark = [pytest.mark.system, pytest.mark.integration, pytest.mark.slow]

@@ -32,6 +32,7 @@ from sensor_protocol.limits import MAX_PAYLOAD_BYTES, PIPELINE_MAX_PACKET_BYTES
 from sensor_protocol.payloads import encode_readings
 from sensor_protocol.topics import BACKFILL, HEALTH, STATUS, TELEMETRY
 from tests.support.recorder import Recorder
+from tests.support.waiting import wait_until
 from tests.system.chain import (
     announce_pipeline,
     assert_complete,
@@ -39,7 +40,6 @@ from tests.system.chain import (
     recorder,
     system_context,
     wait_stored,
-    wait_until,
 )
 from tests.system.sockets import PROC, children, is_loopback, listeners
 

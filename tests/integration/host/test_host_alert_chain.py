@@ -24,6 +24,7 @@ from sensor_bridge.local.stack import LocalStack
 from sensor_bridge.render import RenderContext, alertmanager, vmalert
 from sensor_bridge.site import Thresholds
 from tests.support.remote_write import Series, write
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -157,7 +158,11 @@ def test_alerts_reach_their_receivers(tmp_path: Path) -> None:
                 if n.labels["alertname"] == alerts.FLAME_OUT
                 and n.labels[alerts.DEVICE_LABEL] == WATCHED
             )
-            assert _firing_in_vmalert(stack, alerts.FLAME_OUT, SILENT)
+            wait_until(
+                lambda: _firing_in_vmalert(stack, alerts.FLAME_OUT, SILENT),
+                FLAME_OUT_TIMEOUT_S,
+                f"{alerts.FLAME_OUT} {SILENT} firing in vmalert",
+            )
             furnaces.lit = True
             relit_at = time.monotonic()
             all_clear = _has(alertmanager.OWNER, alerts.FLAME_OUT, WATCHED, "resolved")
