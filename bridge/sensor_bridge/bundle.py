@@ -1,9 +1,21 @@
 """Write the CIRCUITPY tree for one board: ``python -m sensor_bridge.bundle BOARD_ID OUT_DIR``.
 
-Works offline, from this checkout and the installed packages. The device libraries are not
-listed anywhere: the firmware's imports are scanned (then the libraries' own imports), and each
-module that is neither a CircuitPython built-in nor part of the firmware must come from an
-installed ``adafruit-circuitpython-*`` distribution, so a new import cannot be left behind.
+Works offline, from this checkout, the installed packages and CircuitPython's own ``mpy-cross``
+(``sensor_bridge.circuitpython_tools``).
+
+``lib/`` gets ``.mpy`` files: compiled on the host, a module loads as bytecode, without the
+parse tree and compiler state that compiling it on the board needs during the import (more
+heap than a Pico W has: docs/benchmarks.md). ``.mpy`` is a format per CircuitPython release
+line, so ``lib/`` is compiled for the line the drive's ``boot_out.txt`` names, by the
+``mpy-cross`` of that line that the tests ran; any other line is refused. ``code.py`` and
+``safemode.py`` stay ``.py``: the supervisor runs only those names (main.c:
+supported_filenames, safemode_py_filenames). ``--source`` writes ``.py`` everywhere, for the
+virtual board that runs the tree on CPython.
+
+The device libraries are not listed anywhere: the firmware's imports are scanned (then the
+libraries' own imports), and each module that is neither a CircuitPython built-in nor part of
+the firmware must come from an installed ``adafruit-circuitpython-*`` distribution, so a new
+import cannot be left behind.
 
 Imports inside a ``try`` that handles ImportError, or under a test of ``sys.implementation``
 or ``sys.platform``, are optional: the code runs without them on a board (typing, fallbacks,
@@ -14,12 +26,18 @@ import argparse
 import ast
 import importlib.metadata
 import importlib.util
+import re
 import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import sensor_protocol
+from sensor_bridge import circuitpython_tools
 
 CIRCUITPYTHON_BUILTINS = frozenset(
     {
@@ -44,14 +62,128 @@ _BOARDS_PACKAGE = "boards"
 _PACKAGED_TREE = "sensor_firmware"
 """Where the wheel puts ``firmware/`` and ``boards/`` (pyproject's force-include)."""
 _TOP_LEVEL_FILES = ("code.py", "safemode.py", "settings.toml.example")
+BOOT_OUT = "boot_out.txt"
+
+
+class MpyLine(NamedTuple):
+    """A CircuitPython release line whose ``.mpy`` format a tested ``mpy-cross`` writes."""
+
+    name: str
+    major: int
+    mpy_cross: str
+    """The ``mpy-cross`` release the tests ran, the only one the bundle compiles with."""
+
+
+MPY_LINES = (MpyLine("10.x", 10, "10.1.0"),)
+"""Every 10.x release reads .mpy version 6 (py/persistentcode.h: MPY_VERSION 6, sub-version 3
+from 10.0.0 to 10.2.0); 9.x reads 6.1 (9.0, 9.1) or 6.3 and has its own bundle line, and
+nothing here has been run on it."""
+
+SOURCE = None
+"""The form argument for ``.py`` everywhere (the CPython virtual board runs the source)."""
 
 
 class BundleError(Exception):
     """The tree cannot be written; the message says what is missing or wrong."""
 
 
-class UnknownBoardError(BundleError):
+class RefusedError(BundleError):
+    """The board, the drive or the options ask for a tree the bundle does not write."""
+
+
+class UnknownBoardError(RefusedError):
     """The board id has no module in ``boards/``."""
+
+
+@dataclass(frozen=True)
+class BootOut:
+    """What a CIRCUITPY drive's ``boot_out.txt`` says about the board."""
+
+    version: str | None
+    """``"CircuitPython 10.1.0"`` (with any suffix such as ``-rc.1``)."""
+    release: str | None
+    """``"10.1.0"`` (with its suffix)."""
+    major: int | None
+    board_id: str | None
+
+
+_VERSION = re.compile(r"CircuitPython ((\d+)\.\d+\.\d+\S*)")
+_BOARD_ID = re.compile(r"^Board ID:\s*(\S+)\s*$", re.MULTILINE)
+
+
+def parse_boot_out(text: str) -> BootOut:
+    """CircuitPython writes its version line ("Adafruit CircuitPython 10.1.0 on 2025-...;
+    Raspberry Pi Pico W with rp2040"), then ``Board ID:<board.board_id>`` (main.c)."""
+    version = _VERSION.search(text)
+    board = _BOARD_ID.search(text)
+    return BootOut(
+        version=version.group(0) if version else None,
+        release=version.group(1) if version else None,
+        major=int(version.group(2)) if version else None,
+        board_id=board.group(1) if board else None,
+    )
+
+
+def read_boot_out(drive: Path) -> BootOut | None:
+    """The drive's ``boot_out.txt``, or None when it has none (a plain directory)."""
+    try:
+        text = (drive / BOOT_OUT).read_text(encoding="utf-8", errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return parse_boot_out(text)
+
+
+def _supported_lines() -> str:
+    return ", ".join(f"{line.name} (mpy-cross {line.mpy_cross})" for line in MPY_LINES)
+
+
+def mpy_line(release: str, origin: str) -> MpyLine:
+    """The release line of CircuitPython ``release`` ("10.1.0"), which ``origin`` names;
+    RefusedError for a line without a tested mpy-cross."""
+    match = re.fullmatch(r"(\d+)\.\d+(\.\d+)?\S*", release)
+    if match is None:
+        raise RefusedError(
+            f"{origin}: {release!r} is not a CircuitPython version: give one like 10.1.0"
+        )
+    for line in MPY_LINES:
+        if line.major == int(match.group(1)):
+            return line
+    raise RefusedError(
+        f"{origin}: CircuitPython {release}: no tested .mpy format for its release line; "
+        f"supported: {_supported_lines()}: install CircuitPython {MPY_LINES[-1].name} on the "
+        "board first (circuitpython.org/downloads)"
+    )
+
+
+def release_line(boot: BootOut | None, circuitpython: str | None, drive: Path) -> MpyLine:
+    """The release line to compile for: the one ``boot_out.txt`` names, else the explicit
+    ``circuitpython`` version (for a directory without one); both must agree when given."""
+    where = drive / BOOT_OUT
+    if boot is not None and boot.release is not None:
+        line = mpy_line(boot.release, str(where))
+        if circuitpython is not None and mpy_line(circuitpython, "--circuitpython") != line:
+            raise RefusedError(
+                f"{where} says CircuitPython {boot.release}, --circuitpython says "
+                f"{circuitpython}: leave out --circuitpython for a board's drive"
+            )
+        return line
+    if circuitpython is not None:
+        return mpy_line(circuitpython, "--circuitpython")
+    found = "names no CircuitPython version" if boot is not None else "does not exist"
+    raise RefusedError(
+        f"{where} {found}, so the .mpy format is unknown: mount the board's CIRCUITPY drive, "
+        "or pass --circuitpython VERSION (the board's, e.g. 10.1.0), or --source for the "
+        "virtual board"
+    )
+
+
+def check_board(boot: BootOut, board_id: str, drive: Path) -> None:
+    """Refuse a drive whose ``boot_out.txt`` names another board than ``board_id``."""
+    if boot.board_id is not None and boot.board_id != board_id:
+        raise RefusedError(
+            f"{drive / BOOT_OUT} says board {boot.board_id}, not {board_id}: plug in the "
+            f"{board_id}, or bundle for {boot.board_id}"
+        )
 
 
 def firmware_dir() -> Path:
@@ -186,11 +318,16 @@ def _first_party(firmware: Path, board_id: str) -> list[tuple[Path, Path]]:
     return files
 
 
-def plan(board_id: str) -> list[tuple[Path, Path]]:
-    """Every file of the tree for ``board_id`` as ``(source, destination relative to OUT)``."""
+def check_board_id(board_id: str) -> None:
     supported = supported_boards()
     if board_id not in supported:
         raise UnknownBoardError(f"unknown board {board_id!r}; supported: {', '.join(supported)}")
+
+
+def plan(board_id: str) -> list[tuple[Path, Path]]:
+    """Every source file of the tree for ``board_id`` as ``(source, destination relative to
+    OUT)``, all ``.py``: ``build`` compiles ``lib/``."""
+    check_board_id(board_id)
     firmware = firmware_dir()
     files = _first_party(firmware, board_id)
     own = {dest.parts[1].removesuffix(".py") for _, dest in files if len(dest.parts) > 1}
@@ -215,47 +352,128 @@ def plan(board_id: str) -> list[tuple[Path, Path]]:
     return files
 
 
-def write(board_id: str, out: Path) -> list[Path]:
-    """Write the tree for ``board_id`` into ``out``; returns the files written (relative).
+def checked_mpy_cross(line: MpyLine) -> Path:
+    """CircuitPython's mpy-cross, refused unless it is the release ``line`` was tested with."""
+    (mpy_cross,) = circuitpython_tools.require(circuitpython_tools.MPY_CROSS)
+    version = circuitpython_tools.mpy_cross_version(mpy_cross)
+    if version != line.mpy_cross:
+        raise BundleError(
+            f"{mpy_cross} is mpy-cross {version}; CircuitPython {line.name} .mpy files come from "
+            f"the tested mpy-cross {line.mpy_cross}: build that one as "
+            f"{circuitpython_tools.DOCS} says"
+        )
+    return mpy_cross
 
-    Each package or module written to ``lib/`` replaces any older copy of it (``.py``,
-    ``.mpy`` or a package directory); everything else in ``out``, such as ``settings.toml``
-    on a real board, is left alone.
-    """
+
+def _compile(mpy_cross: Path, source: Path, name: str, scratch: Path) -> bytes:
+    """``source`` as .mpy bytes; ``name`` (the path under ``lib/``, as Adafruit's bundle
+    names its files) is the file name tracebacks show."""
+    output = scratch / "out.mpy"
+    result = subprocess.run(
+        [mpy_cross, "-s", name, "-o", output, source],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        raise BundleError(f"mpy-cross cannot compile {source}: {lines[-1]}")
+    return output.read_bytes()
+
+
+def build(board_id: str, line: MpyLine | None) -> dict[Path, bytes]:
+    """The tree for ``board_id``: destination relative to OUT -> contents. ``lib/`` is
+    compiled for release ``line``, or left as ``.py`` for ``SOURCE``."""
     files = plan(board_id)
-    lib_items = {dest.parts[1] for _, dest in files if len(dest.parts) > 1}
-    for item in sorted(lib_items):
-        stem = item.removesuffix(".py")
-        for old in (
-            out / "lib" / stem,
-            out / "lib" / (stem + ".py"),
-            out / "lib" / (stem + ".mpy"),
-        ):
-            if old.is_dir():
-                shutil.rmtree(old)
-            elif old.exists():
-                old.unlink()
-    for source, dest in files:
+    if line is SOURCE:
+        return {dest: source.read_bytes() for source, dest in files}
+    mpy_cross = checked_mpy_cross(line)
+    tree = {}
+    with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
+        for source, dest in files:
+            if dest.parts[0] == "lib" and dest.suffix == ".py":
+                name = dest.relative_to("lib").as_posix()
+                tree[dest.with_suffix(".mpy")] = _compile(mpy_cross, source, name, Path(scratch))
+            else:
+                tree[dest] = source.read_bytes()
+    return tree
+
+
+def library_copies(dest: Path) -> list[Path]:
+    """What an older tree may hold of the library (module or package) ``dest`` belongs to,
+    relative to OUT: its package directory, its ``.py`` and its ``.mpy``. All go before the
+    new copy is written: CircuitPython imports ``X.py`` before ``X.mpy``
+    (py/builtinimport.c, stat_file_py_or_mpy), so a stale ``.py`` would shadow a new ``.mpy``
+    and a stale ``.mpy`` would come back if the ``.py`` were removed."""
+    stem = dest.parts[1].removesuffix(".py").removesuffix(".mpy")
+    return [Path("lib", stem), Path("lib", stem + ".py"), Path("lib", stem + ".mpy")]
+
+
+def install(tree: dict[Path, bytes], out: Path) -> list[Path]:
+    """Write ``tree`` (from ``build``) into ``out``; returns the files written (relative).
+
+    Each package or module written to ``lib/`` replaces every older copy of it
+    (``library_copies``); everything else in ``out``, such as ``settings.toml`` on a real
+    board, is left alone.
+    """
+    old = {copy for dest in tree if len(dest.parts) > 1 for copy in library_copies(dest)}
+    for path in sorted(old):
+        target = out / path
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    for dest, data in tree.items():
         target = out / dest
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    return [dest for _, dest in files]
+        target.write_bytes(data)
+    return list(tree)
+
+
+def write(board_id: str, out: Path, line: MpyLine | None) -> list[Path]:
+    """Write the tree for ``board_id`` (``lib/`` as .mpy for ``line``, or .py for ``SOURCE``)
+    into ``out``; returns the files written (relative)."""
+    return install(build(board_id, line), out)
+
+
+def _form(args: argparse.Namespace) -> MpyLine | None:
+    """The form ``args`` ask for, after checking the drive is the board's."""
+    check_board_id(args.board_id)
+    if args.source:
+        return SOURCE
+    boot = read_boot_out(args.out_dir)
+    if boot is not None:
+        check_board(boot, args.board_id, args.out_dir)
+    return release_line(boot, args.circuitpython, args.out_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="hatch run bundle",
-        description="Write the CIRCUITPY tree (firmware, board module, libraries) for a board.",
+        description="Write the CIRCUITPY tree (firmware, board module, libraries) for a board: "
+        "lib/ as .mpy for the CircuitPython release the drive's boot_out.txt names.",
     )
     parser.add_argument("board_id", help="the board's board.board_id")
     parser.add_argument("out_dir", type=Path, help="where to write (e.g. the mounted CIRCUITPY)")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument(
+        "--circuitpython",
+        metavar="VERSION",
+        help="the board's CircuitPython (e.g. 10.1.0), for a directory without boot_out.txt",
+    )
+    form.add_argument(
+        "--source",
+        action="store_true",
+        help="write lib/ as .py: the tree the virtual board runs on CPython",
+    )
     args = parser.parse_args(argv)
     try:
-        written = write(args.board_id, args.out_dir)
-    except UnknownBoardError as error:
+        written = write(args.board_id, args.out_dir, _form(args))
+    except RefusedError as error:
         print(f"bundle: {error}", file=sys.stderr)
         return 2
-    except (BundleError, OSError, SyntaxError) as error:
+    except (BundleError, circuitpython_tools.CircuitPythonToolError, OSError, SyntaxError) as error:
         print(f"bundle: {error}", file=sys.stderr)
         return 1
     for dest in written:

@@ -4,8 +4,9 @@
 the site and secrets files; its keys come from the firmware's settings table
 (``sensor_node.settings.SETTINGS``) and the values are checked by the firmware's own
 ``load_settings``, so a value the node would refuse is refused here, before the drive is touched.
-``provision(...)`` checks the drive (``boot_out.txt`` names the site's board, there is room),
-writes the bundle, then ``settings.toml`` last, and reads every file back from the device.
+``provision(...)`` checks the drive (``boot_out.txt`` names the site's board and a CircuitPython
+release line the bundle compiles ``.mpy`` for, there is room), writes the bundle, then
+``settings.toml`` last, and reads every file back from the device.
 Works offline: everything comes from this checkout and the installed libraries.
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 import ast
 import math
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,19 +22,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from sensor_bridge import bundle
+from sensor_bridge.bundle import BOOT_OUT, BootOut, parse_boot_out
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.site import Secrets, Site
 from sensor_node.settings import SETTINGS, SettingsError, load_settings
 
 SETTINGS_FILE = "settings.toml"
-BOOT_OUT = "boot_out.txt"
-MIN_CIRCUITPYTHON = 9
-"""The oldest CircuitPython major version the firmware runs on (README: 9 or 10)."""
 
 _NOT_A_DEVICE_ADDRESS = ("", "0.0.0.0", "::", "localhost", "::1")
-
-_VERSION = re.compile(r"CircuitPython (\d+)\.(\d+)\.(\d+)\S*")
-_BOARD_ID = re.compile(r"^Board ID:\s*(\S+)\s*$", re.MULTILINE)
 
 # TOML basic strings: these two characters and the control characters must be escaped.
 # CircuitPython's settings.toml reader (shared-module/os/getenv.c) undoes \\, \", \b, \t, \n,
@@ -144,26 +139,6 @@ def render_settings(site: Site, secrets: Secrets, device_id: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class BootOut:
-    """What a CIRCUITPY drive's ``boot_out.txt`` says about the board."""
-
-    version: str | None
-    major: int | None
-    board_id: str | None
-
-
-def parse_boot_out(text: str) -> BootOut:
-    """CircuitPython writes its version line, then ``Board ID:<board.board_id>``."""
-    version = _VERSION.search(text)
-    board = _BOARD_ID.search(text)
-    return BootOut(
-        version=version.group(0) if version else None,
-        major=int(version.group(1)) if version else None,
-        board_id=board.group(1) if board else None,
-    )
-
-
 def check_drive(drive: Path, device_id: str, board_id: str, force: bool) -> BootOut | None:
     """The drive's boot_out.txt, after checking it is the board the site says ``device_id`` is.
 
@@ -190,11 +165,6 @@ def check_drive(drive: Path, device_id: str, board_id: str, force: bool) -> Boot
             f"{drive / BOOT_OUT} says board {boot.board_id}, but the site file gives {device_id} "
             f"board {board_id}: plug in the right board, or correct its board in the site file"
         )
-    if boot.major is not None and boot.major < MIN_CIRCUITPYTHON:
-        raise BridgeError(
-            f"{drive / BOOT_OUT}: the board runs {boot.version}; the firmware needs "
-            f"CircuitPython {MIN_CIRCUITPYTHON} or later: update it first"
-        )
     return boot
 
 
@@ -220,14 +190,13 @@ def _sizes_under(path: Path) -> list[int]:
 
 def replaced_sizes(drive: Path, destinations: Iterable[Path]) -> list[int]:
     """Sizes of the files on ``drive`` that writing ``destinations`` replaces: the same paths,
-    and each library's older copy in ``lib/`` (.py, .mpy or a package; ``bundle.write``
+    and each library's older copy in ``lib/`` (.py, .mpy or a package; ``bundle.install``
     removes them)."""
     sizes = []
     seen: set[Path] = set()
     for dest in destinations:
         if len(dest.parts) > 1 and dest.parts[0] == "lib":
-            stem = dest.parts[1].removesuffix(".py")
-            candidates = [Path("lib", stem), Path("lib", stem + ".py"), Path("lib", stem + ".mpy")]
+            candidates = bundle.library_copies(dest)
         else:
             candidates = [dest]
         for candidate in candidates:
@@ -294,23 +263,30 @@ def provision(
     drive: Path,
     force: bool = False,
     progress: Callable[[str], None] = lambda _: None,
+    circuitpython: str | None = None,
 ) -> Provisioned:
     """Write ``device_id``'s tree to ``drive`` and read it back; BridgeError before anything is
-    written when the device, its settings, the drive or its free space is wrong."""
+    written when the device, its settings, the drive or its free space is wrong.
+
+    ``lib/`` is compiled for the CircuitPython release line ``boot_out.txt`` names, or, on a
+    directory without one (``force``), for ``circuitpython`` ("10.1.0")."""
     device = site.device(device_id)
     settings = render_settings(site, secrets, device_id).encode("utf-8")
     boot = check_drive(drive, device.id, device.board, force)
     try:
-        plan = bundle.plan(device.board)
+        line = bundle.release_line(boot, circuitpython, drive)
+    except bundle.RefusedError as error:
+        raise BridgeError(str(error)) from None
+    try:
+        tree = bundle.build(device.board, line)
     except bundle.BundleError as error:
         raise BridgeError(f"bundle for {device.board}: {error}") from None
-    expected = {dest: source.read_bytes() for source, dest in plan}
-    expected[Path(SETTINGS_FILE)] = settings
+    expected = {**tree, Path(SETTINGS_FILE): settings}
     check_space(drive, {dest: len(data) for dest, data in expected.items()})
 
     progress(f"writing {len(expected)} files for {device.board} to {drive}")
     try:
-        bundle.write(device.board, drive)
+        bundle.install(tree, drive)
         _write_settings(drive / SETTINGS_FILE, settings)
         os.sync()
         differing = [

@@ -17,7 +17,8 @@ STOP_GRACE_S = 5.0
     "--drive",
     required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The CIRCUITPY tree to run (from `hatch run bundle` or `sensor-bridge provision`).",
+    help="The CIRCUITPY tree to run, in the bundle's source form: `hatch run bundle -- BOARD "
+    "DIR --source` (a board's drive holds .mpy files, which CPython cannot run).",
 )
 @click.option(
     "--pty-link",

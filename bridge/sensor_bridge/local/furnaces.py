@@ -41,8 +41,10 @@ def settings_text(values: dict[str, Any]) -> str:
 
 
 def make_drive(drive: Path, board: str, values: dict[str, Any]) -> Path:
-    """A CIRCUITPY tree: the firmware bundle for ``board`` and ``values`` as settings.toml."""
-    bundle.write(board, drive)
+    """A CIRCUITPY tree: the firmware bundle for ``board`` and ``values`` as settings.toml.
+
+    The bundle's source form (``.py``): the virtual board runs the tree on CPython."""
+    bundle.write(board, drive, bundle.SOURCE)
     (drive / "settings.toml").write_text(settings_text(values))
     return drive
 

@@ -31,7 +31,7 @@ from tests.support.cli import run
 
 PICO_W = "raspberry_pi_pico_w"
 BOOT_OUT = (
-    "Adafruit CircuitPython 9.2.1 on 2024-11-20; Raspberry Pi Pico W with rp2040\n"
+    "Adafruit CircuitPython 10.1.0 on 2025-10-09; Raspberry Pi Pico W with rp2040\n"
     "Board ID:{board}\n"
     "UID:E6614C311B7C8A35\n"
 )
@@ -74,13 +74,11 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
     assert result.exit_code == 0, result.output
 
     written = _files(drive)
-    plan = bundle.plan(PICO_W)
-    assert set(written) == {dest for _, dest in plan} | {
-        Path("settings.toml"),
-        Path("boot_out.txt"),
-    }
-    for source, dest in plan:
-        assert written[dest] == source.read_bytes(), dest
+    plan = bundle.build(PICO_W, bundle.mpy_line("10.1.0", "test"))
+    assert set(written) == set(plan) | {Path("settings.toml"), Path("boot_out.txt")}
+    for dest, data in plan.items():
+        assert written[dest] == data, dest
+    assert written[Path("lib/sensor_node/app.mpy")].startswith(b"C\x06"), "CircuitPython's .mpy"
     assert (drive / "settings.toml").stat().st_mode & 0o777 == 0o600
 
     settings = tomllib.loads(written[Path("settings.toml")].decode())
@@ -105,7 +103,7 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
 
     assert result.output.splitlines() == [
         f"writing {len(plan) + 1} files for {PICO_W} to {drive}",
-        f"board     {PICO_W} (CircuitPython 9.2.1)",
+        f"board     {PICO_W} (CircuitPython 10.1.0)",
         f"settings  furnace-1: Wi-Fi 'studio-wifi', broker {DEVICE_ADDRESS}:1883, MQTT user "
         "furnace-1 (passwords not shown)",
         f"verified  {len(plan) + 1} files, "
@@ -154,10 +152,17 @@ def test_a_directory_without_boot_out_needs_force(site_file: Path, tmp_path: Pat
         "--force to write to a plain directory)",
     )
     assert _files(drive) == {}
-    result = run(*args, "--force")
+    _one_line_refusal(
+        [*args, "--force"],
+        f"{drive}/boot_out.txt does not exist, so the .mpy format is unknown: mount the board's "
+        "CIRCUITPY drive, or pass --circuitpython VERSION (the board's, e.g. 10.1.0), or --source "
+        "for the virtual board",
+    )
+    assert _files(drive) == {}
+    result = run(*args, "--force", "--circuitpython", "10.1.0")
     assert result.exit_code == 0, result.output
     assert "board     adafruit_feather_esp32s3_4mbflash_2mbpsram (no boot_out.txt)" in result.output
-    assert (drive / "lib" / "boards" / "adafruit_feather_esp32s3_4mbflash_2mbpsram.py").is_file()
+    assert (drive / "lib" / "boards" / "adafruit_feather_esp32s3_4mbflash_2mbpsram.mpy").is_file()
 
 
 def test_unknown_device(site_file: Path, tmp_path: Path) -> None:
@@ -204,7 +209,7 @@ def test_a_value_the_board_would_refuse(site_file: Path, tmp_path: Path) -> None
 
 
 def test_a_drive_too_small_is_refused(site_file: Path, tmp_path: Path) -> None:
-    """A 128 KiB tmpfs (4 KiB blocks) for a tree of about 240 KiB."""
+    """A 128 KiB tmpfs (4 KiB blocks) for a tree of about 190 KiB in 4 KiB clusters."""
     unshare = shutil.which("unshare")
     assert unshare, "unshare (util-linux) is needed for a small file system"
     drive = tmp_path / "small"
@@ -241,20 +246,26 @@ def test_space_counts_clusters_and_what_is_replaced() -> None:
     assert space_needed([4000], [100, 100], 4096) == 4096 - 2 * 4096
 
 
-def test_boot_out_is_read_and_an_old_circuitpython_refused(site_file: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", ["8.2.10", "9.2.1"])
+def test_boot_out_is_read_and_a_release_without_tested_mpy_refused(
+    site_file: Path, tmp_path: Path, version: str
+) -> None:
     boot = parse_boot_out(
         "Adafruit CircuitPython 10.0.3 on 2025-10-17; Adafruit Feather ESP32-S3 4MB Flash 2MB "
         "PSRAM with ESP32S3\r\nBoard ID:adafruit_feather_esp32s3_4mbflash_2mbpsram\r\n"
     )
-    assert (boot.version, boot.major, boot.board_id) == (
+    assert (boot.version, boot.release, boot.major, boot.board_id) == (
         "CircuitPython 10.0.3",
+        "10.0.3",
         10,
         "adafruit_feather_esp32s3_4mbflash_2mbpsram",
     )
     drive = _drive(tmp_path)
-    (drive / "boot_out.txt").write_text(BOOT_OUT.format(board=PICO_W).replace("9.2.1", "8.2.10"))
+    (drive / "boot_out.txt").write_text(BOOT_OUT.format(board=PICO_W).replace("10.1.0", version))
     _one_line_refusal(
         ["provision", "furnace-1", "--site", str(site_file), "--drive", str(drive)],
-        f"{drive}/boot_out.txt: the board runs CircuitPython 8.2.10; the firmware needs "
-        "CircuitPython 9 or later: update it first",
+        f"{drive}/boot_out.txt: CircuitPython {version}: no tested .mpy format for its release "
+        "line; supported: 10.x (mpy-cross 10.1.0): install CircuitPython 10.x on the board "
+        "first (circuitpython.org/downloads)",
     )
+    assert set(_files(drive)) == {Path("boot_out.txt")}
