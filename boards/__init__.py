@@ -11,7 +11,10 @@ and numbers only, no logic:
 * ``ADC_VOLTS_PER_COUNT``: ``analogio.AnalogIn.value`` counts to volts at the pin.
 * ``STATUS_NEOPIXEL``, ``NEOPIXEL_POWER``: the on-board NeoPixel and its power switch, or None.
 * ``STATUS_LED``: a plain LED when the board has no NeoPixel, else None.
-* ``WATCHDOG_MAX_S``: the watchdog timeout the firmware uses at most.
+* ``WATCHDOG_MAX_S``, ``WATCHDOG_MIN_S``: the watchdog timeouts the firmware allows; the
+  shortest still covers the board's longest blocking step (its Wi-Fi join).
+* ``RADIO_RESTART``: whether ``wifi.radio.enabled = False`` really stops the radio, so that
+  the recovery ladder's "restart the radio" step can recover it (False on the Pico boards).
 * ``DEFAULT_BUFFER_CAPACITY``: store-and-forward readings that fit the board's free RAM.
 
 Wiring for each board is in ``boards/README.md``.

@@ -22,7 +22,12 @@ STATUS_NEOPIXEL = board.NEOPIXEL
 NEOPIXEL_POWER = board.NEOPIXEL_POWER
 STATUS_LED = None
 
-# The ESP32 task watchdog takes any timeout; 20 s rides out a slow Wi-Fi association.
-WATCHDOG_MAX_S = 20.0
+# The ESP32 task watchdog takes any timeout. The longest blocking step is the Wi-Fi join,
+# which its timeout does not bound: up to the 5 s timeout plus one association attempt the
+# driver runs to its end (about 14.4 s), 19.4 s (sensor_node.link); both leave a margin.
+WATCHDOG_MAX_S = 30.0
+WATCHDOG_MIN_S = 25.0
+# radio.enabled = False stops the radio (esp_wifi_stop): a restart can recover it.
+RADIO_RESTART = True
 # 2 MB PSRAM: 8640 readings hold 12 hours at the 5 s default period.
 DEFAULT_BUFFER_CAPACITY = 8640

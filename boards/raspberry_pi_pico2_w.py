@@ -21,5 +21,11 @@ STATUS_LED = board.LED
 
 # CircuitPython's RP2 watchdog limit, the same on the RP2350 as on the RP2040.
 WATCHDOG_MAX_S = 8.0
+# The longest blocking step is the Wi-Fi join: its timeout (5 s) plus leaving the old
+# network (up to 0.5 s), ports/raspberrypi/common-hal/wifi/Radio.c.
+WATCHDOG_MIN_S = 8.0
+# radio.enabled = False only leaves the network ("TODO: Actually enable and disable the
+# WiFi module", ports/raspberrypi/common-hal/wifi/Radio.c): a restart cannot recover the CYW43.
+RADIO_RESTART = False
 # 520 KB SRAM (about four times the Pico W's free heap): 4000 readings, 5.5 hours at 5 s.
 DEFAULT_BUFFER_CAPACITY = 4000

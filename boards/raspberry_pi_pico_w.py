@@ -21,5 +21,12 @@ STATUS_LED = board.LED
 
 # RP2040 hardware maximum (8.39 s) rounded down.
 WATCHDOG_MAX_S = 8.0
-# About 126 KB free at boot: 1000 readings cover 83 minutes at the 5 s default period.
-DEFAULT_BUFFER_CAPACITY = 1000
+# The longest blocking step is the Wi-Fi join: its timeout (5 s) plus leaving the old
+# network (up to 0.5 s), ports/raspberrypi/common-hal/wifi/Radio.c.
+WATCHDOG_MIN_S = 8.0
+# radio.enabled = False only leaves the network ("TODO: Actually enable and disable the
+# WiFi module", ports/raspberrypi/common-hal/wifi/Radio.c): a restart cannot recover the CYW43.
+RADIO_RESTART = False
+# About 126 KB free at code.py start: 760 readings (18 bytes each, 13.7 kB) cover an hour at
+# the 5 s default period with the reconnect's margin (docs/firmware-memory.md has the heap).
+DEFAULT_BUFFER_CAPACITY = 760

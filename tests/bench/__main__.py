@@ -15,12 +15,28 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from tests.bench import alert_latency, device_heap, footprint, latency, storage, throughput
+from tests.bench import (
+    alert_latency,
+    device_heap,
+    firmware_heap,
+    footprint,
+    latency,
+    storage,
+    throughput,
+)
 from tests.bench.report import Result, machine, markdown
 
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (latency, alert_latency, throughput, footprint, storage, device_heap)
+    for module in (
+        latency,
+        alert_latency,
+        throughput,
+        footprint,
+        storage,
+        device_heap,
+        firmware_heap,
+    )
 }
 
 

@@ -20,9 +20,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sensor_bridge.virtual.pins import FREE_HEAP
 from tests.bench.report import Result
 from tests.unit.device import vm_imports
-from tests.unit.device.vm_imports import BOARD_HEAPS
 
 NAME = "device-heap"
 TITLE = "Device heap: code.py's imports on CircuitPython 10.1.0's VM, per board"
@@ -48,13 +48,13 @@ def run(quick: bool, minutes: float) -> Result:
     result = Result(NAME, TITLE)
     runs = QUICK_TIMING_RUNS if quick else TIMING_RUNS
     with tempfile.TemporaryDirectory(prefix="bench-device-heap-") as tmp:
-        for board_id, heap in BOARD_HEAPS.items():
+        for board_id, heap in FREE_HEAP.items():
             for form, compiled in FORMS.items():
                 setup = vm_imports.prepare(board_id, Path(tmp) / (board_id + form), compiled)
                 figures = measure(setup, heap.free_at_start, runs)
                 result.data[f"{board_id} {form}"] = asdict(figures)
                 _report(result, f"{board_id} {form}", figures)
-    for board_id, heap in BOARD_HEAPS.items():
+    for board_id, heap in FREE_HEAP.items():
         result.notes.append(f"{board_id}: {heap.free_at_start:,} B free at start: {heap.source}")
     result.notes += [
         "kept: the drop in gc.mem_free() (after gc.collect()) over each import, with what it "

@@ -6,14 +6,8 @@ CPython turns ``OSError(110, ...)`` into ``TimeoutError`` (and ECONNREFUSED into
 """
 
 import builtins
-import errno
 
 
 # Named OSError on purpose: type(error).__name__ is what firmware logs and tracebacks show.
 class OSError(builtins.OSError):
     """An OSError that CPython's constructor does not re-type."""
-
-
-def os_error(code: int) -> OSError:
-    """``OSError: [Errno 110] ETIMEDOUT``, as the board prints it."""
-    return OSError(code, errno.errorcode.get(code, str(code)))

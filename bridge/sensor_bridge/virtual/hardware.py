@@ -3,7 +3,8 @@
 ``BootInfo`` is what the board knows about how it started. ``VirtualBoard`` holds the
 parts (clock, RTC, pins, chip, ADC wiring, radio, status light, nvm, watchdog) and the
 world they sit in (furnace, network), wires the chip and the flame signal to the pins the
-drive's board module names, and reports it all for the control socket.
+drive's board module names, and reports it all for the control socket. The radio, the nvm,
+the watchdog and the sockets behave as the board's port family does (``families``).
 """
 
 import random
@@ -13,6 +14,7 @@ from typing import Any, NamedTuple
 
 from sensor_bridge.virtual.allocations import AllocationProbe
 from sensor_bridge.virtual.clock import VirtualClock
+from sensor_bridge.virtual.families import CHIP_FAMILY
 from sensor_bridge.virtual.furnace import FurnaceModel
 from sensor_bridge.virtual.heap import HeapModel
 from sensor_bridge.virtual.leds import StatusLight
@@ -51,6 +53,7 @@ class VirtualBoard:
         ntp_enabled: bool = True,
     ) -> None:
         self.spec = spec
+        self.family = CHIP_FAMILY[spec.family]
         self.clock = clock
         self.epoch_s = epoch_s
         """Wall time (Unix seconds) at physical time 0: the virtual wall clock's origin."""
@@ -65,16 +68,19 @@ class VirtualBoard:
             clock, self.furnace.junctions, probe_type=probe_type, rng=random.Random(seed + 3)
         )
         self.net = NetEnvironment(self.wall_clock, ntp_enabled=ntp_enabled)
-        self.radio = Radio(self.net, clock, random.Random(seed + 5))
+        self.radio = Radio(self.net, clock, random.Random(seed + 5), self.family)
         self.light = StatusLight(
             self.wiring,
             neopixel=spec.pins.get("NEOPIXEL"),
             power=spec.pins.get("NEOPIXEL_POWER"),
             led=spec.pins.get("LED"),
         )
-        self.nvm = Nvm(state_dir / "nvm.bin", spec.nvm_bytes)
+        self.nvm = Nvm(state_dir / "nvm.bin", spec.nvm_bytes, self.family.nvm_erase_bytes)
         self.wdt = WatchDogTimer(
-            clock, max_timeout_s=spec.watchdog_max_s, can_raise=spec.watchdog_raise
+            clock,
+            max_timeout_s=spec.watchdog_max_s,
+            can_raise=spec.watchdog_raise,
+            family=self.family,
         )
         self.heap = HeapModel(spec.heap_bytes)
         self.allocations: AllocationProbe | None = None
@@ -117,6 +123,7 @@ class VirtualBoard:
     def status(self) -> dict[str, Any]:
         return {
             "board": self.spec.board_id,
+            "family": self.family.name,
             "virtual_s": round(self.clock.physical(), 3),
             "uptime_s": round(self.clock.uptime(), 3),
             "speed": self.clock.speed,
@@ -127,7 +134,12 @@ class VirtualBoard:
             "net": self.net.state,
             "delay_s": self.net.delay_s,
             "ntp": self.net.ntp_enabled,
-            "radio": {"enabled": self.net.radio_enabled, "joined": self.net.radio_joined},
+            "radio": {
+                "enabled": self.net.radio_enabled,
+                "joined": self.net.radio_joined,
+                "wedged": self.net.radio_wedged,
+            },
+            "nvm": self.nvm.wear(),
             "sockets_open": self.net.open_count(),
             "boot_reset_reason": self.boot.reset_reason,
             "run_reason": self.boot.run_reason,

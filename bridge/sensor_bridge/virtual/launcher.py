@@ -5,7 +5,8 @@
         board.control.send({"cmd": "net", "state": "down"})
 
 The console (stdout) and the board's own stderr are collected line by line by reader
-threads. ``stop`` always reaps the process, whatever state it is in.
+threads. ``stop`` always reaps the process, whatever state it is in. ``engine="vm"`` runs
+the drive on CircuitPython's own VM (``sensor_bridge.virtual.vm``; real time only).
 """
 
 import json
@@ -45,6 +46,7 @@ class VirtualBoardProcess:
         watchdog: str = "fail",
         scenario: str | Path | list[dict[str, Any]] | None = None,
         epoch: float | None = None,
+        engine: str = "cpython",
         extra_args: Iterable[str] = (),
     ) -> None:
         self.drive = Path(drive)
@@ -53,6 +55,7 @@ class VirtualBoardProcess:
         self._watchdog = watchdog
         self._scenario = scenario
         self._epoch = epoch
+        self._engine = engine
         self._extra_args = list(extra_args)
         self._tmp: Path | None = None
         self._process: subprocess.Popen[str] | None = None
@@ -87,6 +90,8 @@ class VirtualBoardProcess:
         args = [sys.executable, "-m", "sensor_bridge.virtual", "--drive", str(self.drive)]
         args += ["--control", str(self.control_path), "--speed", repr(float(self._speed))]
         args += ["--watchdog", self._watchdog]
+        if self._engine != "cpython":
+            args += ["--engine", self._engine]
         if self._board is not None:
             args += ["--board", self._board]
         if self._epoch is not None:

@@ -1,5 +1,6 @@
 """``microcontroller`` internals: reset reasons, the CPU, non-volatile memory."""
 
+import json
 import os
 import random
 import threading
@@ -57,14 +58,25 @@ class Processor:
 
 
 class Nvm:
-    """``microcontroller.nvm``: fixed-size bytes kept in a file across resets and power-off."""
+    """``microcontroller.nvm``: fixed-size bytes kept in a file across resets and power-off.
 
-    def __init__(self, path: Path, size: int) -> None:
+    It keeps the flash wear of the board's life too, in a file beside it: ``writes`` and
+    ``erased_bytes``, ``erase_bytes`` (``families.PortFamily.nvm_erase_bytes``) per write. On
+    raspberrypi a write over bytes that all still read 0xFF needs no erase (the first write
+    of a blank nvm); the count ignores that one exception.
+    """
+
+    def __init__(self, path: Path, size: int, erase_bytes: int) -> None:
         self._path = path
+        self._wear_path = path.with_suffix(".wear.json")
+        self._erase_bytes = erase_bytes
         self._lock = threading.Lock()
         data = path.read_bytes() if path.exists() else b""
         # Erased flash reads 0xFF.
         self._data = bytearray(data[:size].ljust(size, b"\xff"))
+        wear = json.loads(self._wear_path.read_text()) if self._wear_path.exists() else {}
+        self.writes = int(wear.get("writes", 0))
+        self.erased_bytes = int(wear.get("erased_bytes", 0))
 
     def __len__(self) -> int:
         return len(self._data)
@@ -89,9 +101,21 @@ class Nvm:
                 self._data[start:stop] = data
             else:
                 self._data[index] = value
+            self.writes += 1
+            self.erased_bytes += self._erase_bytes
             self._flush()
+
+    def wear(self) -> dict[str, int]:
+        """Writes and flash erased since the nvm file was made (4 KB sectors for a count)."""
+        return {
+            "writes": self.writes,
+            "erased_bytes": self.erased_bytes,
+            "erased_sectors": self.erased_bytes // 4096,
+        }
 
     def _flush(self) -> None:
         temporary = self._path.with_suffix(".tmp")
         temporary.write_bytes(self._data)
         os.replace(temporary, self._path)
+        wear = {"writes": self.writes, "erased_bytes": self.erased_bytes}
+        self._wear_path.write_text(json.dumps(wear))

@@ -1,22 +1,29 @@
 """Builds the fake CircuitPython modules of one ``VirtualBoard``.
 
 ``build_modules`` returns them by name, ready for ``sys.modules``; ``patch_gc`` adds
-CircuitPython's ``gc.mem_free``/``gc.mem_alloc`` to the real ``gc``.
+CircuitPython's ``gc.mem_free``/``gc.mem_alloc`` to the real ``gc``. ``errno`` carries the
+port's numbers, ``os.getenv`` reads settings.toml as the board's release line does, and the
+espressif boards have ``espidf``.
 """
 
 import gc
+import os
 import types
 from typing import Any, NoReturn, Protocol
 
 from sensor_bridge.virtual.analog import build_analogio
 from sensor_bridge.virtual.digital import build_digitalio
 from sensor_bridge.virtual.enums import EnumValue, member
+from sensor_bridge.virtual.errnos import build_errno
+from sensor_bridge.virtual.espidf import build_espidf
+from sensor_bridge.virtual.families import ESPRESSIF, release_line
+from sensor_bridge.virtual.getenv import on_board, read_settings
 from sensor_bridge.virtual.hardware import VirtualBoard
 from sensor_bridge.virtual.heap import HeapModel
 from sensor_bridge.virtual.leds import build_neopixel_write
 from sensor_bridge.virtual.mcu import Processor, ResetReason, RunMode, reset_reason
 from sensor_bridge.virtual.pins import Pin
-from sensor_bridge.virtual.settings import SettingValue
+from sensor_bridge.virtual.settings import SettingsFile
 from sensor_bridge.virtual.sockets import build_socketpool
 from sensor_bridge.virtual.spi import build_busio
 from sensor_bridge.virtual.timemod import build_time_module
@@ -96,10 +103,12 @@ class NextRun:
 
 
 def build_modules(
-    board: VirtualBoard, settings: dict[str, SettingValue], reboot: Reboot
+    board: VirtualBoard, settings: SettingsFile, reboot: Reboot
 ) -> tuple[dict[str, types.ModuleType], NextRun]:
     next_run = NextRun()
     modules = {
+        "os": _os_module(settings),
+        "errno": build_errno(),
         "time": build_time_module(board.clock, board.rtc),
         "board": _board_module(board),
         "busio": build_busio(board.wiring, board.claims),
@@ -111,9 +120,11 @@ def build_modules(
         "supervisor": _supervisor_module(board, settings, reboot, next_run),
         "rtc": _rtc_module(board),
         "wifi": build_wifi(board.radio),
-        "socketpool": build_socketpool(board.net, board.clock),
+        "socketpool": build_socketpool(board.net, board.clock, board.family),
         "micropython": _micropython_module(),
     }
+    if board.family is ESPRESSIF:
+        modules["espidf"] = build_espidf()
     return modules, next_run
 
 
@@ -121,6 +132,20 @@ def patch_gc(heap: HeapModel) -> None:
     """CircuitPython's additions to ``gc``, on the real module (the drive imports that one)."""
     gc.mem_free = heap.mem_free  # type: ignore[attr-defined]
     gc.mem_alloc = heap.mem_alloc  # type: ignore[attr-defined]
+
+
+def _os_module(settings: SettingsFile) -> types.ModuleType:
+    """The host's ``os`` (the standard library imported later shares it) with CircuitPython's
+    ``getenv``: settings.toml read again on every call, parsed as the board's release line
+    parses it (``families.release_line(CIRCUITPYTHON_VERSION)``)."""
+    line = release_line(CIRCUITPYTHON_VERSION)
+
+    def getenv(key: str, default: object = None) -> object:
+        return on_board(read_settings(settings.path), key, default, line)
+
+    module = types.ModuleType("os", os.__doc__)
+    module.__dict__.update(vars(os), getenv=getenv)
+    return module
 
 
 def _module(name: str, doc: str, **attributes: Any) -> types.ModuleType:
@@ -200,7 +225,7 @@ def _watchdog_module() -> types.ModuleType:
 
 
 def _supervisor_module(
-    board: VirtualBoard, settings: dict[str, SettingValue], reboot: Reboot, next_run: NextRun
+    board: VirtualBoard, settings: SettingsFile, reboot: Reboot, next_run: NextRun
 ) -> types.ModuleType:
     runtime = Runtime(board)
 

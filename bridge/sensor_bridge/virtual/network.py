@@ -13,6 +13,15 @@
   established connections are reset (ECONNRESET).
 * ``slow``: a slow broker: connections open at once (the kernel answers) but everything
   received arrives ``delay_s`` virtual seconds late (every receive, NTP replies too).
+* ``ap_silent``: the access point is on the air but never completes an association (it
+  leaves authentication or the 4-way handshake unanswered): the board is off the network as
+  with ``down``, but ``wifi.radio.connect`` finds the network and waits for the driver's
+  timers (how long depends on the port, ``families.PortFamily.wifi_connect_attempt_s``).
+* ``wedged``: not a network state but a fault of the board's radio: it stays associated and
+  nothing passes (``blackhole`` for the board) until the radio is power-cycled: a reset, or
+  on a port whose ``enabled = False`` really stops the radio, a radio restart
+  (``families.PortFamily.radio_disable_stops_radio``). ``state`` keeps the network's state;
+  any other state clears the wedge. A reset clears it too (the handoff does not carry it).
 
 A socket the firmware closes during ``down`` or ``blackhole`` sends nothing: its real
 connection is parked and reset only when the link is back, so the broker learns of it the
@@ -24,7 +33,7 @@ import weakref
 from collections.abc import Callable
 from typing import Protocol
 
-STATES = ("up", "down", "blackhole", "refuse", "slow")
+STATES = ("up", "down", "blackhole", "refuse", "slow", "ap_silent", "wedged")
 OUTAGE_STATES = ("down", "blackhole")
 
 
@@ -61,6 +70,7 @@ class NetEnvironment:
         self.ntp_enabled = ntp_enabled
         self._radio_enabled = True
         self._radio_joined = False
+        self._radio_wedged = False
         self._listeners: weakref.WeakSet[LinkListener] = weakref.WeakSet()
         self._parked: list[Parked] = []
 
@@ -70,10 +80,11 @@ class NetEnvironment:
         return self._state
 
     def link(self) -> str:
-        """The state as the board sees it: ``down`` too while its radio is off or unjoined."""
-        if not (self._radio_enabled and self._radio_joined):
+        """The state as the board sees it: ``down`` too while its radio is off or unjoined,
+        or the access point silent; ``blackhole`` while its radio is wedged."""
+        if not (self._radio_enabled and self._radio_joined) or self._state == "ap_silent":
             return "down"
-        return self._state
+        return "blackhole" if self._radio_wedged else self._state
 
     @property
     def radio_enabled(self) -> bool:
@@ -83,12 +94,26 @@ class NetEnvironment:
     def radio_joined(self) -> bool:
         return self._radio_joined
 
+    @property
+    def radio_wedged(self) -> bool:
+        return self._radio_wedged
+
     def set_state(self, state: str, delay_s: float | None = None) -> None:
         if state not in STATES:
             raise ValueError(f"net state must be one of {STATES}, got {state!r}")
-        self._change(lambda: setattr(self, "_state", state))
+
+        def apply() -> None:
+            self._radio_wedged = state == "wedged"
+            if state != "wedged":
+                self._state = state
+
+        self._change(apply)
         if delay_s is not None:
             self.delay_s = float(delay_s)
+
+    def power_cycle_radio(self) -> None:
+        """The radio chip was really stopped: a wedge does not survive it."""
+        self._change(lambda: setattr(self, "_radio_wedged", False))
 
     def set_radio(self, *, enabled: bool | None = None, joined: bool | None = None) -> None:
         def apply() -> None:

@@ -35,6 +35,9 @@ class BoardSpec(NamedTuple):
     watchdog_max_s: float | None
     watchdog_raise: bool
     """Whether ``WatchDogMode.RAISE`` exists (not on RP2040/RP2350)."""
+    free_heap_bytes: int
+    """``gc.mem_free()`` at the start of code.py on the real board (``FREE_HEAP``): the
+    CircuitPython VM engine sizes its heap to read this figure there."""
 
 
 def _table(entries: list[tuple[tuple[str, ...], bool]]) -> dict[str, Pin]:
@@ -147,6 +150,38 @@ BOARDS: dict[str, tuple[str, str, int, int, int, float | None, bool]] = {
     ),
 }  # fmt: skip
 
+
+class FreeHeap(NamedTuple):
+    free_at_start: int
+    """``gc.mem_free()`` as the first statement of code.py, in bytes."""
+    source: str
+
+
+FREE_HEAP = {
+    "raspberry_pi_pico_w": FreeHeap(
+        126_112,
+        "measured: adafruit/circuitpython#9085 (CircuitPython 9.0.0, gc.mem_free() as the first "
+        "line of code.py)",
+    ),
+    "raspberry_pi_pico2_w": FreeHeap(
+        126_112 + 256 * 1024,
+        "estimate, no published figure found: the Pico W's 126,112 plus the 256 KiB of SRAM the "
+        "RP2350 has over the RP2040 (520 vs 264 KiB); the same CYW43 driver and supervisor take "
+        "the same static RAM on both",
+    ),
+    "adafruit_feather_esp32s3_4mbflash_2mbpsram": FreeHeap(
+        2_043_120,
+        "estimate, no figure found for this board: its heap is in the same 2 MB of PSRAM as the "
+        "QT Py ESP32-S2's (2,043,120, adafruit/circuitpython#6285)",
+    ),
+    "adafruit_qtpy_esp32s2": FreeHeap(
+        2_043_120,
+        "measured: adafruit/circuitpython#6285 (CircuitPython 7.2.5, gc.mem_free() in code.py; "
+        "2 MB PSRAM; the Saola WROVER, also 2 MB PSRAM, read 2,048,784 in #3315)",
+    ),
+}
+"""Free heap at the start of code.py per supported board, with where the figure comes from."""
+
 _PIN_TABLES = {
     "raspberry_pi_pico_w": _pico_w_pins,
     "raspberry_pi_pico2_w": _pico_w_pins,
@@ -160,7 +195,16 @@ def board_spec(board_id: str) -> BoardSpec:
     if board_id in BOARDS:
         family, machine, heap, cpu, nvm, wdt_max, wdt_raise = BOARDS[board_id]
         return BoardSpec(
-            board_id, family, machine, _PIN_TABLES[board_id](), heap, cpu, nvm, wdt_max, wdt_raise
+            board_id,
+            family,
+            machine,
+            _PIN_TABLES[board_id](),
+            heap,
+            cpu,
+            nvm,
+            wdt_max,
+            wdt_raise,
+            FREE_HEAP[board_id].free_at_start,
         )
     return BoardSpec(
         board_id,
@@ -172,6 +216,7 @@ def board_spec(board_id: str) -> BoardSpec:
         4096,
         None,
         True,
+        FREE_HEAP["raspberry_pi_pico_w"].free_at_start,
     )
 
 

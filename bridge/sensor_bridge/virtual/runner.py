@@ -40,6 +40,7 @@ from sensor_bridge.virtual.thermocouple import BY_NAME
 from sensor_bridge.virtual.wdt import WatchdogMonitor
 
 EXIT_USAGE = 2
+ENGINES = ("cpython", "vm")
 PARENT_POLL_S = 0.5
 
 
@@ -49,6 +50,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Boot a CIRCUITPY tree (code.py, lib/) on emulated CircuitPython hardware.",
     )
     parser.add_argument("--drive", required=True, help="the CIRCUITPY directory")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="cpython",
+        help="cpython: the program on this interpreter with fake modules (fast, any --speed); "
+        "vm: the program on CircuitPython's own VM with the board's heap, in real time",
+    )
+    parser.add_argument(
+        "--free-heap",
+        type=int,
+        metavar="BYTES",
+        help="vm engine: gc.mem_free() at the start of code.py (default: the board's figure)",
+    )
     parser.add_argument("--board", help="board id (default: the one in DRIVE/lib/boards/)")
     parser.add_argument("--speed", type=float, default=1.0, help="virtual seconds per second")
     parser.add_argument("--state-dir", help="nvm and run state (default: DRIVE/.virtual)")
@@ -73,6 +87,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be > 0")
+    if args.engine == "vm":
+        for refused, why in (
+            (args.speed != 1, "--speed: the vm engine runs in real time; leave --speed at 1"),
+            (args.console_fd is not None, "--console-fd: the vm engine has no serial console"),
+            (args.trace_allocations, "--trace-allocations: the vm engine has the VM's own gc"),
+        ):
+            if refused:
+                parser.error(f"{why} (or use --engine cpython)")
+    elif args.free_heap is not None:
+        parser.error("--free-heap sizes the vm engine's heap: add --engine vm")
     if args.safe_mode is not None:
         try:
             member(SafeModeReason, args.safe_mode)
@@ -84,7 +108,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def detect_board(drive: Path) -> str:
     """The board id of the one board module in DRIVE/lib/boards/."""
     found = sorted(
-        path.stem for path in (drive / "lib" / "boards").glob("*.py") if path.stem != "__init__"
+        {
+            path.stem
+            for path in (drive / "lib" / "boards").glob("*.*py")
+            if path.suffix in (".py", ".mpy") and path.stem != "__init__"
+        }
     )
     if len(found) != 1:
         raise SystemExit(
@@ -104,7 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     if not drive.is_dir():
         print(f"VIRTUAL no drive at {drive}", file=sys.stderr)
         return EXIT_USAGE
-    Runner(args, argv, drive).boot()
+    if args.engine == "vm":
+        from sensor_bridge.circuitpython_tools import CircuitPythonToolError
+        from sensor_bridge.virtual.vm.engine import VmRunner
+
+        try:
+            runner: Runner = VmRunner(args, argv, drive)
+        except CircuitPythonToolError as error:
+            print(f"VIRTUAL {error}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        runner = Runner(args, argv, drive)
+    runner.boot()
 
 
 class Runner:
@@ -247,6 +286,9 @@ class Runner:
         keep = [] if soft else self.board.net.real_fds()
         if self._console is not None:
             keep.append(self._console.fd)
+        self._reexec(handoff, keep)
+
+    def _reexec(self, handoff: dict[str, Any], keep: list[int]) -> NoReturn:
         os.chdir(self._host_cwd)
         handoffs.reexec(self._argv, self._host_env, handoff, keep)
 
@@ -293,13 +335,19 @@ class Runner:
         finally:
             for added in set(sys.modules) - before:
                 del sys.modules[added]
-        divider = _number(self._settings.get("FLAME_DIVIDER_RATIO"), 1.0)
-        for missing in self.board.wire(module, divider):
+        for missing in self.board.wire(module, self.flame_divider()):
             print(f"VIRTUAL not wired: {missing}", file=sys.stderr)
+
+    def _commands(self) -> Commands:
+        return Commands(self.board, lambda: self.reboot("RESET_PIN"))
+
+    def flame_divider(self) -> float:
+        """The settings' divider ratio, for wiring the flame signal (1 when unreadable)."""
+        return _number(self._settings.get("FLAME_DIVIDER_RATIO"), 1.0)
 
     def _start_services(self) -> None:
         board, args = self.board, self._args
-        commands = Commands(board, lambda: self.reboot("RESET_PIN"))
+        commands = self._commands()
         if args.control:
             ControlServer(Path(args.control), commands).start()
         WatchdogMonitor(
@@ -333,8 +381,11 @@ class Runner:
 
     def run_program(self) -> None:
         ran, crash = run_program(self._drive, self.board.boot)
-        if not ran:
-            return
+        if ran:
+            self._program_ended(crash)
+
+    def _program_ended(self, crash: str | None) -> None:
+        """What the supervisor does when the program ends (``crash``: its traceback)."""
         self._last_traceback = crash
         if crash is None:
             # A program that ends normally disarms the watchdog; one that crashed does not.

@@ -1,8 +1,8 @@
-"""``settings.toml`` as CircuitPython reads it, exposed through ``os.environ``.
+"""``settings.toml`` as CircuitPython reads it.
 
-CircuitPython parses the file line by line: top-level ``key = value`` pairs only (a table
-header ends them), and a line it cannot parse only loses its own key. ``os.getenv`` on the
-board sees these keys and nothing of the host's environment.
+``load_settings`` gives the runner the file's top-level keys, typed (``supervisor.get_setting``,
+the wiring, the join before code.py). ``os.getenv`` on the board, which re-reads the file on
+every call as its release line does, is ``sensor_bridge.virtual.getenv``.
 """
 
 import tomllib
@@ -11,15 +11,23 @@ from pathlib import Path
 SettingValue = str | int | float | bool
 
 
-def load_settings(path: Path) -> dict[str, SettingValue]:
+class SettingsFile(dict[str, SettingValue]):
+    """The typed top-level keys of ``path`` ({} when it does not exist)."""
+
+    def __init__(self, path: Path, values: dict[str, SettingValue]) -> None:
+        super().__init__(values)
+        self.path = path
+
+
+def load_settings(path: Path) -> SettingsFile:
     """Top-level scalar keys of ``path``; {} when the file does not exist."""
     if not path.exists():
-        return {}
+        return SettingsFile(path, {})
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        return _scalars(tomllib.loads(text))
+        return SettingsFile(path, _scalars(tomllib.loads(text)))
     except tomllib.TOMLDecodeError:
-        return _line_by_line(text)
+        return SettingsFile(path, _line_by_line(text))
 
 
 def _line_by_line(text: str) -> dict[str, SettingValue]:
@@ -44,7 +52,7 @@ def _scalars(table: dict[str, object]) -> dict[str, SettingValue]:
 
 
 def environ_value(value: SettingValue) -> str:
-    """The text ``os.getenv`` returns for a setting."""
+    """The text ``os.environ`` holds for a setting."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -1,13 +1,15 @@
 """``socketpool``: CircuitPython sockets backed by real ones, obeying ``NetEnvironment``.
 
 The surface is CircuitPython's, not CPython's: ``recv_into``/``recvfrom_into`` but no
-``recv``, no ``timeout`` attribute on the pool, errors are plain ``OSError(errno)``
-(ETIMEDOUT on a timeout, EAGAIN when non-blocking), a peer's close reads as 0 bytes,
-at most ``MAX_SOCKETS`` open at once (``RuntimeError: Out of sockets``). Timeouts are
-virtual seconds. A datagram to port 123 is answered in-process by the LAN NTP stand-in.
+``recv``, no ``timeout`` attribute on the pool, errors are plain ``OSError(errno)`` with the
+port's numbers (``errnos``): ETIMEDOUT when a read times out, EAGAIN when non-blocking, and
+what the port makes of a TCP reset (a refused connect too: lwIP reports ERR_RST) and of a
+connect that times out (``families.PortFamily.reset_errno``, ``connect_timeout_errno``). A
+peer's close reads as 0 bytes, at most ``MAX_SOCKETS`` open at once (``RuntimeError: Out of
+sockets``). Timeouts are virtual seconds. A datagram to port 123 is answered in-process by
+the LAN NTP stand-in.
 """
 
-import errno
 import ipaddress
 import select
 import socket as _socket
@@ -20,7 +22,8 @@ from typing import Any
 
 from sensor_bridge.virtual import ntp
 from sensor_bridge.virtual.clock import VirtualClock
-from sensor_bridge.virtual.errors import os_error
+from sensor_bridge.virtual.errnos import from_host, port_error
+from sensor_bridge.virtual.families import PortFamily
 from sensor_bridge.virtual.network import OUTAGE_STATES, NetEnvironment
 
 MAX_SOCKETS = 8
@@ -75,6 +78,7 @@ class Socket:
         self._pool = pool
         self._env: NetEnvironment = pool._env
         self._clock: VirtualClock = pool._clock
+        self._port: PortFamily = pool._port
         self.family = family
         self.type = type
         self.proto = proto
@@ -82,7 +86,8 @@ class Socket:
         self._real: _socket.socket | None = None
         self._connected = False
         self._closed = False
-        self._broken: int | None = None
+        self._broken: str | None = None
+        """The errno name every later call raises: the connection is gone."""
         self._lost_data = False
         self._ready_since: float | None = None
         self._inbox: deque[tuple[float, bytes, tuple[str, int]]] = deque()
@@ -124,11 +129,11 @@ class Socket:
         if self.type != SOCK_STREAM or not self._connected or self._broken is not None:
             return
         if new == "down":
-            self._broken = errno.ENOTCONN
+            self._broken = "ENOTCONN"
         elif new == "refuse":
-            self._broken = errno.ECONNRESET
+            self._broken = self._port.reset_errno
         elif old == "blackhole" and self._lost_data:
-            self._broken = errno.ECONNRESET
+            self._broken = self._port.reset_errno
 
     def real_fileno(self) -> int | None:
         real = self._real
@@ -152,25 +157,26 @@ class Socket:
     def connect(self, address: tuple[str, int]) -> None:
         self._check_open()
         if self._connected:
-            raise os_error(errno.EISCONN)
+            raise port_error("EISCONN")
         host, port = address
         ip = self._pool._resolve(host)
         if self.type != SOCK_STREAM:
-            raise os_error(errno.EOPNOTSUPP)
+            raise port_error("EOPNOTSUPP")
         deadline = self._deadline()
         while True:
             link = self._env.link()
             if link == "down":
-                raise os_error(errno.EHOSTUNREACH)
+                raise port_error("EHOSTUNREACH")
             if link == "refuse":
-                raise os_error(errno.ECONNREFUSED)
+                # The host answers the SYN with a reset: lwIP's ERR_RST, whatever the port.
+                raise port_error(self._port.reset_errno)
             if link != "blackhole":
                 break
             if self._timeout == 0:
-                raise os_error(errno.EINPROGRESS)
+                raise port_error(self._port.connect_timeout_errno)
             if deadline is None:
                 deadline = self._clock.physical() + SYN_GIVE_UP_S
-            self._wait_or_time_out(deadline)
+            self._wait_or_time_out(deadline, timeout_errno=self._port.connect_timeout_errno)
         self._real = self._open_real(ip, port, deadline)
         self._connected = True
 
@@ -182,10 +188,13 @@ class Socket:
             real.connect((ip, port))
         except TimeoutError:
             real.close()
-            raise os_error(errno.ETIMEDOUT) from None
+            raise port_error(self._port.connect_timeout_errno) from None
+        except ConnectionRefusedError:
+            real.close()
+            raise port_error(self._port.reset_errno) from None
         except OSError as exc:
             real.close()
-            raise os_error(exc.errno or errno.EIO) from None
+            raise from_host(exc) from None
         # Real latency is not scaled by the clock's speed: without this, Nagle's algorithm
         # and the broker's delayed ACK hold MiniMQTT's three-part PUBLISH for ~40 ms real,
         # which at speed 50 is two virtual seconds and times out every PUBACK.
@@ -209,9 +218,9 @@ class Socket:
                 except BlockingIOError:
                     pass
                 except OSError as exc:
-                    raise os_error(exc.errno or errno.EIO) from None
+                    raise from_host(exc) from None
             if self._timeout == 0:
-                raise os_error(errno.EAGAIN)
+                raise port_error("EAGAIN")
             self._wait_or_time_out(deadline, writable=real)
 
     def sendall(self, data: Any) -> None:
@@ -236,13 +245,13 @@ class Socket:
                 except BlockingIOError:
                     continue
                 except OSError as exc:
-                    raise os_error(exc.errno or errno.EIO) from None
+                    raise from_host(exc) from None
                 buffer[: len(data)] = data
                 if not self._more_waiting(real):
                     self._ready_since = None
                 return len(data)
             if self._timeout == 0:
-                raise os_error(errno.EAGAIN)
+                raise port_error("EAGAIN")
             self._wait_or_time_out(deadline, readable=None if readable else real)
 
     def _arrived(self, link: str) -> bool:
@@ -269,7 +278,7 @@ class Socket:
         host, port = address
         link = self._env.link()
         if link == "down":
-            raise os_error(errno.EHOSTUNREACH)
+            raise port_error("EHOSTUNREACH")
         ip = self._pool._resolve(host)
         if port == NTP_PORT and self._env.ntp_enabled:
             reply = ntp.server_reply(payload, self._env.wall_clock())
@@ -283,7 +292,7 @@ class Socket:
         try:
             return self._datagram_socket().sendto(payload, (ip, port))
         except OSError as exc:
-            raise os_error(exc.errno or errno.EIO) from None
+            raise from_host(exc) from None
 
     def recvfrom_into(self, buffer: Any, bufsize: int = 0) -> tuple[int, tuple[str, int]]:
         self._check_open()
@@ -307,7 +316,7 @@ class Socket:
                     buffer[: len(data)] = data
                     return len(data), (ip, port)
             if self._timeout == 0:
-                raise os_error(errno.EAGAIN)
+                raise port_error("EAGAIN")
             wake = self._inbox[0][0] if self._inbox else None
             self._wait_or_time_out(deadline, readable=real, wake_at=wake)
 
@@ -321,18 +330,18 @@ class Socket:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise os_error(errno.EBADF)
+            raise port_error("EBADF")
 
     def _stream(self) -> _socket.socket:
         self._check_open()
         if self._real is None or not self._connected:
-            raise os_error(errno.ENOTCONN)
+            raise port_error("ENOTCONN")
         self._check_link()
         return self._real
 
     def _check_link(self) -> None:
         if self._broken is not None:
-            raise os_error(self._broken)
+            raise port_error(self._broken)
 
     def _deadline(self) -> float | None:
         if self._timeout is None:
@@ -346,10 +355,12 @@ class Socket:
         readable: _socket.socket | None = None,
         writable: _socket.socket | None = None,
         wake_at: float | None = None,
+        timeout_errno: str = "ETIMEDOUT",
     ) -> None:
-        """Wait one slice (shorter if something is due); ETIMEDOUT once past the deadline."""
+        """Wait one slice (shorter if something is due); ``timeout_errno`` once past the
+        deadline."""
         if deadline is not None and self._clock.physical() >= deadline:
-            raise os_error(errno.ETIMEDOUT)
+            raise port_error(timeout_errno)
         until = deadline if wake_at is None or deadline is None else min(deadline, wake_at)
         if until is None:
             until = wake_at
@@ -381,6 +392,7 @@ class SocketPool:
 
     _env: NetEnvironment
     _clock: VirtualClock
+    _port: PortFamily
 
     def __init__(self, radio: object) -> None:
         if type(radio).__name__ != "Radio":
@@ -395,9 +407,9 @@ class SocketPool:
         proto: int = IPPROTO_IP,
     ) -> Socket:
         if family != AF_INET:
-            raise os_error(errno.EAFNOSUPPORT)
+            raise port_error("EAFNOSUPPORT")
         if type not in (SOCK_STREAM, SOCK_DGRAM):
-            raise os_error(errno.EPROTOTYPE)
+            raise port_error("EPROTOTYPE")
         with self._lock:
             if self._env.open_count() >= MAX_SOCKETS:
                 raise RuntimeError("Out of sockets")
@@ -432,9 +444,16 @@ class SocketPool:
         return str(infos[0][4][0])
 
 
-def build_socketpool(env: NetEnvironment, clock: VirtualClock) -> types.ModuleType:
+def build_socketpool(
+    env: NetEnvironment, clock: VirtualClock, port: PortFamily
+) -> types.ModuleType:
     module = types.ModuleType("socketpool", "Sockets on the board's network (virtual board).")
-    bound: dict[str, Any] = {"_env": env, "_clock": clock, "__module__": "socketpool"}
+    bound: dict[str, Any] = {
+        "_env": env,
+        "_clock": clock,
+        "_port": port,
+        "__module__": "socketpool",
+    }
     pool_class = type("SocketPool", (SocketPool,), bound)
     module.__dict__.update(SocketPool=pool_class, Socket=Socket)
     return module

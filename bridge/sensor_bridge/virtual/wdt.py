@@ -5,6 +5,11 @@ line, ``VIRTUAL watchdog expired after X.XXX s (timeout Y s)``, to stderr and th
 run's ``--watchdog`` policy, fails the run (exit 70) or does what the hardware does: a
 WATCHDOG reset in RESET mode, ``watchdog.WatchDogTimeout`` raised in the program in RAISE
 mode (ESP32 only; RP2040/RP2350 have no RAISE).
+
+Changing the timeout once the timer runs does what the port does
+(``families.PortFamily.watchdog_timeout_change_when_armed``): raspberrypi re-enables the
+timer with it; espressif reconfigures the task watchdog and then fails to subscribe the task
+a second time: ``espidf.IDFError: Invalid argument``, with the new timeout in force.
 """
 
 import ctypes
@@ -16,6 +21,8 @@ from collections.abc import Callable
 
 from sensor_bridge.virtual.clock import VirtualClock
 from sensor_bridge.virtual.enums import EnumValue
+from sensor_bridge.virtual.espidf import IDFError
+from sensor_bridge.virtual.families import RASPBERRYPI, PortFamily
 
 EXIT_WATCHDOG_FAILED = 70
 POLL_S = 0.005
@@ -31,10 +38,20 @@ class WatchDogTimeout(Exception):
 
 
 class WatchDogTimer:
-    def __init__(self, clock: VirtualClock, *, max_timeout_s: float | None, can_raise: bool):
+    def __init__(
+        self,
+        clock: VirtualClock,
+        *,
+        max_timeout_s: float | None,
+        can_raise: bool,
+        family: PortFamily = RASPBERRYPI,
+    ):
+        """``family`` decides what a timeout change does while armed; the default's change
+        raises nothing (for a host that only keeps the time)."""
         self._clock = clock
         self._max = max_timeout_s
         self._can_raise = can_raise
+        self._family = family
         self._lock = threading.Lock()
         self._timeout = 0.0
         self._mode: EnumValue | None = None
@@ -58,6 +75,9 @@ class WatchDogTimer:
         with self._lock:
             self._timeout = value
             self._last_feed = self._clock.uptime()
+            armed = self._mode is not None
+        if armed and self._family.watchdog_timeout_change_when_armed == "espidf.IDFError":
+            raise IDFError("Invalid argument")
 
     @property
     def mode(self) -> EnumValue | None:

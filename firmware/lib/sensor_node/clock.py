@@ -5,21 +5,26 @@ Wall-clock time for readings, from NTP (``adafruit_ntp``) against ``NTP_SERVER``
 
 A sync records the offset between Unix time and the node's uptime, so a reading's wall
 time is ``offset + up_ms``. The clock is valid from the first sync until the last good
-sync is ``HOLDOVER_MS`` old (at a crystal's 50 ppm that is still within 1.1 s); readings
-taken while it is not valid carry ``t: null`` and the host places them from ``up_ms``
-and ``sent_up_ms`` instead.
+sync is 6 hours old (at a crystal's 50 ppm that is still within 1.1 s); readings taken
+while it is not valid carry ``t: null`` and the host places them from ``up_ms`` and
+``sent_up_ms`` instead.
 """
 
 from sensor_node.timing import Deadline, Uptime
-from sensor_protocol.fields import EPOCH_MS_MAX, EPOCH_MS_MIN
+from sensor_protocol.wire import EPOCH_MS_MAX, EPOCH_MS_MIN
+
+try:
+    from micropython import const
+except ImportError:  # CPython, under test
+    const = int  # type: ignore[assignment]
 
 try:
     from typing import Any, Callable, Optional
 except ImportError:
     pass
 
-HOLDOVER_MS = 6 * 3600 * 1000
-RETRY_MS = 60 * 1000
+_HOLDOVER_MS = const(6 * 3600 * 1000)
+_RETRY_MS = const(60 * 1000)
 """Wait after a failed sync."""
 
 
@@ -49,7 +54,7 @@ class WallClock:
     def valid(self) -> bool:
         """True while the last sync is recent enough to stamp readings."""
         synced = self._synced_ms
-        return synced is not None and self._uptime.ms() - synced < HOLDOVER_MS
+        return synced is not None and self._uptime.ms() - synced < _HOLDOVER_MS
 
     def epoch_ms(self, up_ms: int) -> "Optional[int]":
         """Unix time in ms of uptime ``up_ms``, or None when the clock is not valid."""
@@ -72,13 +77,13 @@ class WallClock:
         try:
             utc_ns = self._ntp.utc_ns
         except (OSError, ArithmeticError, RuntimeError) as exc:
-            self._due.start(RETRY_MS)
+            self._due.start(_RETRY_MS)
             self._console.warn("ntp_failed", "server", self._server, "reason", repr(exc))
             return False
         now = self._uptime.ms()
         epoch = utc_ns // 1000000
         if epoch < EPOCH_MS_MIN or epoch > EPOCH_MS_MAX:
-            self._due.start(RETRY_MS)
+            self._due.start(_RETRY_MS)
             self._console.warn("ntp_failed", "server", self._server, "reason", "time %d" % epoch)
             return False
         offset = epoch - now

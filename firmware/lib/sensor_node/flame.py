@@ -9,14 +9,12 @@ This is a monitor, not the flame safeguard: the burner's own flame relay trips i
 and nothing here replaces it.
 """
 
-from sensor_protocol.fields import field_by_key
+from sensor_protocol.wire import FLAME_V_MAX
 
 try:
     from typing import Any, List, Optional
 except ImportError:
     pass
-
-_FLAME = field_by_key("flame_v")
 
 
 def median_in_place(values: "List[int]") -> float:
@@ -54,6 +52,6 @@ class FlameSensor:
         volts = median_in_place(samples) * self._scale + self._offset_v
         if volts < 0:
             return 0.0
-        if volts > _FLAME.hi:
+        if volts > FLAME_V_MAX:
             return None
         return volts

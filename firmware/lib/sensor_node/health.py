@@ -5,15 +5,13 @@ The figures behind the ``health`` payload that the loop and the sensors update a
 go; ``report`` turns them into the contract's health fields.
 """
 
-from sensor_protocol.fields import field_by_key
 from sensor_protocol.limits import MAX_TEXT_LENGTH
+from sensor_protocol.wire import RSSI_DBM_MAX, RSSI_DBM_MIN
 
 try:
     from typing import Any, Dict, Optional
 except ImportError:
     pass
-
-_RSSI = field_by_key("rssi")
 
 
 class Health:
@@ -45,7 +43,7 @@ class Health:
         clock_valid: bool,
     ) -> "Dict[str, Any]":
         """The health fields; starts a new period for the maxima."""
-        if rssi is not None and (rssi < _RSSI.lo or rssi > _RSSI.hi):
+        if rssi is not None and (rssi < RSSI_DBM_MIN or rssi > RSSI_DBM_MAX):
             rssi = None
         last_error = link.last_error
         if last_error is not None:

@@ -9,14 +9,27 @@ per iteration. Worst cases with the numbers below (``socket_timeout`` bounds eac
 call, ``recv_timeout`` each wait for a reply, and MiniMQTT checks the latter only after a
 ``socket_timeout`` read, hence the sums):
 
-* Wi-Fi join: ``WIFI_CONNECT_TIMEOUT_S`` = 5 s.
+* Wi-Fi join, the longest, fed just before the call:
+
+  - raspberrypi: ``WIFI_CONNECT_TIMEOUT_S`` = 5 s, plus up to 0.5 s leaving the old network
+    (ports/raspberrypi/common-hal/wifi/Radio.c polls the CYW43 until the deadline).
+  - espressif: the timeout is not a bound. Past the deadline ports/espressif/common-hal/wifi/
+    Radio.c only stops the retries; the call waits for the driver to report success or
+    failure. An absent access point fails after one all-channel scan, about 2.4 s (no
+    retry: common-hal/wifi/__init__.c does not retry WIFI_REASON_NO_AP_FOUND). An access
+    point that is found but never completes the association costs the scan and the
+    driver's 1 s authentication, 1 s association and 10 s 4-way-handshake timers, 14.4 s an
+    attempt, and an attempt started just before the deadline runs to its end: 5 + 14.4 =
+    19.4 s. The ESP32 boards' WATCHDOG_MIN_S (25 s) and WATCHDOG_MAX_S (30 s) cover it.
 * MQTT connect: TCP connect 1 s + CONNACK 2 s + 1 s = 4 s (plus a DNS lookup when
   ``MQTT_BROKER`` is a name; CircuitPython cannot bound that one).
 * QoS 1 publish: a send that stalls 1 s, or PUBACK 2 s + 1 s = 3 s.
 * ping: ``PING_TIMEOUT_S`` 2 s + 1 s = 3 s. MiniMQTT's ``ping()`` waits ``keep_alive`` for
   the PINGRESP (``KEEPALIVE_S``, 15 s by default), so the node lowers ``keep_alive`` around
   the call.
-* radio restart: ``enabled`` off and on, well under a second.
+* radio restart: ``enabled`` off and on, well under a second. Only where that stops the
+  radio (the board module's ``RADIO_RESTART``): on the Pico boards it would only leave the
+  network, so the step is skipped (logged once) and the ladder goes on to the reset.
 
 MiniMQTT's own reconnect loop (``connect_retries``) sleeps between attempts, so it runs
 with one attempt and ``Backoff`` decides when to try again. A failed session is closed
@@ -27,13 +40,17 @@ import errno
 
 from sensor_node.recovery import RESET, RESTART_RADIO
 from sensor_node.timing import Deadline
-from sensor_protocol.payloads import OFFLINE_PAYLOAD
-from sensor_protocol.topics import BACKFILL, HEALTH, STATUS, TELEMETRY, build_topic
+from sensor_protocol.topics import BACKFILL, HEALTH, STATUS, TELEMETRY
+from sensor_protocol.wire import OFFLINE_PAYLOAD
 
 try:
     from typing import Any, Callable, Dict, Optional
 except ImportError:
     pass
+
+_REFUSED = (errno.ECONNRESET, errno.ECONNREFUSED)
+"""A connect answered with a TCP reset: the broker's host is up, its port closed. lwIP turns
+the reset into ECONNRESET on both ports (ports/*/common-hal/socketpool/Socket.c)."""
 
 SOCKET_TIMEOUT_S = 1
 RECV_TIMEOUT_S = 2
@@ -50,8 +67,9 @@ def client_id(root: str, studio: str, device: str) -> str:
 
 
 def errno_of(text: str) -> "Optional[int]":
-    """The errno in an OSError's text (``[Errno 111] ...``), or None. CircuitPython keeps no
-    exception chain, so MiniMQTT's wrapped socket error survives only as logged text."""
+    """The errno in an OSError's text (``[Errno 104] ...``), or None. A build without
+    exception chaining (MICROPY_CPYTHON_EXCEPTION_CHAIN follows CIRCUITPY_FULL_BUILD) keeps
+    MiniMQTT's wrapped socket error only as logged text."""
     start = text.find("[Errno ")
     if start < 0:
         return None
@@ -63,8 +81,8 @@ def errno_of(text: str) -> "Optional[int]":
 
 
 class _LastMessage:
-    """A logger for MiniMQTT that keeps the last warning (the socket error behind a
-    "Connect failure", which CircuitPython cannot chain to the exception)."""
+    """A logger for MiniMQTT that keeps the last warning (the socket error or CONNACK
+    refusal behind a "Connect failure", for a build that keeps no exception chain)."""
 
     def __init__(self) -> None:
         self.text = ""
@@ -84,6 +102,19 @@ class _LastMessage:
     critical = warning
 
 
+def host_answered(exc: "BaseException", logged: str) -> bool:
+    """The broker's host answered a failed connect: a TCP reset or refusal, or a CONNACK
+    refusal. MiniMQTT 8.1.0 re-raises CONNACK codes 4 and 5 with their ``code``, and turns
+    codes 1 to 3 (like a socket error) into a plain "Connect failure" whose cause, where
+    the build keeps one, is the original; it also logs "MMQT error: Connection Refused -
+    ..." or "Socket error when connecting: [Errno ...]". A timeout is no answer."""
+    cause = getattr(exc, "__cause__", None) or exc
+    if getattr(cause, "code", None) is not None or "Connection Refused" in logged:
+        return True
+    number = getattr(cause, "errno", None)
+    return (errno_of(logged) if number is None else number) in _REFUSED
+
+
 def _reason(exc: "BaseException") -> str:
     """``Type: message[: cause]`` (MiniMQTT's exception args are ``(message, code)``)."""
     text = str(exc.args[0]) if hasattr(exc, "code") and exc.args else str(exc)
@@ -100,7 +131,8 @@ class Link:
     ``MMQTTException``. ``make_pool(radio)`` returns a socket pool and
     ``close_sockets(pool, forget)`` closes every socket of a pool, and with ``forget`` drops
     the pool itself (``sensor_node.app`` uses adafruit_connection_manager for both). Tests
-    inject fakes. ``reset_board(cause)`` does not return.
+    inject fakes. ``reset_board(cause)`` does not return. ``feed`` feeds the watchdog (just
+    before the Wi-Fi join); ``radio_restart`` is the board module's ``RADIO_RESTART``.
     """
 
     def __init__(
@@ -117,6 +149,8 @@ class Link:
         backoff: "Any",
         ladder: "Any",
         reset_board: "Callable[[str], Any]",
+        feed: "Callable[[], Any]",
+        radio_restart: bool,
     ) -> None:
         self._settings = settings
         self.radio = radio
@@ -131,10 +165,17 @@ class Link:
         self._backoff = backoff
         self._ladder = ladder
         self._reset_board = reset_board
+        self._feed = feed
+        self._radio_restart = radio_restart
+        self._restart_skipped = False
         root = settings["MQTT_TOPIC_ROOT"]
         studio = settings["STUDIO_ID"]
         device = settings["DEVICE_ID"]
         self._client_id = client_id(root, studio, device)
+        # Imported here, not at module level: a function of topics held by this module would
+        # keep all of topics in RAM after boot (sensor_node.app frees it).
+        from sensor_protocol.topics import build_topic
+
         self._topics: Dict[str, str] = {}
         for channel in (TELEMETRY, BACKFILL, HEALTH, STATUS):
             self._topics[channel] = build_topic(root, studio, device, channel)
@@ -168,10 +209,14 @@ class Link:
         return self._topics[channel]
 
     def rssi(self) -> "Optional[int]":
-        """Signal strength in dBm, None when not associated."""
+        """Signal strength in dBm; None when not associated, or where the port cannot tell
+        (raspberrypi: ``ap_info`` raises NotImplementedError, common-hal/wifi/Radio.c)."""
         if not self.radio.connected:
             return None
-        info = self.radio.ap_info
+        try:
+            info = self.radio.ap_info
+        except NotImplementedError:
+            return None
         return None if info is None else info.rssi
 
     def network_answered(self) -> None:
@@ -200,8 +245,15 @@ class Link:
             )
             return True
         if action == RESTART_RADIO:
-            self._restart_radio(now)
-            return True
+            self._ladder.radio_restarted(now)
+            if self._radio_restart:
+                self._restart_radio(now)
+                return True
+            if not self._restart_skipped:
+                self._restart_skipped = True
+                self._console.warn(
+                    "radio_restart_skipped", "reason", "this board cannot power-cycle its radio"
+                )
         if not self._backoff.ready():
             return False
         if not self.radio.connected:
@@ -222,6 +274,7 @@ class Link:
 
     def _connect_wifi(self) -> None:
         ssid = self._settings["CIRCUITPY_WIFI_SSID"]
+        self._feed()
         try:
             self.radio.connect(
                 ssid, self._settings["CIRCUITPY_WIFI_PASSWORD"], timeout=WIFI_CONNECT_TIMEOUT_S
@@ -254,12 +307,11 @@ class Link:
         try:
             client.connect()
         except (self._mqtt_error, OSError, RuntimeError) as exc:
-            code = getattr(exc, "code", None)
+            code = getattr(getattr(exc, "__cause__", None) or exc, "code", None)
             reason = _reason(exc)
             if log.text and getattr(exc, "__cause__", None) is None:
                 reason = reason + " (" + log.text + ")"
-            refused = errno.ECONNREFUSED in (errno_of(reason), getattr(exc, "errno", None))
-            if code is not None or refused:
+            if host_answered(exc, log.text):
                 # The broker host answered: the radio and the IP stack work.
                 self._ladder.answered(self._uptime.ms())
             self._fail("mqtt_connect_failed", reason, "broker", self._broker, "code", code)
@@ -291,7 +343,6 @@ class Link:
             "silent_s",
             self._ladder.silent_ms(now) // 1000,
         )
-        self._ladder.radio_restarted(now)
         self._close_sockets(self.pool, True)
         try:
             self.radio.enabled = False

@@ -20,21 +20,30 @@ batches on ``backfill``.
 
 from sensor_node.status_led import choose_state
 from sensor_node.timing import Deadline
-from sensor_protocol.fields import FAULTS_INVALIDATING_TEMPERATURE, fault_names
 from sensor_protocol.limits import MAX_BATCH_READINGS
-from sensor_protocol.payloads import encode_health, encode_readings
 from sensor_protocol.topics import BACKFILL, HEALTH, TELEMETRY
+from sensor_protocol.wire import (
+    FAULTS_INVALIDATING_TEMPERATURE,
+    encode_health,
+    encode_readings,
+    fault_names,
+)
+
+try:
+    from micropython import const
+except ImportError:  # CPython, under test
+    const = int  # type: ignore[assignment]
 
 try:
     from typing import Any, Callable, Optional, Tuple
 except ImportError:
     pass
 
-IDLE_MAX_MS = 100
+IDLE_MAX_MS = const(100)
 """Longest sleep between iterations."""
-POLL_MS = 20
+_POLL_MS = const(20)
 """Sleep while a thermocouple conversion runs."""
-DROP_REPORT_MS = 60000
+_DROP_REPORT_MS = const(60000)
 """Least time between two console lines about buffer drops."""
 
 
@@ -79,7 +88,6 @@ class Node:
         self._sample_due = Deadline(uptime)
         self._health_due = Deadline(uptime)
         self._health_due.start(self._health_period_ms)
-        self._seq = 0
         self._sample_up_ms = 0
         self._sample_flame: Optional[float] = None
         self._was_online = False
@@ -113,7 +121,7 @@ class Node:
         if self._link.online and len(self._buffer) and not self._link.birth_pending:
             return 0.0
         if self._thermocouple.converting:
-            return POLL_MS / 1000
+            return _POLL_MS / 1000
         return min(self._sample_due.remaining_ms(), IDLE_MAX_MS) / 1000
 
     def _sample(self) -> None:
@@ -149,23 +157,15 @@ class Node:
         if flags & FAULTS_INVALIDATING_TEMPERATURE:
             temp_c = None
         up_ms = self._sample_up_ms
-        row = (
-            self._seq,
-            up_ms,
-            self._clock.epoch_ms(up_ms),
-            temp_c,
-            cj_c,
-            self._sample_flame,
-            flags,
-        )
-        self._seq += 1
-        if self._buffer.append(row):
+        if self._buffer.append(
+            up_ms, self._clock.epoch_ms(up_ms), temp_c, cj_c, self._sample_flame, flags
+        ):
             self._report_drop()
 
     def _report_drop(self) -> None:
         if not self._drop_report.expired():
             return
-        self._drop_report.start(DROP_REPORT_MS)
+        self._drop_report.start(_DROP_REPORT_MS)
         self._console.warn(
             "buffer_drop", "drops", self._buffer.drops, "capacity", self._buffer.capacity
         )
@@ -182,7 +182,8 @@ class Node:
         if not self._was_online:
             self._was_online = True
             # What waits now was taken offline: it goes on backfill, whatever comes later.
-            self._backfill_through = self._seq - 1 if len(self._buffer) else -1
+            buffer = self._buffer
+            self._backfill_through = buffer.next_seq - 1 if len(buffer) else -1
         if link.birth_pending:
             link.publish_birth()
         elif self._health_due.expired():
@@ -213,10 +214,11 @@ class Node:
 
     def _publish_readings(self) -> None:
         buffer = self._buffer
-        rows = buffer.oldest(MAX_BATCH_READINGS)
-        live = len(buffer) == 1 and rows[0][0] > self._backfill_through
+        live = len(buffer) == 1 and buffer.next_seq - 1 > self._backfill_through
         channel = TELEMETRY if live else BACKFILL
-        payload, count = encode_readings(self._boot, self._uptime.ms(), rows)
+        payload, count = encode_readings(
+            self._boot, self._uptime.ms(), buffer.oldest(MAX_BATCH_READINGS)
+        )
         if not self._link.publish(channel, payload):
             return
         buffer.ack(count)

@@ -7,7 +7,10 @@ table validates the settings at boot (``load_settings``) and writes
 
 ``os.getenv`` re-reads the file on every call, so the settings are read once, at boot.
 CircuitPython's ``settings.toml`` holds strings and integers only: a decimal such as
-``0.5`` must be written in quotes. Every value is therefore accepted as a string too.
+``0.5`` must be written in quotes. Every value is therefore accepted as a string too (from
+CircuitPython 10.2 ``os.getenv`` returns every value as text). On 9.0 to 10.1 an unquoted
+value that is not an integer (``KEY = 3.27``) makes ``os.getenv`` raise ValueError
+(shared-module/os/getenv.c): that is reported for its key like any bad value.
 """
 
 from collections import namedtuple
@@ -21,9 +24,11 @@ except ImportError:
 
 Setting = namedtuple("Setting", ("key", "kind", "default", "limits", "example", "doc"))
 """One key. ``kind`` is ``str`` (``limits`` = length range), ``id`` (a contract id),
-``int``/``float`` (``limits`` = inclusive range), ``bool`` or ``choice`` (``limits`` = the
-allowed values). ``default`` is ``REQUIRED``, a value or a ``BoardValue``; ``example`` is
-what ``settings.toml.example`` shows when there is no plain default."""
+``int``/``float`` (``limits`` = inclusive range), ``bool``, ``choice`` (``limits`` = the
+allowed values) or ``psk`` (a Wi-Fi password: empty, or ``limits`` bytes long, the longest
+in hex digits, as wifi.Radio.connect wants it: shared-bindings/wifi/Radio.c). ``default``
+is ``REQUIRED``, a value or a ``BoardValue``; ``example`` is what ``settings.toml.example``
+shows when there is no plain default."""
 
 REQUIRED = None
 
@@ -37,14 +42,14 @@ class BoardValue:
 
 _BUFFER = BoardValue("DEFAULT_BUFFER_CAPACITY")
 _WATCHDOG = BoardValue("WATCHDOG_MAX_S")
+_WATCHDOG_MIN = BoardValue("WATCHDOG_MIN_S")
 
 # fmt: off
 SETTINGS = (
     Setting("CIRCUITPY_WIFI_SSID", "str", REQUIRED, (1, 32), "studio-wifi",
             "Wi-Fi network name. CircuitPython joins it before code.py starts; the node "
             "rejoins it after an outage."),
-    Setting("CIRCUITPY_WIFI_PASSWORD", "str", "", (0, 63), None,
-            "Wi-Fi password; empty for an open network."),
+    Setting("CIRCUITPY_WIFI_PASSWORD", "psk", "", (8, 64), None, "Wi-Fi password."),
     Setting("MQTT_BROKER", "str", REQUIRED, (1, 253), "192.168.1.10",
             "Broker host. Prefer an IP address: a host name costs a DNS lookup on every "
             "reconnect, and a lookup cannot be given a timeout."),
@@ -78,8 +83,8 @@ SETTINGS = (
     Setting("FAULT_DEBOUNCE", "int", 3, (1, 20), None,
             "Consecutive readings a thermocouple fault must be present (or absent) before "
             "its flag is raised (or cleared). A faulted reading never carries a temperature."),
-    Setting("BUFFER_CAPACITY", "int", _BUFFER, (60, 100000), 1000,
-            "Readings kept in RAM while the broker is out of reach (34 bytes each); when "
+    Setting("BUFFER_CAPACITY", "int", _BUFFER, (60, 100000), 720,
+            "Readings kept in RAM while the broker is out of reach (18 bytes each); when "
             "full, the oldest is dropped. Default: the board module's DEFAULT_BUFFER_CAPACITY."),
     Setting("NTP_SERVER", "str", "", (0, 253), None,
             "NTP server for the wall clock; empty means the broker's host (the Pi serves "
@@ -100,9 +105,9 @@ SETTINGS = (
             "for RADIO_RESTART_AFTER_S) before the board resets, once its buffer is full. A "
             "reset loses the readings held in RAM, so none comes while the buffer has room; a "
             "broker that refuses connections proves the network works and never causes one."),
-    Setting("WATCHDOG_S", "float", _WATCHDOG, (8, _WATCHDOG), 8,
-            "Hardware watchdog timeout in seconds; the longest blocking step of the loop "
-            "takes about 5 s. Default and maximum: the board module's WATCHDOG_MAX_S."),
+    Setting("WATCHDOG_S", "float", _WATCHDOG, (_WATCHDOG_MIN, _WATCHDOG), 8,
+            "Hardware watchdog timeout in seconds, longer than the board's longest blocking "
+            "step (the Wi-Fi join). Default: the board module's WATCHDOG_MAX_S."),
     Setting("PRODUCTION", "bool", True, None, None,
             "1: auto-reload off, so a write to CIRCUITPY cannot restart the node mid-firing. "
             "0 while developing."),
@@ -122,16 +127,6 @@ class SettingsError(ValueError):
         self.key = key
         self.problem = problem
         self.fix = fix
-
-
-class Settings:
-    """Validated settings, read as ``settings["SAMPLE_PERIOD_S"]``."""
-
-    def __init__(self, values: "Dict[str, Any]") -> None:
-        self._values = values
-
-    def __getitem__(self, key: str) -> "Any":
-        return self._values[key]
 
 
 def _number_text(value: "Any") -> str:
@@ -215,6 +210,17 @@ def _check(setting: "Any", raw: "Any", board: "Any") -> "Any":
         if problem is not None:
             raise SettingsError(setting.key, problem + ", got %r" % raw, _fix(setting, board))
         return text
+    if kind == "psk":
+        size = len(text.encode())
+        hexed = size == limits[1] and all(c in "0123456789abcdefABCDEF" for c in text)
+        if size and not (limits[0] <= size < limits[1] or hexed):
+            raise SettingsError(
+                setting.key,
+                "must be empty or %d to %d characters (or %d hex digits), got %d"
+                % (limits[0], limits[1] - 1, limits[1], size),
+                'write the network\'s password as %s = "..."' % setting.key,
+            )
+        return text
     if len(text) < limits[0] or len(text) > limits[1]:
         raise SettingsError(
             setting.key,
@@ -240,18 +246,36 @@ def _cross_check(values: "Dict[str, Any]", board: "Any") -> None:
             "is empty but MQTT_PASSWORD is set; MQTT sends a password only with a user name",
             'write MQTT_USER = "..." in settings.toml, or remove MQTT_PASSWORD',
         )
+    if values["MQTT_USER"] and not values["MQTT_PASSWORD"]:
+        # MiniMQTT sends a user name only with a password (it would call None.encode()).
+        raise SettingsError(
+            "MQTT_PASSWORD",
+            "is empty but MQTT_USER is set",
+            'write MQTT_PASSWORD = "..." in settings.toml, or remove MQTT_USER',
+        )
 
 
-def load_settings(getenv: "Callable[[str], Any]", board: "Any") -> "Settings":
-    """Read every key once through ``getenv`` (``os.getenv`` on a board) and validate it.
+def load_settings(getenv: "Callable[[str], Any]", board: "Any") -> "Dict[str, Any]":
+    """Read every key once through ``getenv`` (``os.getenv`` on a board) and validate it:
+    the values by key, as a plain dict.
 
     ``board`` is the board module (for board defaults and limits). Raises SettingsError for
-    the first bad or missing key in table order.
+    the first bad or missing key in table order. A plain dict, not an instance of a class
+    of this module: on a board this module is freed after boot (``sensor_node.app``), and
+    an instance would keep the whole module, table and texts, in RAM.
     """
     values = {}
     for setting in SETTINGS:
-        raw = getenv(setting.key)
-        if raw is None or (isinstance(raw, str) and not raw.strip() and setting.kind != "str"):
+        try:
+            raw = getenv(setting.key)
+        except ValueError as exc:
+            raise SettingsError(
+                setting.key,
+                "cannot be read (%s)" % exc,
+                'put the value in double quotes: %s = "..."' % setting.key,
+            ) from None
+        text_kind = setting.kind in ("str", "psk")
+        if raw is None or (isinstance(raw, str) and not raw.strip() and not text_kind):
             default = _resolve(setting.default, board)
             if default is REQUIRED:
                 raise SettingsError(setting.key, "is missing", _fix(setting, board))
@@ -261,7 +285,7 @@ def load_settings(getenv: "Callable[[str], Any]", board: "Any") -> "Settings":
             raise SettingsError(setting.key, "is empty", _fix(setting, board))
         values[setting.key] = _check(setting, raw, board)
     _cross_check(values, board)
-    return Settings(values)
+    return values
 
 
 def _limits_text(setting: "Any") -> "Optional[str]":
@@ -281,6 +305,12 @@ def _limits_text(setting: "Any") -> "Optional[str]":
         return "1 or 0."
     if kind == "str" and limits[0] == 0:
         return "At most %d characters." % limits[1]
+    if kind == "psk":
+        return "Empty for an open network, else %d to %d characters or %d hex digits." % (
+            limits[0],
+            limits[1] - 1,
+            limits[1],
+        )
     return None
 
 

@@ -16,7 +16,19 @@ consecutive readings agree. The temperature is withheld on any invalidating faul
 debounced or not.
 """
 
-from sensor_protocol.fields import FAULT_BITS, FAULTS_INVALIDATING_TEMPERATURE, field_by_key
+from sensor_protocol.wire import (
+    COLD_JUNCTION_C_MAX,
+    COLD_JUNCTION_C_MIN,
+    FAULT_BITS,
+    FAULTS_INVALIDATING_TEMPERATURE,
+    TEMP_C_MAX,
+    TEMP_C_MIN,
+)
+
+try:
+    from micropython import const
+except ImportError:  # CPython, under test
+    const = int  # type: ignore[assignment]
 
 try:
     from typing import Any, Callable, Optional, Tuple
@@ -25,15 +37,12 @@ try:
 except ImportError:
     pass
 
-TIMEOUT_BIT = 0x100
+TIMEOUT_BIT = const(0x100)
 """The contract's fault bit for a conversion that missed its deadline."""
 
-_CR0 = 0x00
-_CR0_ONE_SHOT = 0x40
-_CR0_FAULT_CLEAR = 0x02
-
-_TEMP = field_by_key("temp_c")
-_COLD_JUNCTION = field_by_key("cj_c")
+_CR0 = const(0x00)
+_CR0_ONE_SHOT = const(0x40)
+_CR0_FAULT_CLEAR = const(0x02)
 
 
 def conversion_ms(averaging: int, mains_hz: int) -> int:
@@ -53,8 +62,8 @@ def fault_bits(fault: "Any") -> int:
     return bits
 
 
-def _in_range(field: "Any", value: "Optional[float]") -> "Optional[float]":
-    if value is None or value != value or value < field.lo or value > field.hi:
+def _in_range(value: "Optional[float]", lo: float, hi: float) -> "Optional[float]":
+    if value is None or value != value or value < lo or value > hi:
         return None
     return value
 
@@ -111,8 +120,10 @@ class Thermocouple:
         if pending:
             faults |= TIMEOUT_BIT
         else:
-            temp_c = _in_range(_TEMP, driver.unpack_temperature())
-            cj_c = _in_range(_COLD_JUNCTION, driver.unpack_reference_temperature())
+            temp_c = _in_range(driver.unpack_temperature(), TEMP_C_MIN, TEMP_C_MAX)
+            cj_c = _in_range(
+                driver.unpack_reference_temperature(), COLD_JUNCTION_C_MIN, COLD_JUNCTION_C_MAX
+            )
         if faults & FAULTS_INVALIDATING_TEMPERATURE:
             temp_c = None
         if faults:

@@ -8,14 +8,32 @@ these tables; nothing else re-types a field name.
 A metric name here is the name inside the ``furnace`` namespace: the pipeline joins them
 with ``_``, so ``furnace_temp`` is stored as ``furnace_furnace_temp``, the series name the
 studio's history already uses.
+
+Host only: the device never imports this module (its help texts and tuples would cost a
+Pico W about 8 kB of RAM). The numbers both sides enforce (ranges, fault bits) are
+``sensor_protocol.wire``'s, re-exported here.
 """
 
 from collections import namedtuple
 
-try:
-    from typing import Tuple
-except ImportError:
-    pass
+# FAULT_BITS, FAULTS_INVALIDATING_TEMPERATURE and fault_names: the host reads them here,
+# with the table they describe.
+from sensor_protocol.wire import (
+    COLD_JUNCTION_C_MAX,
+    COLD_JUNCTION_C_MIN,
+    EPOCH_MS_MAX,
+    EPOCH_MS_MIN,
+    FAULT_BITS,  # noqa: F401
+    FAULT_MASK_ALL,
+    FAULTS_INVALIDATING_TEMPERATURE,  # noqa: F401
+    FLAME_V_MAX,
+    FLAME_V_MIN,
+    RSSI_DBM_MAX,
+    RSSI_DBM_MIN,
+    TEMP_C_MAX,
+    TEMP_C_MIN,
+    fault_names,  # noqa: F401
+)
 
 METRIC_NAMESPACE = "furnace"
 
@@ -33,29 +51,6 @@ Field = namedtuple(
 
 INT32_MAX = 2147483647
 UPTIME_MS_MAX = 2**53
-EPOCH_MS_MIN = 86400000
-"""VictoriaMetrics rejects samples before 1970-01-02."""
-EPOCH_MS_MAX = 4102444800000
-"""2100-01-01: a clock past this is broken, not early."""
-
-# (name, bit) in the MAX31856 fault status register order, plus one bit of our own for a
-# conversion that missed its deadline. Names are adafruit_max31856's ``fault`` keys.
-FAULT_BITS = (
-    ("open_tc", 0x01),
-    ("voltage", 0x02),
-    ("tc_low", 0x04),
-    ("tc_high", 0x08),
-    ("cj_low", 0x10),
-    ("cj_high", 0x20),
-    ("tc_range", 0x40),
-    ("cj_range", 0x80),
-    ("timeout", 0x100),
-)
-FAULT_MASK_ALL = 0x1FF
-
-FAULTS_INVALIDATING_TEMPERATURE = 0x01 | 0x02 | 0x40 | 0x80 | 0x100
-"""With any of these set the thermocouple value is not a temperature: open circuit,
-over/under voltage, out of the type's range, cold junction out of range, no conversion."""
 
 # fmt: off
 # One field per row reads as the table it is.
@@ -66,11 +61,13 @@ READING_FIELDS = (
           "Device uptime when the sample was taken."),
     Field("t", "int", "ms", EPOCH_MS_MIN, EPOCH_MS_MAX, True, None, None,
           "Unix time of the sample when the device clock was valid, else null."),
-    Field("temp_c", "float", "celsius", -270.0, 1800.0, True, "furnace_temp", "gauge",
+    Field("temp_c", "float", "celsius", TEMP_C_MIN, TEMP_C_MAX, True, "furnace_temp",
+          "gauge",
           "Furnace thermocouple temperature; null when a fault makes it invalid."),
-    Field("cj_c", "float", "celsius", -55.0, 125.0, True, "cold_junction_celsius", "gauge",
+    Field("cj_c", "float", "celsius", COLD_JUNCTION_C_MIN, COLD_JUNCTION_C_MAX, True,
+          "cold_junction_celsius", "gauge",
           "Cold-junction (board) temperature of the thermocouple amplifier."),
-    Field("flame_v", "float", "volts", 0.0, 12.0, True, "flame_volts", "gauge",
+    Field("flame_v", "float", "volts", FLAME_V_MIN, FLAME_V_MAX, True, "flame_volts", "gauge",
           "Flame-rod signal voltage, median of the oversampled ADC."),
     Field("faults", "int", "", 0, FAULT_MASK_ALL, False, "thermocouple_fault", "flags",
           "Thermocouple fault bits (FAULT_BITS), debounced."),
@@ -91,7 +88,8 @@ HEALTH_FIELDS = (
           "gauge", "Seconds since boot."),
     Field("mem_free", "int", "bytes", 0, INT32_MAX, False, "device_free_memory_bytes",
           "gauge", "Free heap (gc.mem_free)."),
-    Field("rssi", "int", "dBm", -127, 0, True, "device_wifi_rssi_dbm", "gauge",
+    Field("rssi", "int", "dBm", RSSI_DBM_MIN, RSSI_DBM_MAX, True, "device_wifi_rssi_dbm",
+          "gauge",
           "Wi-Fi signal strength; null while not associated."),
     Field("reconnects", "int", "", 0, INT32_MAX, False, "device_mqtt_reconnects_total",
           "counter", "Broker connections made since boot, minus the first."),
@@ -163,8 +161,3 @@ def field_by_key(key: str) -> "Field":
         if field.key == key:
             return field
     raise KeyError(key)
-
-
-def fault_names(bits: int) -> "Tuple[str, ...]":
-    """Names of the fault bits set in ``bits``, in register order."""
-    return tuple(name for name, bit in FAULT_BITS if bits & bit)

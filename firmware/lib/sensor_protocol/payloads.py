@@ -12,6 +12,9 @@ Every payload is one JSON object carrying ``"v"`` (the schema version).
 
 A reading taken before the device clock was set has ``"t": null``; its true time is
 ``received - (sent_up_ms - up_ms)`` (``sample_time_ms``), exact to the publish latency.
+
+The decoders validate every payload against the field table; they run on the host only.
+The encoders are ``sensor_protocol.wire``'s, re-exported here.
 """
 
 import json
@@ -21,25 +24,25 @@ from sensor_protocol.fields import (
     ENVELOPE_FIELDS,
     HEALTH_FIELDS,
     READING_FIELDS,
-    READING_KEYS,
     STATUS_FIELDS,
     STATUS_STATES,
 )
 from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
 
+# Re-exported: the host reads the device's encoders here, next to the decoders.
+from sensor_protocol.wire import (  # noqa: F401
+    OFFLINE_PAYLOAD,
+    READINGS,
+    encode_health,
+    encode_reading,
+    encode_readings,
+    encode_status,
+)
+
 try:
-    from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+    from typing import Any, Dict, Optional, Sequence, Tuple, Union
 except ImportError:
     pass
-
-READINGS = "readings"
-"""The key of the reading list in telemetry and backfill payloads."""
-
-OFFLINE_PAYLOAD = '{"v": %d, "state": "offline"}' % SCHEMA_VERSION
-"""The retained last will on ``status``."""
-
-# Decimals kept on the wire: the MAX31856 resolves 1/128 degC, the ADC about 1 mV.
-_ROUNDING = {"temp_c": 2, "cj_c": 2, "flame_v": 3}
 
 
 class PayloadError(ValueError):
@@ -125,42 +128,6 @@ def _parse(text: "Union[str, bytes]") -> "Dict[str, Any]":
     return obj
 
 
-def _envelope(boot: int, sent_up_ms: int) -> str:
-    return '{"v": %d, "boot": %d, "sent_up_ms": %d' % (SCHEMA_VERSION, boot, sent_up_ms)
-
-
-def encode_reading(row: "Sequence[Any]") -> str:
-    """One reading row ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)`` as a JSON object."""
-    reading = {}
-    for key, value in zip(READING_KEYS, row):
-        digits = _ROUNDING.get(key)
-        reading[key] = value if digits is None or value is None else round(value, digits)
-    return json.dumps(reading)
-
-
-def encode_readings(
-    boot: int, sent_up_ms: int, rows: "Sequence[Sequence[Any]]"
-) -> "Tuple[str, int]":
-    """Encode as many of ``rows`` (oldest first) as fit one payload.
-
-    Returns ``(payload, count)``: ``rows[:count]`` are in the payload. ``count`` is at
-    least 1 for a non-empty ``rows`` and at most ``MAX_BATCH_READINGS``; the payload is
-    never over ``MAX_PAYLOAD_BYTES``.
-    """
-    head = _envelope(boot, sent_up_ms) + ', "%s": [' % READINGS
-    size = len(head) + 2
-    parts: List[str] = []
-    for row in rows:
-        if len(parts) == MAX_BATCH_READINGS:
-            break
-        text = encode_reading(row)
-        if size + len(text) + 2 > MAX_PAYLOAD_BYTES:
-            break
-        parts.append(text)
-        size += len(text) + 2
-    return head + ", ".join(parts) + "]}", len(parts)
-
-
 def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
     """Parse and validate a telemetry or backfill payload."""
     obj = _parse(text)
@@ -183,25 +150,11 @@ def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
     return obj
 
 
-def encode_health(boot: int, sent_up_ms: int, health: "Dict[str, Any]") -> str:
-    """A health payload; ``health`` holds every key of ``HEALTH_FIELDS``."""
-    body = json.dumps(health)
-    return _envelope(boot, sent_up_ms) + ", " + body[1:]
-
-
 def decode_health(text: "Union[str, bytes]") -> "Dict[str, Any]":
     """Parse and validate a health payload."""
     obj = _parse(text)
     _check_object(obj, ENVELOPE_FIELDS + HEALTH_FIELDS, "", ())
     return obj
-
-
-def encode_status(boot: int, status: "Dict[str, Any]") -> str:
-    """The retained birth message; ``status`` holds every key of ``STATUS_FIELDS``."""
-    body = dict(status)
-    body["v"] = SCHEMA_VERSION
-    body["boot"] = boot
-    return json.dumps(body)
 
 
 def decode_status(text: "Union[str, bytes]") -> "Dict[str, Any]":

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 import pytest
 
 from sensor_bridge.bundle import boards_dir, supported_boards
+from sensor_bridge.virtual.families import ESPRESSIF, FAMILIES
+from sensor_node.link import WIFI_CONNECT_TIMEOUT_S
 
 REQUIRED_BOARDS = (
     "adafruit_feather_esp32s3_4mbflash_2mbpsram",
@@ -36,6 +38,8 @@ BOARD_NAMES = (
     "NEOPIXEL_POWER",
     "STATUS_LED",
     "WATCHDOG_MAX_S",
+    "WATCHDOG_MIN_S",
+    "RADIO_RESTART",
     "DEFAULT_BUFFER_CAPACITY",
 )
 
@@ -198,7 +202,12 @@ def test_watchdog_and_buffer_numbers_fit_the_chip(board_id):
         # CircuitPython refuses a timeout over 8 s on RP2040 and RP2350.
         assert module.WATCHDOG_MAX_S == 8.0
     else:
-        assert module.WATCHDOG_MAX_S == 20.0
+        # An ESP32 join started just before its timeout runs a whole attempt (families.py).
+        join_worst_s = WIFI_CONNECT_TIMEOUT_S + ESPRESSIF.wifi_connect_attempt_s
+        assert module.WATCHDOG_MIN_S > join_worst_s
+    assert module.WATCHDOG_MIN_S <= module.WATCHDOG_MAX_S
+    # The radio-restart rung only where disabling the radio really stops it (families.py).
+    assert module.RADIO_RESTART == FAMILIES[definition(board_id).port].radio_disable_stops_radio
     assert isinstance(module.DEFAULT_BUFFER_CAPACITY, int)
     assert module.DEFAULT_BUFFER_CAPACITY >= ONE_HOUR_AT_DEFAULT_PERIOD
 

@@ -9,8 +9,8 @@ vm_imports.py says what runs and what stands in for the built-ins the VM lacks).
 
 import pytest
 
+from sensor_bridge.virtual.pins import FREE_HEAP
 from tests.unit.device.vm_imports import (
-    BOARD_HEAPS,
     heapsize_for,
     imports,
     prepare,
@@ -25,9 +25,9 @@ MIN_FREE_AFTER_IMPORTS = 30_000
 into what the reading buffer (720 readings at 34 B), MiniMQTT's buffers and the sockets need."""
 
 
-@pytest.mark.parametrize("board_id", sorted(BOARD_HEAPS))
+@pytest.mark.parametrize("board_id", sorted(FREE_HEAP))
 def test_the_compiled_bundle_imports_within_the_boards_free_heap(board_id, tmp_path):
-    free_at_start = BOARD_HEAPS[board_id].free_at_start
+    free_at_start = FREE_HEAP[board_id].free_at_start
     setup = prepare(board_id, tmp_path, compiled=True)
     heapsize = heapsize_for(setup, free_at_start)
 
@@ -55,7 +55,7 @@ def test_the_source_bundle_does_not_fit_a_pico_w(tmp_path):
     """Finding 2: today's .py bundle compiles on the board and runs out of heap in code.py's
     imports on a Pico W (126,112 bytes free at start)."""
     setup = prepare(PICO_W, tmp_path, compiled=False)
-    heapsize = heapsize_for(setup, BOARD_HEAPS[PICO_W].free_at_start)
+    heapsize = heapsize_for(setup, FREE_HEAP[PICO_W].free_at_start)
 
     outcome = run(setup, heapsize)
 

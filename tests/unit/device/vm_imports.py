@@ -32,7 +32,6 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 from sensor_bridge import bundle
 from sensor_bridge.circuitpython_tools import MCU_VM, require
@@ -40,36 +39,6 @@ from sensor_bridge.circuitpython_tools import MCU_VM, require
 VERSION = "10.1.0"
 """The CircuitPython the VM is, and the drive's boot_out.txt says."""
 
-
-class BoardHeap(NamedTuple):
-    free_at_start: int
-    """``gc.mem_free()`` as the first statement of code.py, in bytes."""
-    source: str
-
-
-BOARD_HEAPS = {
-    "raspberry_pi_pico_w": BoardHeap(
-        126_112,
-        "measured: adafruit/circuitpython#9085 (CircuitPython 9.0.0, gc.mem_free() as the first "
-        "line of code.py)",
-    ),
-    "raspberry_pi_pico2_w": BoardHeap(
-        126_112 + 256 * 1024,
-        "estimate, no published figure found: the Pico W's 126,112 plus the 256 KiB of SRAM the "
-        "RP2350 has over the RP2040 (520 vs 264 KiB); the same CYW43 driver and supervisor take "
-        "the same static RAM on both",
-    ),
-    "adafruit_feather_esp32s3_4mbflash_2mbpsram": BoardHeap(
-        2_043_120,
-        "estimate, no figure found for this board: its heap is in the same 2 MB of PSRAM as the "
-        "QT Py ESP32-S2's (2,043,120, adafruit/circuitpython#6285)",
-    ),
-    "adafruit_qtpy_esp32s2": BoardHeap(
-        2_043_120,
-        "measured: adafruit/circuitpython#6285 (CircuitPython 7.2.5, gc.mem_free() in code.py; "
-        "2 MB PSRAM; the Saola WROVER, also 2 MB PSRAM, read 2,048,784 in #3315)",
-    ),
-}
 
 COMPOSE_LIBRARIES = (
     "adafruit_connection_manager",
@@ -133,7 +102,7 @@ def has_neopixel(board_id: str) -> bool:
 
 def imports(board_id: str) -> list[str]:
     """What code.py imports on ``board_id``, in the firmware's order."""
-    names = ["sensor_node.app", f"boards.{board_id}", *COMPOSE_LIBRARIES]
+    names = ["sensor_node.app", "sensor_node.boot", f"boards.{board_id}", *COMPOSE_LIBRARIES]
     return [*names, "neopixel"] if has_neopixel(board_id) else names
 
 

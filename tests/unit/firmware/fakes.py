@@ -44,6 +44,7 @@ class FakeBoard:
     BOARD_ID = "fake_board"
     DEFAULT_BUFFER_CAPACITY = 1000
     WATCHDOG_MAX_S = 8.0
+    WATCHDOG_MIN_S = 8.0
 
 
 VALID_ENV = {
@@ -63,12 +64,15 @@ class AccessPoint:
 
 class FakeRadio:
     """``wifi.radio``: ``join_ok`` decides whether ``connect`` works; a failing join blocks
-    for its timeout, as the real one does."""
+    for its timeout, as the real one does on raspberrypi, or ``join_fails_after_s`` whatever
+    the timeout (espressif). ``ap_info_raises``: raspberrypi's NotImplementedError."""
 
     def __init__(self, clock: FakeClock, connected: bool = True) -> None:
         self._clock = clock
         self.connected = connected
         self.join_ok = True
+        self.join_fails_after_s: float | None = None
+        self.ap_info_raises = False
         self.joins: list[tuple[str, str, float]] = []
         self.toggles: list[bool] = []
 
@@ -78,6 +82,8 @@ class FakeRadio:
 
     @property
     def ap_info(self) -> AccessPoint | None:
+        if self.ap_info_raises:
+            raise NotImplementedError()
         return AccessPoint(-61) if self.connected else None
 
     @property
@@ -93,7 +99,8 @@ class FakeRadio:
     def connect(self, ssid: str, password: str, timeout: float | None = None) -> None:
         self.joins.append((ssid, password, timeout or 0.0))
         if not self.join_ok:
-            self._clock.sleep(timeout or 0.0)
+            fails_after = self.join_fails_after_s
+            self._clock.sleep((timeout or 0.0) if fails_after is None else fails_after)
             raise ConnectionError("No network with that ssid")
         self._clock.advance(800)
         self.connected = True
@@ -146,11 +153,14 @@ class FakeBroker:
     """What the network does, by ``mode``:
 
     * ``up``: answers everything after ``delay_ms`` (a slow broker when > 0);
-    * ``refuse``: TCP connect refused at once (broker down, host up);
-    * ``blackhole``: TCP connect gets no answer (host gone);
+    * ``refuse``: TCP connect refused at once (broker down, host up), reported as
+      ``reset_errno`` (what lwIP makes of the TCP reset on both ports: ECONNRESET);
+    * ``blackhole``: TCP connect gets no answer (host gone): ``connect_timeout_errno``
+      (ETIMEDOUT on espressif, EINPROGRESS on raspberrypi);
     * ``silent``: connections open but nothing is ever answered;
     * ``close``: the broker closes every connection once it is open (restart);
     * ``auth``: CONNACK refuses the login (return code 5);
+    * ``unavailable``: CONNACK refuses the session (return code 3, server unavailable);
     * ``noack``: connections are accepted but no publish is ever acknowledged.
     """
 
@@ -158,6 +168,8 @@ class FakeBroker:
         self.clock = clock
         self.mode = "up"
         self.delay_ms = 0
+        self.reset_errno = errno.ECONNRESET
+        self.connect_timeout_errno = errno.ETIMEDOUT
         self.received: list[Publish] = []
         self.connects: list[dict[str, Any]] = []
         self.disconnects = 0
@@ -180,24 +192,24 @@ class FakeSocket:
     def settimeout(self, timeout: float | None) -> None:
         self._timeout = timeout
 
-    def _block(self) -> None:
+    def _block(self, number: int = errno.ETIMEDOUT) -> None:
         self._broker.clock.sleep(self._timeout or 0)
-        raise OSError(errno.ETIMEDOUT, "ETIMEDOUT")
+        raise OSError(number, errno.errorcode[number])
 
     def connect(self, address: tuple[str, int]) -> None:
-        mode = self._broker.mode
-        if mode == "refuse":
-            self._broker.clock.advance(2)
-            raise OSError(errno.ECONNREFUSED, "ECONNREFUSED")
-        if mode == "blackhole":
-            self._block()
+        broker = self._broker
+        if broker.mode == "refuse":
+            broker.clock.advance(2)
+            raise OSError(broker.reset_errno, errno.errorcode[broker.reset_errno])
+        if broker.mode == "blackhole":
+            self._block(broker.connect_timeout_errno)
         self._broker.clock.advance(2)
         self.open = True
 
     def send(self, data: Any) -> int:
         if self.closed:
             raise OSError(errno.EBADF, "EBADF")
-        if self._broker.mode in ("up", "auth", "noack"):
+        if self._broker.mode in ("up", "auth", "unavailable", "noack"):
             # Anything else: the bytes are lost on the way, or the broker is gone.
             self._out += bytes(data)
             self._parse()
@@ -260,7 +272,7 @@ class FakeSocket:
                 password, index = _string(body, index)
                 info["password"] = password.decode()
             broker.connects.append(info)
-            code = 5 if broker.mode == "auth" else 0
+            code = {"auth": 5, "unavailable": 3}.get(broker.mode, 0)
             self._reply(bytes([0x20, 0x02, 0x00, code]))
         elif kind == 0x30:
             qos = (header >> 1) & 3

@@ -16,7 +16,7 @@ from sensor_node.console import format_line
 from sensor_node.flame import FlameSensor
 from sensor_node.health import Health
 from sensor_node.recovery import RESET, RESTART_RADIO, RecoveryLadder
-from sensor_node.ring_buffer import ReadingBuffer
+from sensor_node.ring_buffer import BYTES_PER_READING, ReadingBuffer
 from sensor_node.settings import SettingsError, example_text, load_settings
 from sensor_node.status_led import COLOURS, ONLINE, StatusLed
 from sensor_node.thermocouple import FaultDebouncer, Thermocouple, fault_bits
@@ -35,6 +35,7 @@ ENV = {
 class Board:
     DEFAULT_BUFFER_CAPACITY = 720
     WATCHDOG_MAX_S = 8.0
+    WATCHDOG_MIN_S = 8.0
 
 
 class Ticks:
@@ -101,13 +102,18 @@ def check_settings():
 
 def check_ring_buffer():
     buffer = ReadingBuffer(3)
-    assert buffer.bytes_per_reading == 34, buffer.bytes_per_reading
+    assert len(buffer._data) == 3 * BYTES_PER_READING == 54
     for seq in range(5):
-        buffer.append((seq, 2**40 + seq, None, None, 25.5, 3.25, 0x100))
+        up_ms = 2**32 - 2 + seq  # across the 32-bit boundary
+        buffer.append(up_ms, 1764000000000 + up_ms, None, 25.5, 3.25, 0x100)
     assert buffer.drops == 2
-    assert buffer.row(0) == (2, 2**40 + 2, None, None, 25.5, 3.25, 0x100), buffer.row(0)
+    row = buffer.row(0)
+    assert row == (2, 2**32, 1764000000000 + 2**32, None, 25.5, 3.25, 0x100), row
     buffer.ack(2)
     assert [row[0] for row in buffer.oldest(5)] == [4]
+    buffer.ack(1)
+    buffer.append(5, None, 1234.5678, -12.344, 0.1234, 0)
+    assert buffer.row(0)[3:6] == (1234.57, -12.34, 0.123), buffer.row(0)
 
 
 def check_timing():
@@ -167,9 +173,14 @@ def check_flame_health_led_persist():
     assert pixel[0] == COLOURS[ONLINE]
 
     nvm = bytearray(256)
-    persist.record_reset_cause(nvm, "offline 1800 s")
-    assert persist.begin_boot(nvm) == (1, "offline 1800 s", None)
-    assert persist.begin_boot(nvm) == (2, None, None)
+    record = persist.BootRecord(nvm, "POWER_ON", "STARTUP")
+    record.count()
+    assert persist.BootRecord(nvm, "SOFTWARE", "STARTUP").reset(
+        persist.LONG_BOOT_MS, "offline 1800 s"
+    )
+    record = persist.BootRecord(nvm, "SOFTWARE", "STARTUP")
+    assert (record.number, record.cause, record.streak) == (3, "offline 1800 s", 0)
+    assert persist.hold_s(3) == 120
 
 
 def check_link_errno():

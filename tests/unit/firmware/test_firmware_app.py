@@ -5,7 +5,7 @@ import types
 
 import pytest
 
-from sensor_node import __version__, app
+from sensor_node import __version__, app, boot
 from sensor_node.console import Console, parse_line
 from sensor_node.status_led import COLOURS, CONFIG_ERROR, StatusLed
 from sensor_node.timing import Uptime
@@ -39,7 +39,7 @@ class SettingsRig:
             self.env.update(self.fix)
 
     def wait(self):
-        return app.wait_for_settings(
+        return boot.wait_for_settings(
             self.getenv,
             FakeBoard,
             self.console,
@@ -115,7 +115,7 @@ def test_a_buffer_too_big_for_ram_is_a_settings_error(monkeypatch):
             raise MemoryError
         return types.SimpleNamespace(capacity=capacity)
 
-    monkeypatch.setattr(app, "ReadingBuffer", no_room)
+    monkeypatch.setattr(boot, "ReadingBuffer", no_room)
 
     def sleep(seconds):
         rig.clock.sleep(seconds)
@@ -132,7 +132,7 @@ def test_a_buffer_too_big_for_ram_is_a_settings_error(monkeypatch):
 
 
 def test_the_birth_message_follows_the_contract():
-    text = app.birth_payload(
+    text = boot.birth_payload(
         3, "raspberry_pi_pico_w", "WATCHDOG", "BROWNOUT", "safe mode BROWNOUT", 5
     )
 
@@ -151,7 +151,7 @@ def test_the_birth_message_follows_the_contract():
 
 
 def test_the_largest_birth_message_fits():
-    text = app.birth_payload(2**31 - 1, "b" * 64, "RESCUE_DEBUG", "s" * 48, "c" * 120, 0.5)
+    text = boot.birth_payload(2**31 - 1, "b" * 64, "RESCUE_DEBUG", "s" * 48, "c" * 120, 0.5)
 
     assert decode_status(text)["reset_cause"] == "c" * 120
     assert len(text) < MAX_PAYLOAD_BYTES
@@ -170,3 +170,71 @@ def test_the_board_module_is_found_by_board_id(monkeypatch):
     assert app.load_board_module("fake_board") is module
     with pytest.raises(ImportError):
         app.load_board_module("no_such_board")
+
+
+@pytest.mark.parametrize(
+    ("error", "key"),
+    [
+        # CircuitPython 9.0-10.1, FLAME_DIVIDER_RATIO = 3.27 (shared-module/os/getenv.c).
+        (ValueError("invalid syntax for integer with base 10"), "FLAME_DIVIDER_RATIO"),
+        # Anything else the file or the parser may raise.
+        (OSError(5, "EIO"), "settings.toml"),
+        (RuntimeError("Internal error"), "settings.toml"),
+    ],
+)
+def test_whatever_reading_the_settings_raises_is_a_wait_not_a_crash(monkeypatch, error, key):
+    rig = SettingsRig(VALID_ENV)
+
+    def getenv(name):
+        if name == "FLAME_DIVIDER_RATIO" and rig.clock.ms < 60_000:
+            raise error
+        return rig.env.get(name)
+
+    monkeypatch.setattr(rig, "getenv", getenv)
+    settings, _ = rig.wait()
+
+    errors = [fields for _, _, event, fields in rig.events() if event == "settings"]
+    assert [fields["key"] for fields in errors] == [key]
+    assert str(error) in errors[0]["problem"]
+    assert settings["FLAME_DIVIDER_RATIO"] == 1.0
+    assert rig.watchdog.max_gap_ms <= 200
+
+
+def test_what_only_boot_needs_is_forgotten_with_its_package_attribute():
+    def module(name, **attributes):
+        made = types.ModuleType(name)
+        made.__dict__.update(attributes)
+        return made
+
+    boot_module = module("sensor_node.boot")
+    settings = module("sensor_node.settings")
+    link = module("sensor_node.link")
+    topics = module("sensor_protocol.topics")
+    wire = module("sensor_protocol.wire")
+    board = module("boards.fake_board")
+    modules = {
+        "sensor_node": module("sensor_node", boot=boot_module, settings=settings, link=link),
+        "sensor_node.boot": boot_module,
+        "sensor_node.settings": settings,
+        "sensor_node.link": link,
+        "sensor_protocol": module("sensor_protocol", topics=topics, wire=wire),
+        "sensor_protocol.topics": topics,
+        "sensor_protocol.limits": module("sensor_protocol.limits"),
+        "sensor_protocol.wire": wire,
+        "boards": module("boards", fake_board=board),
+        "boards.fake_board": board,
+    }
+
+    app.forget_boot_modules(modules)
+
+    assert sorted(modules) == [
+        "sensor_node",
+        "sensor_node.link",
+        "sensor_protocol",
+        "sensor_protocol.wire",
+    ]
+    assert not hasattr(modules["sensor_node"], "boot")
+    assert not hasattr(modules["sensor_node"], "settings")
+    assert modules["sensor_node"].link is link
+    assert not hasattr(modules["sensor_protocol"], "topics")
+    assert modules["sensor_protocol"].wire is wire

@@ -21,6 +21,7 @@ class Board:
         self.nvm = bytearray(256)
         self.resets = 0
         self.watchdog = FakeWatchdog(clock)
+        self.cpu = types.SimpleNamespace(reset_reason="microcontroller.ResetReason.SOFTWARE")
 
     def reset(self):
         self.resets += 1
@@ -31,7 +32,10 @@ def board(monkeypatch):
     clock = FakeClock()
     fake = Board(clock)
     module = types.ModuleType("microcontroller")
-    module.__dict__.update(nvm=fake.nvm, reset=fake.reset, watchdog=fake.watchdog)
+    module.__dict__.update(nvm=fake.nvm, reset=fake.reset, watchdog=fake.watchdog, cpu=fake.cpu)
+    supervisor = types.ModuleType("supervisor")
+    supervisor.__dict__["runtime"] = types.SimpleNamespace(run_reason="RunReason.STARTUP")
+    monkeypatch.setitem(__import__("sys").modules, "supervisor", supervisor)
     monkeypatch.setitem(__import__("sys").modules, "microcontroller", module)
     monkeypatch.setattr(time, "sleep", clock.sleep)
     monkeypatch.setattr(app, "Uptime", lambda: Uptime(clock.ticks))
@@ -43,10 +47,10 @@ def console_events(text):
 
 
 def test_a_crash_is_logged_with_its_traceback_recorded_and_reset(board, monkeypatch, capsys):
-    def boom(uptime, console):
+    def boom(*args):
         raise ValueError("thermocouple exploded")
 
-    monkeypatch.setattr(app, "_start", boom)
+    monkeypatch.setattr(app, "_boot", boom)
 
     app.run()
 
@@ -58,29 +62,35 @@ def test_a_crash_is_logged_with_its_traceback_recorded_and_reset(board, monkeypa
     assert (reset[1], reset[2]) == ("ERROR", "reset")
     assert reset[3]["cause"] == "crash: ValueError: thermocouple exploded"
     assert board.resets == 1
-    assert persist.begin_boot(board.nvm)[1] == "crash: ValueError: thermocouple exploded"
+    cause = persist.BootRecord(board.nvm, "SOFTWARE", "STARTUP").cause
+    assert cause == "crash: ValueError: thermocouple exploded"
 
 
-def test_a_crash_at_boot_waits_before_resetting_with_the_watchdog_fed(board, monkeypatch):
-    monkeypatch.setattr(app, "_start", lambda uptime, console: 1 / 0)
+def test_crashes_at_boot_wait_longer_and_longer_with_the_watchdog_fed(board, monkeypatch):
+    monkeypatch.setattr(app, "_boot", lambda *args: 1 / 0)
 
-    app.run()
+    waits = []
+    for _ in range(4):
+        started = board.clock.ms
+        app.run()
+        waits.append((board.clock.ms - started) // 1000)
 
-    assert app.CRASH_HOLD_MS <= board.clock.ms <= app.CRASH_HOLD_MS + 1000
+    assert waits == [0, 30, 60, 120]
     assert board.watchdog.max_gap_ms <= 1000
-    assert board.resets == 1
+    assert board.resets == 4
 
 
 def test_a_late_crash_resets_at_once(board, monkeypatch):
-    def late(uptime, console):
-        board.clock.advance(app.EARLY_CRASH_MS + 1)
+    def late(*args):
+        board.clock.advance(persist.LONG_BOOT_MS)
         raise RuntimeError("late")
 
-    monkeypatch.setattr(app, "_start", late)
+    monkeypatch.setattr(app, "_boot", late)
 
-    app.run()
-
-    assert board.clock.ms == app.EARLY_CRASH_MS + 1
+    for _ in range(3):
+        started = board.clock.ms
+        app.run()
+        assert board.clock.ms - started == persist.LONG_BOOT_MS
 
 
 def test_code_py_only_starts_the_app():
@@ -90,11 +100,12 @@ def test_code_py_only_starts_the_app():
     assert "app.run()" in source
 
 
-def run_safemode(monkeypatch, reason):
-    nvm = bytearray(256)
+def run_safemode(monkeypatch, reason, nvm=None):
+    nvm = bytearray(256) if nvm is None else nvm
     resets = []
     micro = types.ModuleType("microcontroller")
-    micro.__dict__.update(nvm=nvm, reset=lambda: resets.append(1))
+    cpu = types.SimpleNamespace(reset_reason="microcontroller.ResetReason.BROWNOUT")
+    micro.__dict__.update(nvm=nvm, reset=lambda: resets.append(1), cpu=cpu)
     supervisor = types.ModuleType("supervisor")
     supervisor.__dict__["runtime"] = types.SimpleNamespace(
         safe_mode_reason="supervisor.SafeModeReason." + reason
@@ -112,11 +123,19 @@ def test_safe_mode_is_recorded_and_reset(monkeypatch, capsys):
     nvm, resets, slept = run_safemode(monkeypatch, "BROWNOUT")
 
     assert resets == [1]
-    assert slept == [5]
-    assert persist.begin_boot(nvm) == (1, "safe mode BROWNOUT", "BROWNOUT")
+    assert sum(slept) == 5
+    record = persist.BootRecord(nvm, "SOFTWARE", "STARTUP")
+    assert (record.cause, record.safe_mode) == ("safe mode BROWNOUT", "BROWNOUT")
     line = parse_line(capsys.readouterr().out.splitlines()[0])
     assert line is not None
     assert (line[2], line[3]["reason"]) == ("safe_mode", "BROWNOUT")
+
+
+def test_a_safe_mode_loop_waits_longer_and_longer(monkeypatch):
+    nvm = bytearray(256)
+    waits = [sum(run_safemode(monkeypatch, "BROWNOUT", nvm)[2]) for _ in range(4)]
+
+    assert waits == [5, 30, 60, 120]
 
 
 def test_user_safe_mode_is_left_alone(monkeypatch):

@@ -5,6 +5,7 @@ Every socket call advances the virtual clock by as long as it would block on a b
 MiniMQTT's own timeouts read the same clock, so the durations measured here are the
 worst cases the watchdog sees."""
 
+import errno
 import itertools
 
 import adafruit_minimqtt.adafruit_minimqtt as minimqtt
@@ -20,6 +21,7 @@ from sensor_node.link import (
     Link,
     client_id,
     errno_of,
+    host_answered,
 )
 from sensor_node.recovery import RecoveryLadder
 from sensor_node.settings import load_settings
@@ -32,6 +34,7 @@ from tests.unit.firmware.fakes import (
     FakeClock,
     FakeRadio,
     FakeSocketPool,
+    FakeWatchdog,
     close_sockets,
     events,
 )
@@ -44,7 +47,7 @@ STATUS_TOPIC = "furnace/studio1/furnace1/status"
 
 
 class Rig:
-    def __init__(self, monkeypatch, **env):
+    def __init__(self, monkeypatch, radio_restart=True, **env):
         self.clock = FakeClock()
         monkeypatch.setattr(minimqtt, "ticks_ms", self.clock.ticks)
         self.broker = FakeBroker(self.clock)
@@ -58,6 +61,7 @@ class Rig:
         self.pools = []
         self.resets: list[str] = []
         self.ladder = RecoveryLadder(120_000, 1_800_000, 0)
+        self.watchdog = FakeWatchdog(self.clock)
         self.link = Link(
             settings,
             self.radio,
@@ -71,6 +75,8 @@ class Rig:
             Backoff(self.uptime, 1000, 30000, lambda: 0.5),
             self.ladder,
             self.resets.append,
+            self.watchdog.feed,
+            radio_restart,
         )
 
     def _make_pool(self, radio):
@@ -141,7 +147,14 @@ def test_readings_go_out_at_qos_1(monkeypatch):
 
 @pytest.mark.parametrize(
     ("mode", "delay_ms"),
-    [("refuse", 0), ("blackhole", 0), ("silent", 0), ("auth", 0), ("up", 5000)],
+    [
+        ("refuse", 0),
+        ("blackhole", 0),
+        ("silent", 0),
+        ("auth", 0),
+        ("unavailable", 0),
+        ("up", 5000),
+    ],
 )
 def test_a_failed_connect_stays_within_its_bound(monkeypatch, mode, delay_ms):
     rig = Rig(monkeypatch)
@@ -324,15 +337,96 @@ def test_a_silent_network_restarts_the_radio_then_resets_the_board(monkeypatch):
     assert longest <= WIFI_CONNECT_TIMEOUT_S * 1000
 
 
-def test_a_refusing_broker_never_costs_a_reset(monkeypatch):
+@pytest.mark.parametrize(
+    ("mode", "reset_errno"),
+    [
+        # lwIP reports the TCP reset of a closed port as ECONNRESET on both ports
+        # (ports/*/common-hal/socketpool/Socket.c); another stack says ECONNREFUSED.
+        ("refuse", errno.ECONNRESET),
+        ("refuse", errno.ECONNREFUSED),
+        # MiniMQTT 8.1.0 turns CONNACK codes 1-3 into a plain "Connect failure".
+        ("unavailable", None),
+        ("auth", None),
+    ],
+)
+def test_a_refusing_broker_never_costs_a_reset(monkeypatch, mode, reset_errno):
     rig = Rig(monkeypatch)
-    rig.broker.mode = "refuse"
+    rig.broker.mode = mode
+    rig.broker.reset_errno = reset_errno
 
     longest = rig.run_offline(4000)
 
     assert rig.resets == []
     assert "radio_restart" not in rig.events()
     assert longest <= CONNECT_BOUND_MS
+
+
+@pytest.mark.parametrize("timeout_errno", [errno.ETIMEDOUT, errno.EINPROGRESS])
+def test_a_connect_timeout_is_no_answer(monkeypatch, timeout_errno):
+    # espressif says ETIMEDOUT, raspberrypi EINPROGRESS (its Socket.c connect).
+    rig = Rig(monkeypatch)
+    rig.broker.mode = "blackhole"
+    rig.broker.connect_timeout_errno = timeout_errno
+
+    rig.run_offline(130)
+
+    assert "radio_restart" in rig.events()
+
+
+@pytest.mark.parametrize(
+    ("logged", "answered"),
+    [
+        ("MMQT error: Connection Refused - Server unavailable", True),
+        ("Socket error when connecting: [Errno 104] ECONNRESET", True),
+        ("Socket error when connecting: [Errno 111] ECONNREFUSED", True),
+        (f"Socket error when connecting: [Errno {errno.EINPROGRESS}] EINPROGRESS", False),
+        (f"Socket error when connecting: [Errno {errno.ETIMEDOUT}] ETIMEDOUT", False),
+        ("MMQT error: No data received from broker for 2 seconds.", False),
+    ],
+)
+def test_without_an_exception_chain_the_logged_text_tells(logged, answered):
+    # A build without MICROPY_CPYTHON_EXCEPTION_CHAIN keeps no __cause__.
+    assert host_answered(minimqtt.MMQTTException("Connect failure"), logged) is answered
+
+
+def test_rssi_is_unknown_where_the_port_has_no_ap_info(monkeypatch):
+    # ports/raspberrypi/common-hal/wifi/Radio.c: ap_info raises NotImplementedError.
+    rig = Rig(monkeypatch)
+    rig.radio.ap_info_raises = True
+    rig.radio.connected = False
+
+    rig.link.connect_step()
+
+    assert rig.link.rssi() is None
+    assert rig.fields("wifi_connected")[0]["rssi"] == "-", "the console shows None as -"
+
+
+def test_a_radio_that_cannot_restart_is_not_restarted(monkeypatch):
+    # raspberrypi: enabled = False only leaves the network; the ladder goes on to the reset.
+    rig = Rig(monkeypatch, radio_restart=False)
+    rig.broker.mode = "blackhole"
+
+    rig.run_offline(2000)
+
+    assert "radio_restart" not in rig.events()
+    assert rig.events().count("radio_restart_skipped") == 1
+    assert rig.radio.toggles == [] and len(rig.pools) == 1
+    assert len(rig.resets) == 1
+    assert 1800 <= int(rig.resets[0].split()[1]) <= 1800 + 5
+
+
+def test_the_wifi_join_gets_the_whole_watchdog(monkeypatch):
+    # espressif: the timeout does not bound the join; a silent access point costs 14.4 s.
+    rig = Rig(monkeypatch)
+    rig.radio.connected = False
+    rig.radio.join_ok = False
+    rig.radio.join_fails_after_s = 14.4
+    rig.watchdog.feed()
+    rig.clock.advance(3000)  # the rest of the iteration before the join
+
+    rig.link.connect_step()
+
+    assert rig.watchdog.max_gap_ms == 3000, "fed just before the join, not after the 14.4 s"
 
 
 def test_backoff_spaces_attempts_up_to_its_cap(monkeypatch):

@@ -8,8 +8,8 @@ import json
 import adafruit_minimqtt.adafruit_minimqtt as minimqtt
 import pytest
 
-from sensor_node.app import birth_payload
 from sensor_node.backoff import Backoff
+from sensor_node.boot import birth_payload
 from sensor_node.clock import WallClock
 from sensor_node.console import Console
 from sensor_node.flame import FlameSensor
@@ -87,6 +87,8 @@ class NodeRig:
             Backoff(uptime, 1000, 30000, lambda: 0.5),
             RecoveryLadder(120_000, 1_800_000, 0),
             self.resets.append,
+            self.watchdog.feed,
+            True,
         )
         self.link = link
         self.node = Node(
@@ -238,6 +240,18 @@ def test_health_every_period_in_the_contract(monkeypatch):
     assert 0.25 <= last["read_s"] < 0.3
     assert 0 < last["max_loop_s"] < 1
     assert last["reconnects"] == 0
+
+
+def test_health_without_ap_info_reports_no_rssi(monkeypatch):
+    # Pico W, Pico 2 W: wifi.radio.ap_info raises NotImplementedError
+    # (ports/raspberrypi/common-hal/wifi/Radio.c), in every health report.
+    rig = NodeRig(monkeypatch)
+    rig.radio.ap_info_raises = True
+    rig.run(185)
+
+    reports = [decode_health(m.payload) for m in rig.broker.publishes("health")]
+    assert len(reports) == 3
+    assert reports[-1]["rssi"] is None
 
 
 @pytest.mark.parametrize(

@@ -1,82 +1,165 @@
-"""The store-and-forward buffer: order, wrap, drop-oldest, acknowledge."""
+"""The store-and-forward buffer: order, wrap, drop-oldest, acknowledge, and the packing
+(18 bytes a reading) giving back every value the contract publishes."""
 
-import math
 from collections import deque
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor_node.ring_buffer import ReadingBuffer
+from sensor_node.ring_buffer import BYTES_PER_READING, ReadingBuffer
+from sensor_protocol.wire import (
+    COLD_JUNCTION_C_MAX,
+    COLD_JUNCTION_C_MIN,
+    EPOCH_MS_MAX,
+    FAULT_MASK_ALL,
+    FLAME_V_MAX,
+    TEMP_C_MAX,
+    TEMP_C_MIN,
+)
+
+EPOCH_MS = 1_764_000_000_000
+DAY_MS = 86_400_000
 
 
-def row(seq, t=1_764_000_000_000, temp=1100.5, cj=25.25, flame=3.5, faults=0):
-    return (seq, 10_000 + seq * 5000, t, temp, cj, flame, faults)
+def reading(seq, t=EPOCH_MS, temp=1100.5, cj=25.25, flame=3.5, faults=0):
+    """What ``append`` takes for reading ``seq``: ``(up_ms, t, temp_c, cj_c, flame_v, faults)``,
+    sampled every 5 s, ``t`` (when given) the clock time at boot plus ``up_ms``."""
+    up_ms = 10_000 + seq * 5000
+    return (up_ms, None if t is None else t + up_ms, temp, cj, flame, faults)
 
 
-def test_rows_come_back_oldest_first_with_their_values():
+def row(seq, *args, **kwargs):
+    """The row the buffer gives back for ``reading(seq, ...)``."""
+    return (seq, *reading(seq, *args, **kwargs))
+
+
+def fill(buffer, seqs):
+    return [buffer.append(*reading(seq)) for seq in seqs]
+
+
+def test_rows_come_back_oldest_first_numbered_from_zero():
     buffer = ReadingBuffer(10)
-    for seq in range(3):
-        buffer.append(row(seq))
+    fill(buffer, range(3))
 
     assert len(buffer) == 3
-    assert buffer.oldest(2) == [row(0), row(1)]
+    assert list(buffer.oldest(2)) == [row(0), row(1)]
     assert buffer.row(2) == row(2)
+    assert buffer.next_seq == 3
 
 
-def test_none_values_survive_the_flat_columns():
+def test_none_values_survive_the_packing():
     buffer = ReadingBuffer(4)
-    buffer.append((7, 2**40, None, None, None, None, 0x1FF))
+    buffer.append(2**40, None, None, None, None, FAULT_MASK_ALL)
 
-    assert buffer.row(0) == (7, 2**40, None, None, None, None, 0x1FF)
+    assert buffer.row(0) == (0, 2**40, None, None, None, None, FAULT_MASK_ALL)
 
 
-def test_floats_are_kept_to_single_precision():
+def test_extreme_values_survive_the_packing():
     buffer = ReadingBuffer(4)
-    buffer.append(row(0, temp=1234.5678, cj=-12.34, flame=0.123))
+    buffer.append(2**45, EPOCH_MS_MAX, TEMP_C_MAX, COLD_JUNCTION_C_MAX, FLAME_V_MAX, 0)
+    buffer.append(2**45 + 1, EPOCH_MS_MAX, TEMP_C_MIN, COLD_JUNCTION_C_MIN, 0.0, FAULT_MASK_ALL)
+
+    assert list(buffer.oldest(2)) == [
+        (0, 2**45, EPOCH_MS_MAX, TEMP_C_MAX, COLD_JUNCTION_C_MAX, FLAME_V_MAX, 0),
+        (1, 2**45 + 1, EPOCH_MS_MAX, TEMP_C_MIN, COLD_JUNCTION_C_MIN, 0.0, FAULT_MASK_ALL),
+    ]
+
+
+def test_values_are_kept_to_the_decimals_the_contract_publishes():
+    buffer = ReadingBuffer(4)
+    buffer.append(0, None, 1234.5678, -12.344, 0.1234, 0)
 
     _, _, _, temp, cj, flame, _ = buffer.row(0)
-    assert math.isclose(temp, 1234.5678, abs_tol=1e-3)
-    assert math.isclose(cj, -12.34, abs_tol=1e-5)
-    assert math.isclose(flame, 0.123, abs_tol=1e-6)
+    assert (temp, cj, flame) == (1234.57, -12.34, 0.123)
 
 
 def test_peeking_does_not_remove_and_ack_does():
     buffer = ReadingBuffer(10)
-    for seq in range(5):
-        buffer.append(row(seq))
+    fill(buffer, range(5))
 
-    buffer.oldest(3)
+    list(buffer.oldest(3))
     assert len(buffer) == 5
     buffer.ack(3)
-    assert buffer.oldest(10) == [row(3), row(4)]
+    assert list(buffer.oldest(10)) == [row(3), row(4)]
 
 
 def test_a_full_buffer_drops_the_oldest_and_counts():
     buffer = ReadingBuffer(3)
-    dropped = [buffer.append(row(seq)) for seq in range(5)]
+    dropped = fill(buffer, range(5))
 
     assert dropped == [False, False, False, True, True]
     assert buffer.drops == 2
-    assert [r[0] for r in buffer.oldest(3)] == [2, 3, 4]
+    assert list(buffer.oldest(3)) == [row(2), row(3), row(4)]
 
 
-def test_wrapping_many_times_keeps_order():
+def test_wrapping_many_times_keeps_order_and_numbers():
     buffer = ReadingBuffer(7)
     seq = 0
     for _ in range(50):
         for _ in range(5):
-            buffer.append(row(seq))
+            buffer.append(*reading(seq))
             seq += 1
         buffer.ack(min(4, len(buffer)))
 
-    seqs = [r[0] for r in buffer.oldest(100)]
-    assert seqs == list(range(seq - len(buffer), seq))
+    assert list(buffer.oldest(100)) == [row(s) for s in range(seq - len(buffer), seq)]
+
+
+def test_uptime_is_exact_across_the_32_bit_boundary():
+    buffer = ReadingBuffer(8)
+    ups = [2**32 - DAY_MS, 2**32 - 1, 2**32, 2**32 + DAY_MS, 2**32 + 40 * DAY_MS]
+    for up_ms in ups:
+        buffer.append(up_ms, EPOCH_MS + up_ms, 20.0, 20.0, 1.0, 0)
+    buffer.ack(1)
+
+    assert [r[1] for r in buffer.oldest(8)] == ups[1:]
+    assert [r[2] for r in buffer.oldest(8)] == [EPOCH_MS + up_ms for up_ms in ups[1:]]
+
+
+def test_readings_stay_at_most_2_to_the_32_ms_behind_the_newest():
+    buffer = ReadingBuffer(100)
+    step = 2**30  # 12.4 days between readings: a 100-reading buffer would span 3.4 years
+    for seq in range(10):
+        buffer.append(seq * step, None, 20.0, 20.0, 1.0, 0)
+
+    ups = [r[1] for r in buffer.oldest(100)]
+    assert ups == [seq * step for seq in range(6, 10)]
+    assert buffer.drops == 6
+    assert [r[0] for r in buffer.oldest(100)] == [6, 7, 8, 9]
+
+
+def test_clock_corrections_keep_each_readings_own_time():
+    buffer = ReadingBuffer(10)
+    offsets = [EPOCH_MS, EPOCH_MS - 180, EPOCH_MS + 2_000_000, EPOCH_MS - DAY_MS]
+    for seq, offset in enumerate(offsets):
+        buffer.append(seq * 5000, offset + seq * 5000, 20.0, 20.0, 1.0, 0)
+
+    assert [r[2] for r in buffer.oldest(10)] == [o + s * 5000 for s, o in enumerate(offsets)]
+
+
+def test_readings_taken_after_the_first_sync_keep_their_time():
+    buffer = ReadingBuffer(10)
+    buffer.append(0, None, 20.0, 20.0, 1.0, 0)
+    buffer.append(5000, EPOCH_MS + 5000, 20.0, 20.0, 1.0, 0)
+
+    assert [r[2] for r in buffer.oldest(10)] == [None, EPOCH_MS + 5000]
+
+
+def test_a_clock_jump_of_a_month_while_readings_wait_loses_only_their_wall_time():
+    buffer = ReadingBuffer(10)
+    buffer.append(0, EPOCH_MS, 20.0, 20.0, 1.0, 0)
+    buffer.append(5000, EPOCH_MS + 31 * DAY_MS + 5000, 20.0, 20.0, 1.0, 0)
+
+    assert [r[2] for r in buffer.oldest(10)] == [EPOCH_MS, None]
+    assert [r[1] for r in buffer.oldest(10)] == [0, 5000], "the host places it by uptime"
+    buffer.ack(2)
+    buffer.append(10_000, EPOCH_MS + 31 * DAY_MS + 10_000, 20.0, 20.0, 1.0, 0)
+    assert buffer.row(0)[2] == EPOCH_MS + 31 * DAY_MS + 10_000, "an empty buffer takes the new base"
 
 
 def test_bad_positions_and_acks_are_refused():
     buffer = ReadingBuffer(3)
-    buffer.append(row(0))
+    buffer.append(*reading(0))
 
     with pytest.raises(IndexError):
         buffer.row(1)
@@ -86,38 +169,48 @@ def test_bad_positions_and_acks_are_refused():
         ReadingBuffer(0)
 
 
-def test_one_hour_at_the_default_period_fits_a_pico_w():
-    buffer = ReadingBuffer(1000)
+def test_an_hour_at_the_default_period_takes_13_kb():
+    buffer = ReadingBuffer(720)
 
-    assert buffer.bytes_per_reading == 34
-    assert 1000 * 5 >= 3600  # readings x default period covers an hour
-    assert buffer.bytes_per_reading * buffer.capacity < 40_000
+    assert BYTES_PER_READING == 18
+    assert len(buffer._data) == 720 * 18
+    assert 720 * 5 >= 3600
 
 
+values = st.tuples(
+    st.one_of(st.none(), st.integers(-27_000, 180_000).map(lambda n: n / 100)),
+    st.one_of(st.none(), st.integers(-5500, 12_500).map(lambda n: n / 100)),
+    st.one_of(st.none(), st.integers(0, 12_000).map(lambda n: n / 1000)),
+    st.integers(0, FAULT_MASK_ALL),
+    st.booleans(),
+)
 operations = st.lists(
-    st.one_of(st.tuples(st.just("append")), st.tuples(st.just("ack"), st.integers(0, 6))),
+    st.one_of(st.tuples(st.just("append"), values), st.tuples(st.just("ack"), st.integers(0, 6))),
     max_size=200,
 )
 
 
-@given(capacity=st.integers(1, 12), ops=operations)
-def test_behaves_like_a_bounded_deque(capacity, ops):
+@given(capacity=st.integers(1, 12), ops=operations, start=st.integers(0, 2**40))
+def test_behaves_like_a_bounded_deque(capacity, ops, start):
     buffer = ReadingBuffer(capacity)
     model: deque = deque(maxlen=capacity)
     drops = 0
     seq = 0
     for op in ops:
         if op[0] == "append":
+            temp, cj, flame, faults, clock = op[1]
+            up_ms = start + seq * 5000
+            t = EPOCH_MS + up_ms if clock else None
             drops += len(model) == capacity
-            model.append(row(seq))
-            buffer.append(row(seq))
+            model.append((seq, up_ms, t, temp, cj, flame, faults))
+            buffer.append(up_ms, t, temp, cj, flame, faults)
             seq += 1
         else:
             count = min(op[1], len(model))
             for _ in range(count):
                 model.popleft()
             buffer.ack(count)
-        assert buffer.oldest(capacity) == list(model)
+        assert list(buffer.oldest(capacity)) == list(model)
     assert buffer.drops == drops
 
 
@@ -126,10 +219,9 @@ def test_a_full_buffer_of_worst_case_readings_goes_out_in_full_batches():
     from sensor_protocol.payloads import decode_readings, encode_readings
 
     buffer = ReadingBuffer(100)
+    buffer.next_seq = 2**31 - 101
     for seq in range(100):
-        buffer.append(
-            (2**31 - 101 + seq, 2**45 + seq, 4_102_444_800_000, -269.99, -54.99, 11.999, 0x1FF)
-        )
+        buffer.append(2**45 + seq, EPOCH_MS_MAX, -269.99, -54.99, 11.999, FAULT_MASK_ALL)
 
     payload, count = encode_readings(2**31 - 1, 2**45 + 200, buffer.oldest(MAX_BATCH_READINGS))
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.virtual.families import release_line
+from sensor_bridge.virtual.getenv import on_board, read_settings
 from sensor_node.settings import (
     REQUIRED,
     SETTINGS,
@@ -36,7 +38,8 @@ def test_the_table_has_one_row_per_key_with_a_known_kind():
     keys = [setting.key for setting in SETTINGS]
 
     assert len(keys) == len(set(keys))
-    assert {setting.kind for setting in SETTINGS} <= {"str", "id", "int", "float", "bool", "choice"}
+    kinds = {"str", "id", "int", "float", "bool", "choice", "psk"}
+    assert {setting.kind for setting in SETTINGS} <= kinds
     for setting in SETTINGS:
         assert setting.doc.endswith(".")
         if setting.default is REQUIRED or isinstance(setting.default, BoardValue):
@@ -69,6 +72,15 @@ def test_defaults_fill_everything_but_the_required_keys():
     assert settings["KEEPALIVE_S"] == 15
     assert settings["PRODUCTION"] is True
     assert settings["MQTT_USER"] == ""
+
+
+def test_the_settings_are_a_plain_dict_of_every_key():
+    # Not an instance of a class of sensor_node.settings: that would keep the whole module
+    # (the table and its texts) in RAM after boot frees it.
+    settings = load()
+
+    assert type(settings) is dict
+    assert sorted(settings) == sorted(setting.key for setting in SETTINGS)
 
 
 def test_board_values_come_from_the_board_module():
@@ -163,6 +175,58 @@ def test_each_bad_value_gets_one_clear_problem(key, value, message):
     assert key in str(error)
 
 
+@pytest.mark.parametrize("password", ["x", "1234567", "p" * 64, "g" * 64, "p" * 65])
+def test_a_wifi_password_wifi_radio_connect_refuses_is_a_settings_error(password):
+    # shared-bindings/wifi/Radio.c: empty, or 8 to 64 bytes, the 64 all hex digits.
+    error = problem(CIRCUITPY_WIFI_PASSWORD=password)
+
+    assert error.key == "CIRCUITPY_WIFI_PASSWORD"
+    size = len(password)
+    assert error.problem == f"must be empty or 8 to 63 characters (or 64 hex digits), got {size}"
+    assert error.fix == 'write the network\'s password as CIRCUITPY_WIFI_PASSWORD = "..."'
+
+
+@pytest.mark.parametrize("password", ["", "12345678", "é" * 4, "p" * 63, "0aF9" * 16])
+def test_a_wifi_password_wifi_radio_connect_takes_is_kept(password):
+    assert load(CIRCUITPY_WIFI_PASSWORD=password)["CIRCUITPY_WIFI_PASSWORD"] == password
+
+
+def test_a_user_needs_a_password():
+    # MiniMQTT 8.1.0 sends a user name only with a password: None.encode() otherwise.
+    error = problem(MQTT_USER="node")
+
+    assert error.key == "MQTT_PASSWORD"
+    assert "MQTT_USER is set" in error.problem
+    assert error.fix.startswith('write MQTT_PASSWORD = "')
+
+
+@pytest.mark.parametrize(
+    ("circuitpython", "value"),
+    [((9, 2, 9), None), ((10, 1, 0), None), ((10, 2, 0), 3.27)],
+)
+def test_an_unquoted_decimal_is_named_with_its_fix(tmp_path, circuitpython, value):
+    # 9.0 to 10.1: os.getenv raises ValueError for an unquoted non-integer (getenv.c);
+    # 10.2 returns the text. Read through the virtual board's os.getenv, which follows both.
+    path = tmp_path / "settings.toml"
+    lines = [f'{key} = "{text}"' for key, text in VALID_ENV.items()]
+    path.write_text("\n".join([*lines, "FLAME_DIVIDER_RATIO = 3.27", ""]))
+    line = release_line(circuitpython)
+
+    def getenv(key):
+        return on_board(read_settings(path), key, None, line)
+
+    if value is not None:
+        assert load_settings(getenv, FakeBoard)["FLAME_DIVIDER_RATIO"] == value
+        return
+    with pytest.raises(SettingsError) as caught:
+        load_settings(getenv, FakeBoard)
+    assert caught.value.key == "FLAME_DIVIDER_RATIO"
+    assert caught.value.problem.startswith(
+        "cannot be read (invalid syntax for integer with base 10"
+    ), caught.value.problem
+    assert caught.value.fix == 'put the value in double quotes: FLAME_DIVIDER_RATIO = "..."'
+
+
 def test_the_fix_shows_a_valid_value_in_toml():
     assert problem(SAMPLE_PERIOD_S="x").fix == "write SAMPLE_PERIOD_S = 5 in settings.toml"
     assert problem(FLAME_OFFSET_V="x").fix == "write FLAME_OFFSET_V = 0 in settings.toml"
@@ -239,3 +303,19 @@ def test_the_example_file_is_valid_settings():
     assert load_settings(as_strings.get, FakeBoard)["SAMPLE_PERIOD_S"] == 5
     for value in parsed.values():
         assert isinstance(value, (str, int)), "CircuitPython reads only strings and integers"
+
+
+class Esp32Board(FakeBoard):
+    WATCHDOG_MAX_S = 30.0
+    WATCHDOG_MIN_S = 25.0
+
+
+def test_the_watchdog_cannot_be_shorter_than_the_boards_longest_blocking_step():
+    # ESP32: wifi.radio.connect(timeout=5) can block 19.4 s (sensor_node.link).
+    env = dict(VALID_ENV, WATCHDOG_S="8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env.get, Esp32Board)
+
+    assert caught.value.key == "WATCHDOG_S"
+    assert caught.value.problem == "must be a number between 25 and 30, got '8'"
+    assert load_settings(VALID_ENV.get, Esp32Board)["WATCHDOG_S"] == 30.0

@@ -203,7 +203,7 @@ def test_a_value_the_board_would_refuse(site_file: Path, tmp_path: Path) -> None
     _one_line_refusal(
         ["provision", "furnace-1", "--site", str(site_file), "--drive", str(drive)],
         f"{secrets_file} [wifi] password: the board would refuse it: CIRCUITPY_WIFI_PASSWORD "
-        "must be 0 to 63 characters long, got 64",
+        "must be empty or 8 to 63 characters (or 64 hex digits), got 64",
     )
     assert set(_files(drive)) == {Path("boot_out.txt")}
 

@@ -13,6 +13,7 @@ from sensor_bridge.virtual.hardware import BootInfo, VirtualBoard
 from sensor_bridge.virtual.mcu import Nvm
 from sensor_bridge.virtual.modules import build_modules
 from sensor_bridge.virtual.pins import board_spec
+from sensor_bridge.virtual.settings import SettingsFile
 from tests.unit.virtual.rig import ManualTime
 
 
@@ -30,7 +31,8 @@ def make_modules(tmp_path: Path, board_id: str = "raspberry_pi_pico_w") -> Any:
         state_dir=tmp_path,
         seed=1,
     )
-    modules, _ = build_modules(board, {"TC_TYPE": "K", "SAMPLE_PERIOD_S": 5}, no_reboot)
+    settings = SettingsFile(tmp_path / "settings.toml", {"TC_TYPE": "K", "SAMPLE_PERIOD_S": 5})
+    modules, _ = build_modules(board, settings, no_reboot)
     return board, real, type("Modules", (), modules)
 
 
@@ -107,13 +109,13 @@ def test_microcontroller_supervisor_rtc(tmp_path: Path) -> None:
 
 
 def test_nvm_is_fixed_size_and_persistent(tmp_path: Path) -> None:
-    nvm = Nvm(tmp_path / "nvm.bin", 4096)
+    nvm = Nvm(tmp_path / "nvm.bin", 4096, 4096)
     assert len(nvm) == 4096 and nvm[0] == 0xFF, "erased flash"
     nvm[0:4] = b"\x01\x02\x03\x04"
     nvm[10] = 7
     with pytest.raises(ValueError, match="different lengths"):
         nvm[0:2] = b"\x00"
-    again = Nvm(tmp_path / "nvm.bin", 4096)
+    again = Nvm(tmp_path / "nvm.bin", 4096, 4096)
     assert again[0:4] == bytearray(b"\x01\x02\x03\x04") and again[10] == 7
 
 

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from sensor_bridge.virtual.clock import VirtualClock
+from sensor_bridge.virtual.families import CHIP_FAMILY
 from sensor_bridge.virtual.pins import board_spec
 from sensor_bridge.virtual.wdt import WatchDogMode, WatchdogMonitor, WatchDogTimeout, WatchDogTimer
 from tests.unit.virtual.rig import ManualTime
@@ -13,7 +14,12 @@ from tests.unit.virtual.rig import ManualTime
 
 def timer(board_id: str, clock: VirtualClock) -> WatchDogTimer:
     spec = board_spec(board_id)
-    return WatchDogTimer(clock, max_timeout_s=spec.watchdog_max_s, can_raise=spec.watchdog_raise)
+    return WatchDogTimer(
+        clock,
+        max_timeout_s=spec.watchdog_max_s,
+        can_raise=spec.watchdog_raise,
+        family=CHIP_FAMILY[spec.family],
+    )
 
 
 def test_rp2040_limits() -> None:

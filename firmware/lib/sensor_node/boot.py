@@ -1,0 +1,298 @@
+"""
+`sensor_node.boot`
+================================================================================
+Composition on a board, real or virtual: the board module, the settings (waiting with the
+error colour until they are valid), the libraries, the hardware, the network and the node,
+then the watchdog, armed once with its final timeout (espressif refuses a new timeout once
+it runs: common-hal/watchdog/WatchDogTimer.c). Everything before the watchdog is bounded or
+waits on purpose: importing the libraries (compiling ``.py`` on an RP2040 takes seconds)
+does not count against it. ``sensor_node.app`` calls ``start()``.
+
+Boot only: ``app`` frees this module, the settings table, ``topics``, ``limits`` and the
+board module once the node is composed (``app.forget_boot_modules``). So nothing the node
+keeps may refer to this module: the callables it keeps (``make_driver``, ``make_ntp``,
+``close_sockets``, ``reset_board``, the loop's sleep) are made by functions of ``app``,
+since a closure or an instance keeps its whole module in RAM.
+
+CircuitPython-only modules are imported inside the functions that use them, so this
+module also imports on CPython.
+"""
+
+from sensor_node import __version__, app
+from sensor_node.backoff import Backoff
+from sensor_node.clock import WallClock
+from sensor_node.console import Console
+from sensor_node.flame import FlameSensor
+from sensor_node.health import Health
+from sensor_node.link import BACKOFF_BASE_MS, BACKOFF_CAP_MS, SOCKET_TIMEOUT_S, Link
+from sensor_node.node import Node
+from sensor_node.recovery import RecoveryLadder
+from sensor_node.ring_buffer import ReadingBuffer
+from sensor_node.status_led import CONFIG_ERROR, CONNECTING, StatusLed
+from sensor_node.thermocouple import FaultDebouncer, Thermocouple
+from sensor_node.timing import Deadline, Uptime
+from sensor_protocol.wire import encode_status
+
+try:
+    from typing import Any, Callable, Dict, Optional, Tuple
+
+    from sensor_node.persist import BootRecord
+except ImportError:
+    pass
+
+SETTINGS_RETRY_MS = 30000
+"""How often the settings are read again while they are bad."""
+SETTINGS_REPRINT_MS = 300000
+"""How often an unchanged settings error is printed again."""
+NEOPIXEL_BRIGHTNESS = 0.1
+
+
+def birth_payload(
+    boot: int,
+    board_id: str,
+    reset_reason: "Optional[str]",
+    safe_mode_reason: "Optional[str]",
+    reset_cause: "Optional[str]",
+    sample_period_s: float,
+) -> str:
+    """The retained birth message on ``status``."""
+    return encode_status(
+        boot,
+        {
+            "state": "online",
+            "fw": __version__,
+            "board": board_id,
+            "reset_reason": reset_reason,
+            "safe_mode_reason": safe_mode_reason,
+            "reset_cause": reset_cause,
+            "sample_period_s": float(sample_period_s),
+        },
+    )
+
+
+def wait_for_settings(
+    getenv: "Callable[[str], Any]",
+    board_module: "Any",
+    console: "Any",
+    led: "Any",
+    feed: "Callable[[], Any]",
+    uptime: "Uptime",
+    sleep: "Callable[[float], Any]",
+) -> "Tuple[Dict[str, Any], ReadingBuffer]":
+    """Valid settings and the buffer they size. While they are bad: one console line
+    naming the key and the fix (again when the problem changes, or every 5 minutes), the
+    configuration-error colour, the watchdog fed, and a fresh read every 30 s."""
+    # Imported here only, so that nothing but sys.modules and its package holds the settings
+    # table once boot is over (app.forget_boot_modules frees it).
+    from sensor_node.settings import SettingsError, load_settings
+
+    retry = Deadline(uptime)
+    reprint = Deadline(uptime)
+    shown = ""
+    while True:
+        capacity = 0
+        try:
+            settings = load_settings(getenv, board_module)
+            capacity = settings["BUFFER_CAPACITY"]
+            buffer = ReadingBuffer(capacity)
+        except SettingsError as exc:
+            error = exc
+        except MemoryError:
+            error = SettingsError(
+                "BUFFER_CAPACITY",
+                "%d readings do not fit in free RAM" % capacity,
+                "write a smaller BUFFER_CAPACITY in settings.toml",
+            )
+        except Exception as exc:  # whatever reading the file raises: wait, never reset-loop
+            error = SettingsError(
+                "settings.toml",
+                "cannot be read (%s: %s)" % (type(exc).__name__, exc),
+                "compare it with settings.toml.example",
+            )
+        else:
+            console.info(
+                "settings_ok",
+                "studio",
+                settings["STUDIO_ID"],
+                "device",
+                settings["DEVICE_ID"],
+                "broker",
+                settings["MQTT_BROKER"],
+                "buffer_capacity",
+                capacity,
+            )
+            return settings, buffer
+        text = error.key + error.problem
+        if text != shown or reprint.expired():
+            console.error("settings", "key", error.key, "problem", error.problem, "fix", error.fix)
+            shown = text
+            reprint.start(SETTINGS_REPRINT_MS)
+        retry.start(SETTINGS_RETRY_MS)
+        while not retry.expired():
+            feed()
+            led.show(CONFIG_ERROR, uptime.ms())
+            sleep(0.1)
+
+
+def _make_led(board_module: "Any") -> "StatusLed":
+    import digitalio
+
+    power = None
+    if board_module.NEOPIXEL_POWER is not None:
+        power = digitalio.DigitalInOut(board_module.NEOPIXEL_POWER)
+        power.switch_to_output(value=True)
+    if board_module.STATUS_NEOPIXEL is not None:
+        import neopixel
+
+        pixel = neopixel.NeoPixel(
+            board_module.STATUS_NEOPIXEL, 1, brightness=NEOPIXEL_BRIGHTNESS, auto_write=True
+        )
+        return StatusLed(pixel=pixel, power=power)
+    if board_module.STATUS_LED is not None:
+        led = digitalio.DigitalInOut(board_module.STATUS_LED)
+        led.switch_to_output(value=False)
+        return StatusLed(led=led, power=power)
+    return StatusLed(power=power)
+
+
+def _compose(
+    settings: "Dict[str, Any]",
+    buffer: "ReadingBuffer",
+    board_module: "Any",
+    birth: str,
+    record: "BootRecord",
+    dog: "Any",
+    uptime: "Uptime",
+    console: "Console",
+    led: "StatusLed",
+    sleep: "Callable[[float], Any]",
+) -> "Node":
+    import analogio
+    import busio
+    import digitalio
+    import gc
+    import random
+    import wifi
+
+    import adafruit_connection_manager
+    import adafruit_max31856
+    import adafruit_ntp
+    from adafruit_minimqtt.adafruit_minimqtt import MQTT, MMQTTException
+
+    spi = busio.SPI(board_module.SPI_SCK, MOSI=board_module.SPI_MOSI, MISO=board_module.SPI_MISO)
+    chip_select = digitalio.DigitalInOut(board_module.THERMOCOUPLE_CS)
+    tc_type = getattr(adafruit_max31856.ThermocoupleType, settings["TC_TYPE"])
+
+    # The callables the node keeps come from app, which stays loaded (see the docstring).
+    make_driver = app.driver_maker(adafruit_max31856.MAX31856, spi, chip_select, tc_type)
+    ntp_server = settings["NTP_SERVER"] or settings["MQTT_BROKER"]
+    make_ntp = app.ntp_maker(adafruit_ntp.NTP, ntp_server, settings["NTP_PORT"], SOCKET_TIMEOUT_S)
+    link = Link(
+        settings,
+        wifi.radio,
+        adafruit_connection_manager.get_radio_socketpool,
+        MQTT,
+        MMQTTException,
+        app.close_sockets,
+        birth,
+        uptime,
+        console,
+        Backoff(uptime, BACKOFF_BASE_MS, BACKOFF_CAP_MS, random.random),
+        RecoveryLadder(
+            settings["RADIO_RESTART_AFTER_S"] * 1000,
+            settings["RESET_AFTER_OFFLINE_S"] * 1000,
+            uptime.ms(),
+        ),
+        app.board_resetter(record, uptime, console),
+        dog.feed,
+        board_module.RADIO_RESTART,
+    )
+
+    return Node(
+        settings,
+        record.number,
+        uptime,
+        console,
+        dog,
+        Thermocouple(make_driver, settings["TC_AVERAGING"], settings["MAINS_HZ"], uptime),
+        FaultDebouncer(settings["FAULT_DEBOUNCE"]),
+        FlameSensor(
+            analogio.AnalogIn(board_module.FLAME_ADC),
+            board_module.ADC_VOLTS_PER_COUNT,
+            settings["FLAME_DIVIDER_RATIO"],
+            settings["FLAME_OFFSET_V"],
+            settings["FLAME_OVERSAMPLE"],
+        ),
+        buffer,
+        link,
+        WallClock(uptime, make_ntp, ntp_server, settings["NTP_RESYNC_S"] * 1000, console),
+        Health(),
+        led,
+        gc.mem_free,  # type: ignore[attr-defined]
+        sleep,
+    )
+
+
+def start(
+    uptime: "Uptime", console: "Console", record: "BootRecord", reset_reason: "Optional[str]"
+) -> "Node":
+    """The node, composed, with the watchdog armed: ``app`` runs it."""
+    import board
+    import microcontroller
+    import os
+    import supervisor
+    import time
+    import watchdog
+
+    board_id = board.board_id
+    console.info(
+        "boot",
+        "fw",
+        __version__,
+        "board",
+        board_id,
+        "reset_reason",
+        reset_reason,
+        "boot",
+        record.number,
+        "reset_cause",
+        record.cause,
+        "safe_mode_reason",
+        record.safe_mode,
+    )
+    dog = microcontroller.watchdog
+    if dog is None:
+        raise RuntimeError("board %s has no watchdog; it is not supported" % board_id)
+    if not record.counted:
+        app.hold(record.start_hold_s(), dog, console)
+        record.count()
+    try:
+        board_module = app.load_board_module(board_id)
+    except ImportError:
+        # Nothing can run without pins; resetting would only loop. Wait for new files.
+        console.error("board_unsupported", "board", board_id, "fix", "add boards/%s.py" % board_id)
+        while True:
+            time.sleep(60)
+    led = _make_led(board_module)
+    led.show(CONNECTING, uptime.ms())
+    # Not armed yet: the feeds are no-ops, unless a soft reload left it running.
+    settings, buffer = wait_for_settings(
+        os.getenv, board_module, console, led, dog.feed, uptime, time.sleep
+    )
+    supervisor.runtime.autoreload = not settings["PRODUCTION"]
+    birth = birth_payload(
+        record.number,
+        board_id,
+        reset_reason,
+        record.safe_mode,
+        record.cause,
+        settings["SAMPLE_PERIOD_S"],
+    )
+    sleep = app.settling_sleep(time.sleep, record, uptime)
+    node = _compose(settings, buffer, board_module, birth, record, dog, uptime, console, led, sleep)
+    # Armed once, with its final timeout: espressif raises espidf.IDFError when the timeout
+    # of a running watchdog changes. Disarming first makes that hold after a soft reload too.
+    dog.mode = None
+    dog.timeout = settings["WATCHDOG_S"]
+    dog.mode = watchdog.WatchDogMode.RESET
+    return node

@@ -1,0 +1,55 @@
+"""A sensor node on CircuitPython's VM for tests: the bundle as a board gets it (lib/ as
+.mpy for the VM's release line), its settings.toml, and the virtual board's vm engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sensor_bridge import bundle
+from sensor_bridge.local.furnaces import settings_text
+from sensor_bridge.virtual.families import CHIP_FAMILY, PortFamily
+from sensor_bridge.virtual.launcher import VirtualBoardProcess
+from sensor_bridge.virtual.pins import board_spec
+from sensor_bridge.virtual.vm.boot_config import VM_VERSION
+from tests.support.node import BASE_SETTINGS
+
+VM_RELEASE = ".".join(map(str, VM_VERSION))
+ROOMY_FREE_HEAP = 262_144
+"""A free heap at code.py start that today's firmware fits in: the engine's own tests run a
+Pico W drive with it, whatever the firmware needs (the Pico W's figure is tested apart)."""
+
+
+def family(board: str) -> PortFamily:
+    return CHIP_FAMILY[board_spec(board).family]
+
+
+def vm_drive(path: Path, board: str, broker_port: int, **overrides: Any) -> Path:
+    """The bundle for ``board`` as it goes onto a board running the VM's release (lib/ as
+    .mpy), with settings pointing at the test broker; an override of None removes a key."""
+
+    bundle.write(board, path, bundle.mpy_line(VM_RELEASE, "the VM tests"))
+    settings = {**BASE_SETTINGS, "MQTT_PORT": broker_port, **overrides}
+    values = {key: value for key, value in settings.items() if value is not None}
+    (path / "settings.toml").write_text(settings_text(values))
+    return path
+
+
+def vm_board(
+    drive: Path,
+    board: str,
+    *,
+    free_heap: int | None = None,
+    watchdog: str = "reset",
+    extra_args: list[str] | None = None,
+) -> VirtualBoardProcess:
+    """The virtual board running ``drive`` on the VM (not started); ``free_heap`` replaces
+    the board's free heap at the start of code.py."""
+    heap = ["--free-heap", str(free_heap)] if free_heap is not None else []
+    return VirtualBoardProcess(
+        drive,
+        board=board,
+        engine="vm",
+        watchdog=watchdog,
+        extra_args=[*heap, *(extra_args or [])],
+    )
