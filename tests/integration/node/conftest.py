@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from sensor_bridge.local.broker import Mosquitto
 from tests.support.node import topic
 from tests.support.recorder import Recorder
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    workdir = tmp_path / "broker"
-    workdir.mkdir()
-    with Mosquitto(workdir) as mosquitto:
-        yield mosquitto
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ the test with its one line (never a skip).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,14 +23,6 @@ def circuitpython_vm() -> None:
         circuitpython_tools.require(circuitpython_tools.MCU_VM, circuitpython_tools.MPY_CROSS)
     except circuitpython_tools.CircuitPythonToolError as error:
         pytest.fail(str(error), pytrace=False)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    workdir = tmp_path / "broker"
-    workdir.mkdir()
-    with Mosquitto(workdir) as mosquitto:
-        yield mosquitto
 
 
 @pytest.fixture
