@@ -1,13 +1,13 @@
 """Store and forward, and the watchdog budget, on CircuitPython's own VM.
 
 One real-time outage per board (the VM runs at speed 1 only), made of the three network
-faults in turn: the broker refuses (a reset: ECONNRESET on both ports), the network black-holes
-(connects and reads time out), the network is down (no route). Every reading taken in it must
-arrive once, on the backfill topic, in order, at its sample time; no fault may let a loop
-iteration outlast the watchdog, and the board must never reset. The CPython engine proves the
-same at ten times the speed over longer outages (tests/integration/node/test_node_outage.py,
-test_node_watchdog.py); this proves it with the VM's own imports, heap, errno values and
-MiniMQTT over real TCP.
+faults in turn: the network black-holes (the open connection's reads time out, then
+connects), the broker refuses (a reset: ECONNRESET on both ports), the network is down (no
+route). Every reading taken in it must arrive once, on the backfill topic, in order, at its
+sample time; no fault may let a loop iteration outlast the watchdog, and the board must
+never reset. The CPython engine proves the same at ten times the speed over longer outages
+(tests/integration/node/test_node_outage.py, test_node_watchdog.py); this proves it with the
+VM's own imports, heap, errno values and MiniMQTT over real TCP.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from tests.support.node import FEATHER_S3, PICO_W, readings, topic
 from tests.support.recorder import Recorder
 
 PERIOD_S = 1
-FAULTS = (("refuse", 8.0), ("blackhole", 10.0), ("down", 8.0))
-"""Each network fault in turn and how long it lasts (s): 26 s offline in all."""
+FAULTS = (("blackhole", 12.0), ("refuse", 5.0), ("down", 7.0))
+"""Each network fault in turn and how long it lasts (s): 24 s offline in all."""
 STEP_TOLERANCE_MS = 600
 
 
@@ -47,11 +47,13 @@ def test_faults_lose_no_reading_and_never_trip_the_watchdog(
         board.wait_for(r" INFO birth_published ", 60)
         recorder.wait_for(lambda m: m.topic == topic("telemetry"), 30)
         start = board.mark()
+        went_ms = round(time.time() * 1000)
         for state, seconds in FAULTS:
             board.control.send({"cmd": "net", "state": state})
             time.sleep(seconds)
             watchdog_after[state] = board.status()["watchdog"]
         back = board.mark()
+        back_ms = round(time.time() * 1000)
         board.control.send({"cmd": "net", "state": "up"})
         board.wait_for(r" INFO backfill_done ", 60, since=back)
         recorder.wait_for(lambda m: m.topic == topic("telemetry"), 30, after=len(recorder.messages))
@@ -84,20 +86,23 @@ def test_faults_lose_no_reading_and_never_trip_the_watchdog(
     assert len(backfill) >= offline_s // PERIOD_S - 2, len(backfill)
     backfill_seqs = [r["seq"] for _, r in backfill]
     assert backfill_seqs == sorted(backfill_seqs)
-    # Each reading lands at the time it was taken, one period after the one before, however
-    # late it was sent: live readings before and after the outage pin the ends.
+    # Each reading lands at the time it was taken, however late it was sent: one period or a
+    # little more after the one before (an iteration that waits on Wi-Fi delays the next
+    # sample, within the watchdog's timeout), never bunched at the time it was sent.
     times = {
         reading["seq"]: sample_time_ms(
             reading, reading["sent_up_ms"], round(message.received * 1000)
         )
         for message, reading in live + backfill
     }
+    budget_ms = watchdog_after["down"]["timeout"] * 1000
     off_period = [
         (b, times[b] - times[a])
         for a, b in itertools.pairwise(seqs)
-        if abs(times[b] - times[a] - PERIOD_S * 1000) > STEP_TOLERANCE_MS
+        if not PERIOD_S * 1000 - STEP_TOLERANCE_MS <= times[b] - times[a] <= budget_ms
     ]
-    assert not off_period, (off_period, [r["seq"] for _, r in backfill][:1], len(seqs))
-    for message, reading in backfill:
-        held_ms = round(message.received * 1000) - times[reading["seq"]]
-        assert held_ms >= reading["sent_up_ms"] - reading["up_ms"] - 1000, reading
+    assert not off_period, off_period
+    # The ones taken offline came on the backfill topic.
+    offline = [seq for seq in seqs if went_ms <= times[seq] <= back_ms]
+    assert len(offline) >= (offline_s - budget_ms / 1000) // PERIOD_S, (len(offline), offline_s)
+    assert set(offline) <= set(backfill_seqs), sorted(set(offline) - set(backfill_seqs))
