@@ -3,7 +3,8 @@
 For each board, the bundle as a drive gets it (``.mpy`` for the VM's release line) runs on the
 virtual board's ``--engine vm`` with the board's free heap at code.py start, against a real
 Mosquitto. Every heap figure is the VM's own ``gc.mem_free()`` right after a collection (the
-control socket's ``heap``), read every ``SAMPLE_EVERY_S``:
+control socket's ``heap``) as the board would read it (the VM's qstr pool tables replaced by the
+board's: ``vm_node.board_heap_free``), read every ``SAMPLE_EVERY_S``:
 
 1. boot until the birth message is published: the heap after the imports and the composition;
 2. the broker refuses connections until the buffer drops its first reading (full);
@@ -42,7 +43,7 @@ from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_bridge.virtual.pins import FREE_HEAP, board_spec
 from tests.bench.report import Result
-from tests.integration.vm.vm_node import vm_board, vm_drive
+from tests.integration.vm.vm_node import board_heap_free, vm_board, vm_drive
 
 NAME = "firmware-heap"
 TITLE = "Firmware heap in steady state on CircuitPython 10.1.0's VM, per board"
@@ -85,9 +86,7 @@ class Bench:
         self.board = board
 
     def heap(self) -> int:
-        reply = self.board.control.send({"cmd": "heap"})
-        assert reply.get("ok"), reply
-        return int(reply["mem_free"])
+        return board_heap_free(self.board)
 
     def net(self, state: str) -> None:
         self.board.control.send({"cmd": "net", "state": state})

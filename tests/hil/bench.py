@@ -41,7 +41,7 @@ FACT_SETTINGS = (
 BOARD_FACTS = f"""
 import board, json, os, sensor_protocol
 from sensor_node import __version__
-from sensor_node.app import load_board_module
+from sensor_node.boot import load_board_module
 from sensor_node.settings import load_settings
 module = load_board_module(board.board_id)
 values = load_settings(os.getenv, module)

@@ -3,7 +3,7 @@ on the console, and the retained birth reaches the broker within a bound."""
 
 from __future__ import annotations
 
-from sensor_node.console import parse_line
+from sensor_bridge.console.lines import parse_line
 from tests.hil.bench import Bench, Boot
 from tests.hil.broker_watch import birth
 from tests.hil.report import Report

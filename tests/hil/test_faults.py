@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from sensor_node.console import parse_line
+from sensor_bridge.console.lines import parse_line
 from sensor_protocol.fields import fault_names
 from tests.hil.bench import Bench
 from tests.hil.broker_watch import readings

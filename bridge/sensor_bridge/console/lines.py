@@ -1,10 +1,10 @@
 """The board's console output as lines: cut, cleaned, stamped with the host's time, coloured.
 
-The firmware writes ``<uptime> <LEVEL> <event> key=value ...`` (``sensor_node.console``); its
-own ``parse_line`` tells an event line from anything else (CircuitPython's messages, a
-traceback, the REPL), which is shown as it is. CircuitPython also writes terminal codes of its
-own: its status bar as a window-title sequence (``ESC ] 0; ... ESC \\``) and line clears; they
-are removed, so lines parse and the log stays plain text.
+The firmware writes ``<uptime> <LEVEL> <event> key=value ...`` (``sensor_node.console``);
+``parse_line`` reads one back and tells an event line from anything else (CircuitPython's
+messages, a traceback, the REPL), which is shown as it is. CircuitPython also writes terminal
+codes of its own: its status bar as a window-title sequence (``ESC ] 0; ... ESC \\``) and line
+clears; they are removed, so lines parse and the log stays plain text.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import codecs
 import re
 from datetime import datetime
 
-from sensor_node.console import parse_line
+from sensor_node.console import LEVELS
 
 _TERMINAL_CODE = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]")
 
@@ -22,6 +22,54 @@ LEVEL_STYLES = {"DEBUG": "\x1b[2m", "INFO": "", "WARN": "\x1b[33m", "ERROR": "\x
 """SGR codes per firmware level: DEBUG dim, INFO plain, WARN yellow, ERROR bold red."""
 STAMP_STYLE = "\x1b[2m"
 NOTICE_STYLE = "\x1b[36m"
+
+
+def _split(text: str) -> list[str] | None:
+    """Split on spaces outside double quotes, undoing the escapes; None if unbalanced."""
+    tokens: list[str] = []
+    current: list[str] = []
+    quoted = False
+    escaped = False
+    for char in text:
+        if escaped:
+            current.append({"n": "\n", "r": "\r"}.get(char, char))
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == " " and not quoted:
+            tokens.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if quoted or escaped:
+        return None
+    tokens.append("".join(current))
+    return tokens
+
+
+def parse_line(line: str) -> tuple[float, str, str, dict[str, str]] | None:
+    """``(uptime_s, level, event, fields)`` from a console line, or None when ``line`` is not
+    one (a traceback, another program's output). Values come back as strings, ``-`` as-is."""
+    head = line.rstrip("\r\n").split(" ", 3)
+    if len(head) < 3 or head[1] not in LEVELS or not head[2]:
+        return None
+    try:
+        uptime_s = float(head[0])
+    except ValueError:
+        return None
+    fields: dict[str, str] = {}
+    if len(head) == 4:
+        tokens = _split(head[3])
+        if tokens is None:
+            return None
+        for token in tokens:
+            key, sep, value = token.partition("=")
+            if not sep or not key:
+                return None
+            fields[key] = value
+    return uptime_s, head[1], head[2], fields
 
 
 def strip_terminal_codes(text: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sensor_bridge.console.lines import parse_line
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
-from sensor_node.console import parse_line
 
 LINK_STATES = {
     "boot": "booting",

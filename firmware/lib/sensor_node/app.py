@@ -47,13 +47,6 @@ def enum_name(value: "Any") -> "Optional[str]":
     return str(value).split(".")[-1]
 
 
-def load_board_module(board_id: str) -> "Any":
-    """The module ``boards.<board_id>``: pins and numbers for this board."""
-    name = "boards." + board_id
-    __import__(name)
-    return sys.modules[name]
-
-
 def driver_maker(
     driver_class: "Any", spi: "Any", chip_select: "Any", tc_type: "Any"
 ) -> "Callable[[], Any]":
@@ -63,15 +56,6 @@ def driver_maker(
         return driver_class(spi, chip_select, thermocouple_type=tc_type)
 
     return make_driver
-
-
-def ntp_maker(ntp_class: "Any", server: str, port: int, timeout_s: float) -> "Callable[[Any], Any]":
-    """What makes an NTP client on a socket pool (``WallClock``, after each new pool)."""
-
-    def make_ntp(pool: "Any") -> "Any":
-        return ntp_class(pool, server=server, port=port, socket_timeout=timeout_s)
-
-    return make_ntp
 
 
 def close_sockets(pool: "Any", forget: bool) -> None:

@@ -10,13 +10,15 @@ does not count against it. ``sensor_node.app`` calls ``start()``.
 
 Boot only: ``app`` frees this module, the settings table, ``topics``, ``limits`` and the
 board module once the node is composed (``app.forget_boot_modules``). So nothing the node
-keeps may refer to this module: the callables it keeps (``make_driver``, ``make_ntp``,
+keeps may refer to this module: the callables it keeps (``make_driver``,
 ``close_sockets``, ``reset_board``, the loop's sleep) are made by functions of ``app``,
 since a closure or an instance keeps its whole module in RAM.
 
 CircuitPython-only modules are imported inside the functions that use them, so this
 module also imports on CPython.
 """
+
+import sys
 
 from sensor_node import __version__, app
 from sensor_node.backoff import Backoff
@@ -176,7 +178,6 @@ def _compose(
 
     import adafruit_connection_manager
     import adafruit_max31856
-    import adafruit_ntp
     from adafruit_minimqtt.adafruit_minimqtt import MQTT, MMQTTException
 
     spi = busio.SPI(board_module.SPI_SCK, MOSI=board_module.SPI_MOSI, MISO=board_module.SPI_MISO)
@@ -186,7 +187,6 @@ def _compose(
     # The callables the node keeps come from app, which stays loaded (see the docstring).
     make_driver = app.driver_maker(adafruit_max31856.MAX31856, spi, chip_select, tc_type)
     ntp_server = settings["NTP_SERVER"] or settings["MQTT_BROKER"]
-    make_ntp = app.ntp_maker(adafruit_ntp.NTP, ntp_server, settings["NTP_PORT"], SOCKET_TIMEOUT_S)
     link = Link(
         settings,
         wifi.radio,
@@ -225,12 +225,26 @@ def _compose(
         ),
         buffer,
         link,
-        WallClock(uptime, make_ntp, ntp_server, settings["NTP_RESYNC_S"] * 1000, console),
+        WallClock(
+            uptime,
+            ntp_server,
+            settings["NTP_PORT"],
+            SOCKET_TIMEOUT_S,
+            settings["NTP_RESYNC_S"] * 1000,
+            console,
+        ),
         Health(),
         led,
         gc.mem_free,  # type: ignore[attr-defined]
         sleep,
     )
+
+
+def load_board_module(board_id: str) -> "Any":
+    """The module ``boards.<board_id>``: pins and numbers for this board."""
+    name = "boards." + board_id
+    __import__(name)
+    return sys.modules[name]
 
 
 def start(
@@ -267,7 +281,7 @@ def start(
         app.hold(record.start_hold_s(), dog, console)
         record.count()
     try:
-        board_module = app.load_board_module(board_id)
+        board_module = load_board_module(board_id)
     except ImportError:
         # Nothing can run without pins; resetting would only loop. Wait for new files.
         console.error("board_unsupported", "board", board_id, "fix", "add boards/%s.py" % board_id)

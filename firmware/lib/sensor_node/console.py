@@ -8,14 +8,15 @@ HIL suite parse::
 
 ``LEVEL`` is one of ``LEVELS``. A value holding a space, a quote, ``=``, a backslash or
 nothing at all is double-quoted, with ``\\``, ``"`` and newlines escaped. ``None`` is
-written ``-``. ``parse_line`` reads a line back.
+written ``-``. The host reads lines back (``sensor_bridge.console.lines.parse_line``): the
+parser is not the board's to carry.
 
 Fields are passed as alternating key, value arguments (``console.info("boot", "fw",
 "0.1.0")``) so that they keep their order on CircuitPython and cost no dict.
 """
 
 try:
-    from typing import Any, Callable, Dict, Optional, Tuple
+    from typing import Any, Callable, Optional, Tuple
 except ImportError:
     pass
 
@@ -46,54 +47,6 @@ def format_line(uptime_ms: int, level: str, event: str, pairs: "Tuple[Any, ...]"
     for index in range(0, len(pairs) - 1, 2):
         parts.append("%s=%s" % (pairs[index], format_value(pairs[index + 1])))
     return " ".join(parts)
-
-
-def _split(text: str) -> "Optional[list]":
-    """Split on spaces outside double quotes, undoing the escapes; None if unbalanced."""
-    tokens = []
-    current = []
-    quoted = False
-    escaped = False
-    for char in text:
-        if escaped:
-            current.append({"n": "\n", "r": "\r"}.get(char, char))
-            escaped = False
-        elif quoted and char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == " " and not quoted:
-            tokens.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    if quoted or escaped:
-        return None
-    tokens.append("".join(current))
-    return tokens
-
-
-def parse_line(line: str) -> "Optional[Tuple[float, str, str, Dict[str, str]]]":
-    """``(uptime_s, level, event, fields)`` from a console line, or None when ``line`` is not
-    one (a traceback, another program's output). Values come back as strings, ``-`` as-is."""
-    head = line.rstrip("\r\n").split(" ", 3)
-    if len(head) < 3 or head[1] not in LEVELS or not head[2]:
-        return None
-    try:
-        uptime_s = float(head[0])
-    except ValueError:
-        return None
-    fields = {}
-    if len(head) == 4:
-        tokens = _split(head[3])
-        if tokens is None:
-            return None
-        for token in tokens:
-            key, sep, value = token.partition("=")
-            if not sep or not key:
-                return None
-            fields[key] = value
-    return uptime_s, head[1], head[2], fields
 
 
 class Console:

@@ -12,6 +12,7 @@ from sensor_bridge.virtual.families import CHIP_FAMILY, PortFamily
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_bridge.virtual.pins import board_spec
 from sensor_bridge.virtual.vm.boot_config import VM_VERSION
+from sensor_bridge.virtual.vm.qstr_pools import QstrPools, board_free, parse_qstr_info
 from tests.support.node import BASE_SETTINGS
 
 VM_RELEASE = ".".join(map(str, VM_VERSION))
@@ -53,3 +54,16 @@ def vm_board(
         watchdog=watchdog,
         extra_args=[*heap, *(extra_args or [])],
     )
+
+
+def board_heap_free(board: VirtualBoardProcess) -> int:
+    """``gc.mem_free()`` after a collection as the board would read it: the VM's qstr pool
+    tables opened since code.py started replaced by those the board opens for the same names
+    (``sensor_bridge.virtual.vm.qstr_pools``, from py/qstr.c)."""
+    mark = board.mark()
+    reply = board.control.send({"cmd": "heap", "qstr": True})
+    assert reply.get("ok"), reply
+    board.wait_for(r"^qstr pool: ", 5, since=mark)
+    now = parse_qstr_info("\n".join(board.lines[mark:]))
+    assert now is not None and reply["qstr_at_start"], reply
+    return board_free(int(reply["mem_free"]), QstrPools(*reply["qstr_at_start"]), now)

@@ -5,6 +5,7 @@ boot_out.txt names (10.x only); ``--source`` writes the .py tree the CPython vir
 """
 
 import filecmp
+import importlib.util
 import os
 import subprocess
 import sys
@@ -24,7 +25,6 @@ SPEC_LIBRARIES = (
     "lib/adafruit_max31856",
     "lib/adafruit_ticks",
     "lib/adafruit_connection_manager",
-    "lib/adafruit_ntp",
     "lib/adafruit_bus_device/spi_device",
     "lib/neopixel",
     "lib/adafruit_pixelbuf",
@@ -126,6 +126,27 @@ def test_every_mpy_is_circuitpythons_10_1_0_bytecode(bundled, tmp_path):
         embedded = name.removeprefix("lib/").replace(".mpy", ".py")
         subprocess.run([mpy_cross, "-s", embedded, "-o", expected, source], check=True)
         assert (out / name).read_bytes() == expected.read_bytes(), name
+
+
+def test_libraries_leave_out_line_numbers_and_the_firmware_keeps_them(bundled, tmp_path):
+    _, out, _ = bundled
+    (mpy_cross,) = circuitpython_tools.require(circuitpython_tools.MPY_CROSS)
+    spec = importlib.util.find_spec("adafruit_ticks")
+    assert spec is not None and spec.origin is not None
+    library = Path(spec.origin)
+
+    def compiled(source: Path, embedded: str, *options: str) -> bytes:
+        target = tmp_path / "compiled.mpy"
+        subprocess.run([mpy_cross, *options, "-s", embedded, "-o", target, source], check=True)
+        return target.read_bytes()
+
+    with_lines = compiled(library, "adafruit_ticks.py")
+    assert (out / "lib/adafruit_ticks.mpy").read_bytes() == compiled(
+        library, "adafruit_ticks.py", "-O3"
+    )
+    assert len((out / "lib/adafruit_ticks.mpy").read_bytes()) < len(with_lines)
+    own = FIRMWARE / "lib/sensor_node/link.py"
+    assert (out / "lib/sensor_node/link.mpy").read_bytes() == compiled(own, "sensor_node/link.py")
 
 
 def test_it_prints_what_it_wrote(bundled):
@@ -383,7 +404,7 @@ def test_a_library_the_firmware_imports_is_bundled_with_its_own_imports(firmware
 
 def test_an_import_the_firmware_does_not_use_is_not_bundled(firmware):
     (firmware / "code.py").write_text(
-        "try:\n    import adafruit_ntp\nexcept ImportError:\n    pass\n"
+        "try:\n    import adafruit_ticks\nexcept ImportError:\n    pass\n"
     )
 
     assert not [name for name in planned() if "adafruit" in name]

@@ -101,7 +101,7 @@ FINE = [
     "import board, busio, digitalio, analogio, microcontroller, supervisor, wifi, socketpool",
     "import gc, json, os, struct, time, errno, random, rtc, watchdog, traceback",
     "import adafruit_minimqtt.adafruit_minimqtt\nimport adafruit_max31856, adafruit_ticks",
-    "import adafruit_ntp, adafruit_connection_manager, neopixel",
+    "import adafruit_connection_manager, neopixel",
     "from adafruit_bus_device.spi_device import SPIDevice",
     "import sensor_protocol.payloads\nimport sensor_node\nimport boards",
     "flags = 1 | 2",

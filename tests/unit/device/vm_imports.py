@@ -6,7 +6,7 @@ it, or the ``.py`` source form) on ``circuitpython-mcu`` (32-bit, CircuitPython 
 one GC heap sized so that ``gc.mem_free()`` at the start of the script reads the board's free
 heap at code.py start. The script imports what code.py imports, in the order the firmware does:
 ``sensor_node.app`` (with the contract and everything it imports at module level), the board
-module (``app.load_board_module``), then what ``app._compose`` imports, then ``neopixel`` on
+module (``boot.load_board_module``), then what ``app._compose`` imports, then ``neopixel`` on
 boards with a NeoPixel (``app._make_led``); ``gc.collect()`` and ``gc.mem_free()`` after each,
 and the time each import took on the VM (``time.ticks_us``).
 
@@ -44,7 +44,6 @@ COMPOSE_LIBRARIES = (
     "adafruit_connection_manager",
     "adafruit_minimqtt.adafruit_minimqtt",
     "adafruit_max31856",
-    "adafruit_ntp",
 )
 """What ``app._compose`` imports beyond built-ins, in its order."""
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from adafruit_connection_manager import connection_manager_close_all, get_connection_manager
 
-from sensor_node.console import parse_line
+from sensor_bridge.console.lines import parse_line
+from sensor_bridge.virtual.ntp import server_reply
 
 TICKS_PERIOD = 1 << 29
 TICKS_START = TICKS_PERIOD - 65_000
@@ -291,21 +292,63 @@ class FakeSocket:
             broker.disconnects += 1
 
 
+class NtpSocket:
+    """A UDP socket to an NTP server that answers from ``wall_s()`` (the virtual board's
+    server, RFC 5905), or never while that is None."""
+
+    def __init__(self, clock: FakeClock, wall_s: Callable[[], float | None]) -> None:
+        self._clock = clock
+        self._wall_s = wall_s
+        self._timeout = 0.0
+        self._reply = b""
+
+    def __enter__(self) -> NtpSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def settimeout(self, timeout: float) -> None:
+        self._timeout = timeout
+
+    def sendto(self, data: Any, address: tuple[str, int]) -> int:
+        # 1 ms each way: the server stamps its reply at the middle of the round trip.
+        self._clock.advance(1)
+        wall = self._wall_s()
+        if wall is not None:
+            self._reply = server_reply(bytes(data), wall) or b""
+        return len(data)
+
+    def recv_into(self, buffer: Any) -> int:
+        if not self._reply:
+            self._clock.sleep(self._timeout)
+            raise OSError(errno.ETIMEDOUT, "ETIMEDOUT")
+        self._clock.advance(1)
+        buffer[: len(self._reply)] = self._reply
+        return len(self._reply)
+
+
 class FakeSocketPool:
-    """``socketpool.SocketPool`` as adafruit_connection_manager and MiniMQTT use it."""
+    """``socketpool.SocketPool`` as adafruit_connection_manager, MiniMQTT and the clock's
+    SNTP exchange use it; ``ntp_wall_s`` is the NTP server's clock (None: no answer)."""
 
     AF_INET = 2
     SOCK_STREAM = 1
     SOCK_DGRAM = 2
 
-    def __init__(self, broker: FakeBroker) -> None:
+    def __init__(
+        self, broker: FakeBroker, ntp_wall_s: Callable[[], float | None] | None = None
+    ) -> None:
         self._broker = broker
+        self._ntp_wall_s = ntp_wall_s
         self.forgotten = False
 
     def getaddrinfo(self, host: str, port: int, *args: Any) -> list[tuple[Any, ...]]:
         return [(self.AF_INET, self.SOCK_STREAM, 0, "", (host, port))]
 
-    def socket(self, family: int = AF_INET, kind: int = SOCK_STREAM) -> FakeSocket:
+    def socket(self, family: int = AF_INET, kind: int = SOCK_STREAM) -> Any:
+        if kind == self.SOCK_DGRAM:
+            return NtpSocket(self._broker.clock, self._ntp_wall_s or (lambda: None))
         sock = FakeSocket(self._broker)
         self._broker.sockets.append(sock)
         return sock

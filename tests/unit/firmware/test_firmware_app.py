@@ -5,8 +5,9 @@ import types
 
 import pytest
 
+from sensor_bridge.console.lines import parse_line
 from sensor_node import __version__, app, boot
-from sensor_node.console import Console, parse_line
+from sensor_node.console import Console
 from sensor_node.status_led import COLOURS, CONFIG_ERROR, StatusLed
 from sensor_node.timing import Uptime
 from sensor_protocol.limits import MAX_PAYLOAD_BYTES
@@ -167,9 +168,9 @@ def test_the_board_module_is_found_by_board_id(monkeypatch):
     module = types.ModuleType("boards.fake_board")
     monkeypatch.setitem(sys.modules, "boards.fake_board", module)
 
-    assert app.load_board_module("fake_board") is module
+    assert boot.load_board_module("fake_board") is module
     with pytest.raises(ImportError):
-        app.load_board_module("no_such_board")
+        boot.load_board_module("no_such_board")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor_node.console import Console, format_line, format_value, parse_line
+from sensor_bridge.console.lines import parse_line
+from sensor_node.console import Console, format_line, format_value
 
 
 def test_the_spec_examples_format_and_parse():

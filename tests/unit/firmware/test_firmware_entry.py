@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.console.lines import parse_line
 from sensor_node import app, persist
-from sensor_node.console import parse_line
 from sensor_node.timing import Uptime
 from tests.unit.firmware.fakes import FakeClock, FakeWatchdog
 

@@ -2,7 +2,6 @@
 own classes, the real adafruit_minimqtt against a fake broker, a fake MAX31856 and ADC,
 all on one virtual clock. What the broker receives is checked against the contract."""
 
-import errno
 import json
 
 import adafruit_minimqtt.adafruit_minimqtt as minimqtt
@@ -43,19 +42,6 @@ EPOCH_MS = 1_764_000_000_000
 """Wall time at boot, as the fake NTP server tells it."""
 
 
-class FakeNtp:
-    def __init__(self, rig):
-        self._rig = rig
-        self.next_sync = 0
-
-    @property
-    def utc_ns(self):
-        if not self._rig.ntp_ok:
-            self._rig.clock.advance(2000)
-            raise OSError(errno.ETIMEDOUT, "ETIMEDOUT")
-        return (EPOCH_MS + self._rig.clock.ms) * 1_000_000
-
-
 class NodeRig:
     def __init__(self, monkeypatch, capacity=1000, ntp_ok=True, **env):
         self.clock = clock = FakeClock()
@@ -77,7 +63,7 @@ class NodeRig:
         link = Link(
             settings,
             self.radio,
-            lambda radio: FakeSocketPool(self.broker),
+            lambda radio: FakeSocketPool(self.broker, self.ntp_wall_s),
             minimqtt.MQTT,
             minimqtt.MMQTTException,
             close_sockets,
@@ -102,12 +88,16 @@ class NodeRig:
             FlameSensor(FakeAdc([40000]), 3.3 / 65535, 2.0, 0.0, 15),
             self.buffer,
             link,
-            WallClock(uptime, lambda pool: FakeNtp(self), "ntp", 3600_000, console),
+            WallClock(uptime, "ntp", 123, 2.0, 3600_000, console),
             Health(),
             StatusLed(pixel=self.pixel),
             lambda: 100_000,
             clock.sleep,
         )
+
+    def ntp_wall_s(self):
+        """The NTP server's time, or None while it does not answer."""
+        return (EPOCH_MS + self.clock.ms) / 1000 if self.ntp_ok else None
 
     def run(self, seconds):
         end = self.clock.ms + seconds * 1000

@@ -7,15 +7,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import adafruit_ntp
 import pytest
 
 from sensor_bridge.virtual.clock import VirtualClock
 from sensor_bridge.virtual.families import ERRNO, ESPRESSIF, PortFamily
 from sensor_bridge.virtual.network import NetEnvironment
 from sensor_bridge.virtual.sockets import MAX_SOCKETS, build_socketpool
-from sensor_bridge.virtual.timemod import RealTimeClock, build_time_module
 from sensor_bridge.virtual.wifi import Radio
+from sensor_node.clock import sntp_offset_ms
+from sensor_node.timing import Uptime
 from tests.unit.virtual.rig import EchoServer
 
 SPEED = 20.0
@@ -186,28 +186,23 @@ def test_wifi_connect_fails_without_access_point(net: Net) -> None:
     assert -70 < net.radio.ap_info.rssi < -50
 
 
-@pytest.fixture
-def ntp_time(net: Net, monkeypatch: pytest.MonkeyPatch) -> RealTimeClock:
-    """adafruit_ntp reading the board's time module, as it does on the board."""
-    rtc = RealTimeClock(net.clock)
-    monkeypatch.setattr(adafruit_ntp, "time", build_time_module(net.clock, rtc))
-    return rtc
+def uptime_of(net: Net) -> Uptime:
+    return Uptime(lambda: int(net.clock.physical() * 1000) % (1 << 29))
 
 
-def test_adafruit_ntp_sets_the_time_from_the_stand_in(net: Net, ntp_time: RealTimeClock) -> None:
-    ntp = adafruit_ntp.NTP(net.pool, server="127.0.0.1", socket_timeout=1)
-    expected_ns = (WALL_AT_ZERO + net.clock.physical()) * 1e9
-    assert ntp.utc_ns == pytest.approx(expected_ns, abs=50e6)
-    assert ntp.datetime.tm_year == 2026
-    assert ntp.next_sync > 0
+def test_the_firmwares_sntp_exchange_reads_the_stand_ins_wall_clock(net: Net) -> None:
+    uptime = uptime_of(net)
+    offset = sntp_offset_ms(net.pool, "127.0.0.1", 123, 1.0, uptime)
+    expected_ms = (WALL_AT_ZERO + net.clock.physical()) * 1000 - uptime.ms()
+    assert offset == pytest.approx(expected_ms, abs=50)
 
 
-def test_ntp_disabled_or_blackholed_times_out(net: Net, ntp_time: RealTimeClock) -> None:
+def test_ntp_disabled_or_blackholed_times_out(net: Net) -> None:
     net.env.ntp_enabled = False
     with pytest.raises(OSError) as excinfo:
-        _ = adafruit_ntp.NTP(net.pool, server="127.0.0.1", socket_timeout=0.5).utc_ns
+        sntp_offset_ms(net.pool, "127.0.0.1", 123, 0.5, uptime_of(net))
     assert errno_of(excinfo) == ERRNO["ETIMEDOUT"]
     net.env.ntp_enabled = True
     net.env.set_state("blackhole")
     with pytest.raises(OSError):
-        _ = adafruit_ntp.NTP(net.pool, server="127.0.0.1", socket_timeout=0.5).utc_ns
+        sntp_offset_ms(net.pool, "127.0.0.1", 123, 0.5, uptime_of(net))

@@ -15,7 +15,7 @@ class VmHost(Protocol):
 
     def vm_status(self) -> dict[str, Any]: ...
 
-    def heap(self) -> dict[str, int] | None: ...
+    def heap(self, qstr: bool = False) -> dict[str, Any] | None: ...
 
     def hang(self) -> bool: ...
 
@@ -28,7 +28,7 @@ class VmCommands(Commands):
         self._handlers["heap"] = self._heap
 
     def _heap(self, request: dict[str, Any]) -> Outcome:
-        answer = self._runner.heap()
+        answer = self._runner.heap(bool(request.get("qstr")))
         if answer is None:
             return Outcome({"ok": False, "error": "heap: the program did not answer"})
         return Outcome({"ok": True, **answer})

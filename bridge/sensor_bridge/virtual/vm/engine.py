@@ -39,6 +39,7 @@ from sensor_bridge.virtual.vm.channel import HEAP_WAIT_S, ChannelServer
 from sensor_bridge.virtual.vm.commands import VmCommands
 from sensor_bridge.virtual.vm.heapsize import CalibrationError, calibrate
 from sensor_bridge.virtual.vm.ntp_server import NtpServer
+from sensor_bridge.virtual.vm.qstr_pools import QstrPools, parse_qstr_info
 from sensor_bridge.virtual.vm.rig import DeviceError, Rig
 from sensor_bridge.virtual.wdt import WatchDogMode, WatchDogTimer
 
@@ -73,6 +74,8 @@ class VmRunner(Runner):
         self.rig = Rig(board, board.family)
         vm_state = (self._handoff or {}).get("vm") or {}
         self._heapsize: int | None = vm_state.get("heapsize")
+        start_qstr = vm_state.get("qstr_at_start")
+        self._qstr_at_start: QstrPools | None = QstrPools(*start_qstr) if start_qstr else None
         self._frozen: list[list[float]] = [list(entry) for entry in vm_state.get("frozen", [])]
         """(pid, since) of the VMs of earlier boots, stopped at their reset."""
         self._frozen_lock = threading.Lock()
@@ -128,10 +131,11 @@ class VmRunner(Runner):
             self._tokens[token] = True
             process = self._spawn(heapsize, token, probe=True)
             try:
-                _, stderr = process.communicate(timeout=PROBE_TIMEOUT_S)
+                stdout, stderr = process.communicate(timeout=PROBE_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 process.kill()
-                _, stderr = process.communicate()
+                stdout, stderr = process.communicate()
+            self._qstr_at_start = parse_qstr_info(stdout.decode(errors="replace"))
             with self._probe_done:
                 self._probe_done.wait_for(lambda: token in self._probed, timeout=5.0)
                 free = self._probed.pop(token, None)
@@ -160,7 +164,7 @@ class VmRunner(Runner):
             # Nothing of the host's environment: the VM's os.getenv reads settings.toml only.
             env={"MICROPYPATH": "", "TZ": "UTC"},
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL if probe else None,
+            stdout=subprocess.PIPE if probe else None,
             stderr=subprocess.PIPE if probe else None,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
         )
@@ -300,19 +304,25 @@ class VmRunner(Runner):
             "channel": self._channel.traffic.summary(),
         }
 
-    def heap(self) -> dict[str, int] | None:
+    def heap(self, qstr: bool = False) -> dict[str, Any] | None:
         """``gc.mem_free()`` and ``gc.mem_alloc()`` on the VM right after a collection, or
-        None when the program does not answer (it polls the channel once per iteration)."""
+        None when the program does not answer (it polls the channel once per iteration).
+        With ``qstr`` the VM prints its qstr pools on the console and the answer carries
+        those at the start of code.py (``qstr_pools.board_free`` turns both into a board's
+        figure)."""
         session = self._channel.session
         if session is None or self._process is None or self._process.poll() is not None:
             return None
         while not self._heap_answers.empty():
             self._heap_answers.get_nowait()
-        session.push(["heap"])
+        session.push(["heap", qstr])
         try:
-            return self._heap_answers.get(timeout=HEAP_WAIT_S)
+            answer: dict[str, Any] = dict(self._heap_answers.get(timeout=HEAP_WAIT_S))
         except queue.Empty:
             return None
+        if qstr:
+            answer["qstr_at_start"] = self._qstr_at_start
+        return answer
 
     def hang(self) -> bool:
         """Stop the running program where it stands; False when none runs."""
@@ -360,7 +370,11 @@ class VmRunner(Runner):
                     self._frozen.append([process.pid, self.board.clock.physical()])
         handoff = self._handoff_for(*request)
         with self._frozen_lock:
-            handoff["vm"] = {"heapsize": self._heapsize, "frozen": list(self._frozen)}
+            handoff["vm"] = {
+                "heapsize": self._heapsize,
+                "qstr_at_start": self._qstr_at_start,
+                "frozen": list(self._frozen),
+            }
         self._reexec(handoff, [])
 
     def _reap_frozen(self) -> None:

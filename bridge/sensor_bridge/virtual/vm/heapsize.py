@@ -15,17 +15,13 @@ board's figure. The free heap moves in steps (one allocation-table byte covers 4
 bytes, now and then a few times that): the engine takes the largest figure at or below the
 board's, found by bisection once its aim is close.
 
-Not compensated, so the VM reads less free heap than a board after code.py starts: the tables
-of the qstr pools the program's names open (measured, not corrected: the VM gives Python no
-count of its qstrs). py/qstr.c qstr_add opens a pool twice the size of the last one, of
-``sizeof(qstr_pool_t)`` (24 bytes) plus a pointer, a hash and a length per entry. A board's
-built-in modules have their names in ROM, so code.py's VM starts with no dynamic pool and its
-first one has 20 entries (the const pool's ``alloc`` is MICROPY_ALLOC_QSTR_ENTRIES_INIT, 10);
-here the stand-ins have interned 490 names into pools of 20 to 320 entries before code.py,
-and the VM (unix port, ROM level EXTRA_FEATURES) keeps 2-byte hashes where a full build
-keeps 1 (py/circuitpy_mpconfig.h). The Pico W firmware interns 849 names after code.py
-starts: pools of 640 and 1,280 entries here (13,488 bytes), of 20 to 640 on a Pico W (7,704),
-so the VM reads about 5.8 kB less free heap than the board would (docs/firmware-memory.md).
+Not compensated by the heap size, because it is spent after code.py starts: the tables of
+the qstr pools the program's names open. The VM opens larger pools than a board for the same
+names (the stand-ins' names, in ROM on a board, filled the small pools before code.py) and
+keeps 2-byte hashes where a full build keeps 1, so the VM reads about 5.8 kB less free heap
+than a Pico W would. ``qstr_pools`` computes the difference from the pool counts the VM prints
+(``micropython.qstr_info()``) at the start of code.py and at the reading; the ``heap`` command
+with ``qstr`` gives both (docs/firmware-memory.md).
 """
 
 import math

@@ -106,10 +106,15 @@ def _pushed(line):
     if message[0] == "net":
         set_link(message[1], message[2])
     else:
-        # "heap": the host asks what the heap holds once the garbage is gone.
+        # "heap": the host asks what the heap holds once the garbage is gone, and with a
+        # true flag the qstr pools too (printed: the VM gives Python no other way to them).
         import gc
 
         gc.collect()
+        if len(message) > 1 and message[1]:
+            import micropython
+
+            micropython.qstr_info()
         send("heap", gc.mem_free(), gc.mem_alloc())
 
 

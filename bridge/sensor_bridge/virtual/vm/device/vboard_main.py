@@ -73,6 +73,12 @@ _wiring()
 del _wiring, _name
 gc.collect()
 _vboard.send("ready", _free_before - gc.mem_free(), gc.mem_free())
+if _config["probe"]:
+    # The qstr pools code.py would start with, for the engine (a probe's stdout is the
+    # engine's, not the console), after the heap figure so as not to move it.
+    import micropython
+
+    micropython.qstr_info()
 
 
 def _main(program):
