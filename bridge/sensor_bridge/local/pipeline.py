@@ -45,6 +45,7 @@ import pyvrl
 import yaml
 
 from sensor_bridge.checks.process import free_port, listening, wait_listening
+from sensor_bridge.checks.vector import service_environment
 from sensor_bridge.local import remote_write
 from sensor_bridge.local.cloud_sink import RETRY_MAX_S, CloudSink
 from sensor_bridge.local.federate import Federation
@@ -332,7 +333,8 @@ class VectorPipeline:
         secrets_file.write_text(secrets)
         secrets_file.chmod(0o600)
         self._log = workdir / "vector.log"
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("VECTOR_")}
+        # As the Pi runs it: no VECTOR_* variable (they are Vector's command-line options).
+        self._env = service_environment(os.environ)
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
