@@ -16,7 +16,7 @@ from sensor_bridge.local.disk_buffer import DiskBuffer
 from sensor_bridge.local.federate import parse_exposition
 from sensor_bridge.local.remote_write import Series
 from tests.support.cloud import TOKEN, USER
-from tests.support.cloud_standin import CloudStandIn
+from tests.support.cloud_standin import CloudStandIn, snappy_decompress
 from tests.support.waiting import wait_until
 
 WAIT_S = 10.0
@@ -130,3 +130,11 @@ def test_federate_exposition_keeps_labels_and_timestamps() -> None:
     }
     assert list(hot.samples) == [(1700000000123, 1.0)]
     assert list(heartbeat.samples) == [(42, 1.0)], "no timestamp: the scrape's time"
+
+
+def test_the_stand_in_reads_snappy_copies_too() -> None:
+    """A real compressor's output has copies, not only the literals our sender writes
+    (google/snappy format_description.txt: tag 0b01 is a copy with a 1-byte offset, its length
+    - 4 in bits 2-4): "abcd" as a literal, then 8 bytes copied from 4 back, overlapping."""
+    block = bytes([12, (4 - 1) << 2]) + b"abcd" + bytes([((8 - 4) << 2) | 0b01, 4])
+    assert snappy_decompress(block) == b"abcdabcdabcd"
