@@ -205,6 +205,8 @@ class Pipeline(_Model):
     image: str = f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
     client_id: Id = "sensor-pipeline-vector"
     disk_buffer_bytes: int = Field(VECTOR_MIN_DISK_BUFFER_BYTES, ge=VECTOR_MIN_DISK_BUFFER_BYTES)
+    cloud_buffer_bytes: int = Field(VECTOR_MIN_DISK_BUFFER_BYTES, ge=VECTOR_MIN_DISK_BUFFER_BYTES)
+    """The disk buffer in front of Grafana Cloud (when the secrets file has [grafana_cloud])."""
     # Rendering checks the real floor (render.vector.dead_letters_per_hour).
     dead_letter_max_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
     data_path: Path = Path("/var/lib/sensor-pipeline/vector")
@@ -373,6 +375,17 @@ class Migrate(_Model):
     influx: InfluxMigration = InfluxMigration()
 
 
+GRAFANA_CLOUD_PROMETHEUS_UID = "grafanacloud-prom"
+"""The uid Grafana Cloud gives every stack's hosted Prometheus data source."""
+
+
+class Dashboards(_Model):
+    """The generated Grafana dashboards."""
+
+    datasource_uid: str = Field(GRAFANA_CLOUD_PROMETHEUS_UID, min_length=1)
+    """The data source the dashboards open with (their data-source variable's default)."""
+
+
 class ServiceUser(_Model):
     """The unprivileged user whose rootless podman runs the containers."""
 
@@ -398,6 +411,7 @@ class Site(_Model):
     alerts: Alerts = Alerts()
     monit: Monit = Monit()
     migrate: Migrate = Migrate()
+    dashboards: Dashboards = Dashboards()
     devices: list[Device] = Field(min_length=1)
     _path: Path = PrivateAttr(Path("site.toml"))
 

@@ -8,8 +8,15 @@ the dead-letter cleanup by systemd-tmpfiles.
   the test expects. The broker-statistics tests run the same way through their own remap
   (``render.broker_stats``; an ``abort`` is no output). Outputs of the ``log_to_metric``
   transforms are Vector's own code, left to ``vector test``.
+* Vector 0.57's loading rules, always: nothing in ``vector.yaml`` needs environment
+  interpolation (off by default since 0.57: a ``${NAME}`` or ``$$`` would reach the component
+  as written), and every ``SECRET[backend.key]`` resolves from the rendered secrets file
+  (``render.vector_secrets``).
 * ``vector validate --no-environment`` and ``vector test``, when a ``vector`` binary is on PATH
-  (the Pi's image has one; Debian has none).
+  (the Pi's image has one; Debian has none), run as the service runs Vector: from the config
+  directory (the quadlet's ``WorkingDir``, where the secret backend's relative path points),
+  with no ``VECTOR_*`` variable (Vector reads its command-line options from them, src/cli.rs;
+  the quadlet sets none) and so without ``--dangerously-allow-env-var-interpolation``.
 * ``systemd-tmpfiles --clean`` on a scratch root with an old and a fresh dead-letter file: the
   old one must go, the fresh one stay.
 """
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -30,8 +38,8 @@ from typing import Any
 import yaml
 
 from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, UNAVAILABLE, CheckResult
-from sensor_bridge.render import RenderedFile, broker_stats
-from sensor_bridge.render.vector import DEAD_LETTER_KEEP_DAYS, PASSWORD_ENV, ROUTE
+from sensor_bridge.render import RenderedFile, broker_stats, vector_secrets
+from sensor_bridge.render.vector import DEAD_LETTER_KEEP_DAYS, ROUTE
 
 NAME = "vector"
 TIMEOUT_S = 120
@@ -43,29 +51,70 @@ def check(root: Path, files: Sequence[RenderedFile]) -> list[CheckResult]:
     if not mine:
         return []
     config, tests = mine["vector.yaml"], mine["tests.yaml"]
-    env_file = next(f for f in files if f.path == config.path.parent / "vector.env")
-    results = [check_vrl(config, tests)]
-    results += _check_with_vector(root, config, tests, env_file)
+    secrets_path = config.path.parent / vector_secrets.FILE_NAME
+    secrets = next((f for f in files if f.path == secrets_path), None)
+    results = [check_interpolation(config), check_secrets(config, secrets)]
+    results.append(check_vrl(config, tests))
+    results += _check_with_vector(root, config, tests)
     tmpfiles = [f for f in mine.values() if f.path.suffix == ".conf"]
     results += [_check_tmpfiles(f) for f in tmpfiles]
     return results
 
 
 def load(text: str) -> dict[str, Any]:
-    """A rendered YAML file as Vector reads it (``$$`` is Vector's escape of ``$``)."""
+    """A rendered YAML file as Vector 0.57 reads it: every ``$`` as written (no environment
+    interpolation, src/config/loading/mod.rs ``prepare_input``)."""
     data: dict[str, Any] = yaml.safe_load(text)
-    unescaped: dict[str, Any] = _unescape(data)
-    return unescaped
+    return data
 
 
-def _unescape(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("$$", "$")
-    if isinstance(value, list):
-        return [_unescape(item) for item in value]
+INTERPOLATION = re.compile(r"\$\{[^}]*\}|\$\$")
+"""What only environment interpolation gives a meaning: ``${NAME}`` and the ``$$`` escape."""
+INTERPOLATION_TOOL = "no interpolation"
+SECRETS_TOOL = "SECRET refs"
+
+
+def check_interpolation(config: RenderedFile) -> CheckResult:
+    """A config that would need environment interpolation fails, in one line with the fix."""
+    found = INTERPOLATION.search(config.text)
+    if found is None:
+        return CheckResult(str(config.path), INTERPOLATION_TOOL, "-", OK)
+    line = config.text.count("\n", 0, found.start()) + 1
+    detail = (
+        f"line {line}: {found.group(0)!r} needs environment interpolation, which Vector 0.57 "
+        "leaves off (it would reach the component as written): give secrets as "
+        f"SECRET[{vector_secrets.BACKEND}.key] from the secret backend and write $ once"
+    )
+    return CheckResult(str(config.path), INTERPOLATION_TOOL, "-", FAILED, detail)
+
+
+def check_secrets(config: RenderedFile, secrets: RenderedFile | None) -> CheckResult:
+    """Every ``SECRET[...]`` reference resolves from the rendered secrets file, and the
+    resolved config is still the same YAML (each value stays one string)."""
+    path = str(config.path)
+    if secrets is None:
+        detail = f"no {vector_secrets.FILE_NAME} beside it: run sensor-bridge render"
+        return CheckResult(path, SECRETS_TOOL, "-", FAILED, detail)
+    try:
+        resolved = yaml.safe_load(vector_secrets.resolve(config.text, secrets.text))
+    except (ValueError, yaml.YAMLError) as error:
+        detail = f"{' '.join(str(error).split())}: run sensor-bridge render"
+        return CheckResult(path, SECRETS_TOOL, "-", FAILED, detail)
+    expected = yaml.safe_load(vector_secrets.REFERENCE.sub("x", config.text))
+    if _shape(resolved) != _shape(expected):
+        detail = "a secret changes the YAML's structure once pasted in: re-render"
+        return CheckResult(path, SECRETS_TOOL, "-", FAILED, detail)
+    count = len(vector_secrets.REFERENCE.findall(config.text))
+    return CheckResult(path, SECRETS_TOOL, "-", OK, f"{count} references resolved")
+
+
+def _shape(value: Any) -> Any:
+    """The YAML's structure with every string made equal."""
     if isinstance(value, dict):
-        return {key: _unescape(item) for key, item in value.items()}
-    return value
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    return "" if isinstance(value, str) else value
 
 
 def check_vrl(config: RenderedFile, tests: RenderedFile) -> CheckResult:
@@ -218,43 +267,59 @@ def _as_text(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _check_with_vector(
-    root: Path, config: RenderedFile, tests: RenderedFile, env_file: RenderedFile
-) -> list[CheckResult]:
+def _check_with_vector(root: Path, config: RenderedFile, tests: RenderedFile) -> list[CheckResult]:
     vector = shutil.which(NAME)
     if vector is None:
         hint = "no vector binary on PATH (Vector is not packaged in Debian; the Pi's image has it)"
         return [CheckResult(str(f.path), NAME, "-", UNAVAILABLE, hint) for f in (config, tests)]
-    version = _vector_version(vector)
-    env = {**os.environ, **_env_file(env_file.text)}
+    env = service_environment(os.environ)
+    version = _vector_version(vector, env)
     config_path, tests_path = root / config.path, root / tests.path
     validate = [vector, "validate", "--no-environment", str(config_path)]
     test = [vector, "test", str(config_path), str(tests_path)]
+    workdir = config_path.parent
     return [
-        _run(config.path, "vector validate", version, validate, env),
-        _run(tests.path, "vector test", version, test, env),
+        _run(config.path, "vector validate", version, validate, env, workdir),
+        _run(tests.path, "vector test", version, test, env, workdir),
     ]
 
 
-def _vector_version(vector: str) -> str:
+def service_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The checker's environment without what the service does not have: ``VECTOR_*``, which
+    Vector reads as command-line options (``VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION``
+    among them, src/cli.rs). Nothing else in the environment reaches a config any more."""
+    return {key: value for key, value in environ.items() if not key.startswith("VECTOR_")}
+
+
+def _vector_version(vector: str, env: dict[str, str]) -> str:
     run = subprocess.run(
-        [vector, "--version"], check=False, capture_output=True, text=True, timeout=TIMEOUT_S
+        [vector, "--version"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT_S,
     )
     words = run.stdout.split()
     return words[1] if len(words) > 1 else "?"
 
 
-def _env_file(text: str) -> dict[str, str]:
-    """podman's --env-file: KEY=VALUE lines, taken literally."""
-    pairs = (line.partition("=") for line in text.splitlines() if "=" in line)
-    return {key: value for key, _, value in pairs if key == PASSWORD_ENV}
-
-
 def _run(
-    path: PurePosixPath, tool: str, version: str, argv: list[str], env: dict[str, str]
+    path: PurePosixPath,
+    tool: str,
+    version: str,
+    argv: list[str],
+    env: dict[str, str],
+    workdir: Path,
 ) -> CheckResult:
     run = subprocess.run(
-        argv, check=False, capture_output=True, text=True, env=env, timeout=TIMEOUT_S
+        argv,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workdir,
+        timeout=TIMEOUT_S,
     )
     if run.returncode == 0:
         return CheckResult(str(path), tool, version, OK)

@@ -7,7 +7,7 @@ files need):
   restart of the unit it becomes;
 * Mosquitto: its conf.d file needs a restart (listeners are not reloaded); the password file
   and the ACL a reload (SIGHUP re-reads both);
-* Vector's config or password: restart; its ``tests.yaml`` is only read by ``vector test``,
+* Vector's config or secrets file: restart; its ``tests.yaml`` is only read by ``vector test``,
   its tmpfiles rule by the user's cleanup timer: neither restarts anything;
 * vmalert's rules: restart (the quadlet defines no reload; alert state survives through
   ``-remoteRead``);

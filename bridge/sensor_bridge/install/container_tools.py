@@ -7,7 +7,10 @@ and ``vector validate``/``vector test`` check with exactly the version that will
 
 The wrappers use root's podman (the deploy runs as root; the staging tree is root's), with the
 host network (the VictoriaMetrics check answers on a loopback port), /tmp (checkers keep their
-scratch data there) and the staging tree mounted at the same paths.
+scratch data there) and the staging tree mounted at the same paths, in the caller's working
+directory (the Vector checker runs from the staged config directory, as the quadlet runs Vector
+from its config directory: the secret backend's path is relative to it). No environment passes
+through: the services get none either.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from sensor_bridge.render.vector import PASSWORD_ENV
 from sensor_bridge.site import Site
 
 PODMAN = "/usr/bin/podman"
@@ -39,14 +41,11 @@ def wrapper(image: str, mounts: Sequence[Path]) -> str:
         "--rm",
         "--network=host",
         *volumes,
-        # Vector's config reads the MQTT password from the environment; the checker sets it.
-        f"--env={PASSWORD_ENV}",
-        image,
     ]
     return (
         "#!/bin/sh\n"
         "# Written by sensor-bridge deploy: the tool inside its pinned image, for the checks.\n"
-        f'exec {shlex.join(argv)} "$@"\n'
+        f'exec {shlex.join(argv)} --workdir="$PWD" {shlex.quote(image)} "$@"\n'
     )
 
 

@@ -3,8 +3,10 @@ on PATH, else a small forwarder that runs the rendered VRL with pyvrl.
 
 ``start_pipeline(context, broker_port=..., vm_url=..., workdir=...)`` returns either; both are
 context managers, say which they are in ``pipeline_kind`` ("vector" or "forwarder"), and list
-the dead letters. Everything comes from the rendered config (``sensor_bridge.render.vector``);
-only the broker's port, VictoriaMetrics' URL and the data directory are the test's own.
+the dead letters. Everything comes from the rendered config (``sensor_bridge.render.vector``)
+and the rendered secrets file, whose ``SECRET[...]`` references both resolve as Vector does;
+only the broker's port, VictoriaMetrics' URL, Grafana Cloud's URL (``cloud_url``) and the data
+directory are the test's own.
 
 The forwarder does what the rendered pipeline does, in the same order:
 
@@ -16,7 +18,11 @@ The forwarder does what the rendered pipeline does, in the same order:
 * writes metric events to VictoriaMetrics as the ``prometheus_remote_write`` sink names them
   (``furnace_`` + name, the tags as labels, at the event's timestamp), through ``/api/v1/import``;
 * counts dead letters as the ``count_dead_letters`` transform does and writes that counter too;
-* retries a write VictoriaMetrics cannot take yet, as the sink with its disk buffer does.
+* retries a write VictoriaMetrics cannot take yet, as the sink with its disk buffer does;
+* with the ``grafana_cloud`` sink rendered (``[grafana_cloud]`` in the secrets), sends the same
+  samples there through a disk buffer (``local.cloud_sink``), and ``ALERTS`` read from
+  VictoriaMetrics' ``/federate`` as the rendered ``prometheus_scrape`` source does
+  (``local.federate``).
 """
 
 from __future__ import annotations
@@ -36,9 +42,14 @@ from typing import Any, Self
 
 import paho.mqtt.client as mqtt
 import pyvrl
+import yaml
 
 from sensor_bridge.checks.process import free_port, listening, wait_listening
-from sensor_bridge.render import RenderContext, broker_stats
+from sensor_bridge.checks.vector import service_environment
+from sensor_bridge.local import remote_write
+from sensor_bridge.local.cloud_sink import RETRY_MAX_S, CloudSink
+from sensor_bridge.local.federate import Federation
+from sensor_bridge.render import RenderContext, broker_stats, vector_cloud, vector_secrets
 from sensor_bridge.render import vector as rendered
 from sensor_bridge.render.examples import epoch_ms
 
@@ -50,14 +61,39 @@ the message unacknowledged: the broker keeps the rest queued in the persistent s
 
 
 def start_pipeline(
-    context: RenderContext, *, broker_port: int, vm_url: str, workdir: Path
+    context: RenderContext,
+    *,
+    broker_port: int,
+    vm_url: str,
+    workdir: Path,
+    cloud_url: str | None = None,
+    cloud_retry_max_s: float = RETRY_MAX_S,
 ) -> VectorPipeline | Forwarder:
-    """Vector when it is installed, else the forwarder; started."""
-    config = rendered.config(context.site)
-    password = context.secrets.pipeline_password()
+    """Vector when it is installed, else the forwarder; started. ``cloud_url``: where the
+    ``grafana_cloud`` sink writes instead of the secrets file's URL (a test's stand-in)."""
+    to_cloud = context.secrets.grafana_cloud is not None
+    config = rendered.config(context.site, to_cloud)
+    secrets = vector_secrets.file_text(context.secrets)
     if VectorPipeline.available():
-        return VectorPipeline(config, password, broker_port, vm_url, workdir).start()
-    return Forwarder(config, password, broker_port, vm_url).start()
+        return VectorPipeline(config, secrets, broker_port, vm_url, workdir, cloud_url).start()
+    resolved = rendered_config(config, secrets)
+    forwarder = Forwarder(
+        resolved,
+        broker_port,
+        vm_url,
+        workdir,
+        cloud_url=cloud_url,
+        cloud_retry_max_s=cloud_retry_max_s,
+    )
+    return forwarder.start()
+
+
+def rendered_config(config: dict[str, Any], secrets: str) -> dict[str, Any]:
+    """``config`` as Vector loads it: written out, references resolved from ``secrets``."""
+    loaded: dict[str, Any] = yaml.safe_load(
+        vector_secrets.resolve(rendered.to_yaml(config), secrets)
+    )
+    return loaded
 
 
 class Forwarder:
@@ -66,10 +102,27 @@ class Forwarder:
     pipeline_kind = "forwarder"
 
     def __init__(
-        self, config: dict[str, Any], password: str, broker_port: int, vm_url: str
+        self,
+        config: dict[str, Any],
+        broker_port: int,
+        vm_url: str,
+        workdir: Path,
+        *,
+        cloud_url: str | None = None,
+        cloud_retry_max_s: float = RETRY_MAX_S,
     ) -> None:
+        """``config``: the rendered config with its secrets resolved (``rendered_config``)."""
         source = config["sources"]["devices"]
         transforms = config["transforms"]
+        self.cloud: CloudSink | None = None
+        self._federation: Federation | None = None
+        cloud = config["sinks"].get(vector_cloud.SINK)
+        if cloud is not None:
+            self.cloud = CloudSink(
+                cloud, workdir / "cloud-buffer", endpoint=cloud_url, retry_max_s=cloud_retry_max_s
+            )
+            scrape = config["sources"][vector_cloud.ALERTS_SOURCE]
+            self._federation = Federation(scrape, vm_url, self.cloud)
         self._topics: list[str] = source["topic"]
         self._port = broker_port
         self._import_url = f"{vm_url}/api/v1/import"
@@ -91,13 +144,16 @@ class Forwarder:
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=source["client_id"], clean_session=False
         )
-        self._client.username_pw_set(source["user"], password)
+        self._client.username_pw_set(source["user"], source["password"])
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
         self._client.reconnect_delay_set(1, 2)
 
     def start(self) -> Self:
+        if self.cloud is not None and self._federation is not None:
+            self.cloud.start()
+            self._federation.start()
         self._client.connect("127.0.0.1", self._port, keepalive=30)
         self._client.loop_start()
         self.wait_for(lambda: self._subscribed, START_TIMEOUT_S)
@@ -111,6 +167,10 @@ class Forwarder:
         self._stopping.set()
         self._client.disconnect()
         self._client.loop_stop()
+        if self._federation is not None:
+            self._federation.stop()
+        if self.cloud is not None:
+            self.cloud.stop()
         if self.errors:
             raise RuntimeError(f"the forwarder failed: {self.errors!r}") from self.errors[0]
 
@@ -163,6 +223,9 @@ class Forwarder:
             else:
                 lines.append(self._sample(event))
         self._write("".join(json.dumps(line) + "\n" for line in lines).encode())
+        if self.cloud is not None:
+            # The same samples, buffered for the cloud; a full buffer drops them (drop_newest).
+            self.cloud.send([_series(line) for line in lines])
 
     def _write(self, body: bytes) -> None:
         while True:
@@ -201,6 +264,12 @@ class Forwarder:
         self.stop()
 
 
+def _series(line: dict[str, Any]) -> remote_write.Series:
+    """An ``/api/v1/import`` line as the remote-write series it is."""
+    samples = list(zip(line["timestamps"], line["values"], strict=True))
+    return remote_write.Series(line["metric"], samples)
+
+
 def _routable(event: dict[str, Any]) -> dict[str, Any]:
     """pyvrl takes no timestamp in; the route conditions do not look at it."""
     return {key: value for key, value in event.items() if key != "timestamp"}
@@ -229,7 +298,13 @@ class VectorPipeline:
         return which("vector") is not None
 
     def __init__(
-        self, config: dict[str, Any], password: str, broker_port: int, vm_url: str, workdir: Path
+        self,
+        config: dict[str, Any],
+        secrets: str,
+        broker_port: int,
+        vm_url: str,
+        workdir: Path,
+        cloud_url: str | None = None,
     ) -> None:
         data = workdir / "vector-data"
         data.mkdir(parents=True, exist_ok=True)
@@ -245,10 +320,21 @@ class VectorPipeline:
         config["sinks"]["dead_letter_files"]["path"] = str(
             self._dead_letter_dir / "%Y-%m-%dT%H.jsonl"
         )
+        if vector_cloud.SINK in config["sinks"]:
+            if cloud_url is not None:
+                config["sinks"][vector_cloud.SINK]["endpoint"] = cloud_url
+            scrape = config["sources"][vector_cloud.ALERTS_SOURCE]
+            scrape["endpoints"] = [f"{vm_url}/federate"]
+        self._workdir = workdir
         self._config_path = workdir / "vector.yaml"
         self._config_path.write_text(rendered.to_yaml(config))
+        # The secret backend's relative path, from the working directory, as on the Pi.
+        secrets_file = workdir / vector_secrets.FILE_NAME
+        secrets_file.write_text(secrets)
+        secrets_file.chmod(0o600)
         self._log = workdir / "vector.log"
-        self._env = {**os.environ, rendered.PASSWORD_ENV: password}
+        # As the Pi runs it: no VECTOR_* variable (they are Vector's command-line options).
+        self._env = service_environment(os.environ)
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
@@ -256,6 +342,7 @@ class VectorPipeline:
             self._proc = subprocess.Popen(
                 ["vector", "--config", str(self._config_path)],
                 env=self._env,
+                cwd=self._workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -7,15 +7,17 @@ import takes them from there), built with grafana-foundation-sdk's typed builder
 * ``furnace``: per device, the temperature (in the site's unit, storage stays °C) with its
   too-hot and too-cold thresholds as lines, the flame voltage with its flame-out threshold,
   cold junction and fault flags; firing alerts as annotations (vmalert's ``ALERTS`` series,
-  kept in VictoriaMetrics);
+  kept in VictoriaMetrics and sent on to Grafana Cloud);
 * ``device-health``: every ``HEALTH_FIELDS`` metric of every device, and its online status;
 * ``pipeline-health``: readings stored per device, dead letters by reason, Vector's
   per-component counters and buffers, whether each service answers (``up``, written by Alloy),
   and the broker's clients and messages (its ``$SYS`` statistics, ``render.broker_stats``),
   shown only while the broker still publishes them (its uptime rises).
 
-Every query takes a Prometheus-type data source chosen on the dashboard (the local
-VictoriaMetrics, or Grafana Cloud's hosted Prometheus, which Alloy feeds).
+Every query takes a Prometheus-type data source chosen on the dashboard: by default Grafana
+Cloud's hosted Prometheus (``dashboards.datasource_uid``), which Vector (furnace, health,
+pipeline series and ``ALERTS``, ``render.vector_cloud``) and Alloy (the Pi, the services, the
+broker) feed; or the Pi's VictoriaMetrics, which holds the same series.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from grafana_foundation_sdk.models.dashboard import (
     DataSourceRef,
     Threshold,
     ThresholdsMode,
+    VariableOption,
 )
 
 from sensor_bridge.render import RenderContext, RenderedFile, alloy, broker_stats, user_path
@@ -95,7 +98,14 @@ def to_json(board: dashboard.Dashboard) -> str:
 
 
 def _base(site: Site, kind: str, title: str) -> dashboard.Dashboard:
-    datasource = dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
+    # Opens on Grafana Cloud's hosted Prometheus, where Vector and Alloy send every series.
+    default = site.dashboards.datasource_uid
+    datasource = (
+        dashboard.DatasourceVariable("datasource")
+        .label("Data source")
+        .type("prometheus")
+        .current(VariableOption(selected=True, text=default, value=default))
+    )
     return (
         dashboard.Dashboard(f"{title} — {site.studio}")
         .uid(f"{kind}-{site.studio}"[:40])

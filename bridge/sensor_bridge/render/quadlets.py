@@ -49,6 +49,8 @@ class Container:
     publish: Sequence[str] = ()
     volumes: Sequence[str] = ()
     environment_file: str | None = None
+    working_dir: str | None = None
+    """The container's working directory (quadlet ``WorkingDir``, podman ``--workdir``)."""
     network: str | None = None
     after: Sequence[str] = ()
     """User units to start after (and to want), e.g. ``victoriametrics.service``; a rootless
@@ -81,6 +83,8 @@ def container_unit(container: Container) -> str:
     body += [f"Volume={volume}" for volume in container.volumes]
     if container.environment_file:
         body.append(f"EnvironmentFile={container.environment_file}")
+    if container.working_dir:
+        body.append(f"WorkingDir={container.working_dir}")
     if container.exec_args:
         # One argument a line (systemd's continuation), so a flag reads as one line.
         body.append("Exec=" + " \\\n    ".join(shlex.quote(arg) for arg in container.exec_args))

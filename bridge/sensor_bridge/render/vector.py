@@ -13,10 +13,16 @@ The pipeline (``vector.yaml``)::
 
 The last line is the broker's own statistics, for Alloy (``render.broker_stats``).
 
+With ``[grafana_cloud]`` in the secrets file, the same furnace, health and pipeline series and
+vmalert's ``ALERTS`` also go to Grafana Cloud, through a second sink with its own disk buffer
+(``render.vector_cloud``).
+
 Choices the MQTT source forces (it subscribes once and never again, has no acknowledgements and
 drops packets over its limit): a fixed client id from the site (the broker keeps its persistent
 session), the limit raised to the contract's ``PIPELINE_MAX_PACKET_BYTES``, and the password from
-the environment (``vector.env``, mode 0600), never in the config.
+Vector's secret backend (``secrets.json``, mode 0600), never in the config and never through
+environment interpolation, which Vector 0.57 leaves off (``render.vector_secrets``). Every ``$``
+is written once: ``$SYS/broker/#`` is the topic as Mosquitto knows it.
 
 Dead letters are counted in ``furnace_pipeline_dead_letters_total{reason}`` (every one) and a
 sample of them is kept in hourly files for inspection, bounded in bytes by real mechanisms: the
@@ -40,6 +46,8 @@ from sensor_bridge.render import (
     RenderedFile,
     broker_stats,
     user_path,
+    vector_cloud,
+    vector_secrets,
     victoriametrics,
 )
 from sensor_bridge.render import examples as contract_examples
@@ -52,7 +60,6 @@ from sensor_protocol.fields import METRIC_NAMESPACE
 from sensor_protocol.limits import PIPELINE_MAX_PACKET_BYTES
 
 NAME = "vector"
-PASSWORD_ENV = "SENSOR_PIPELINE_MQTT_PASSWORD"
 API_ADDRESS = "127.0.0.1:8686"
 """Vector's API (``/health``, ``vector top``, ``vector tap``): loopback only, it has no auth."""
 
@@ -81,17 +88,17 @@ def tmpfiles_path(site: Site) -> PurePosixPath:
 
 def render(context: RenderContext) -> list[RenderedFile]:
     site = context.site
-    password = context.secrets.pipeline_password()
-    if "\n" in password or "\r" in password:
-        raise SiteError(f"{context.secrets.path}: the pipeline's MQTT password has a line break")
     directory = config_dir(site)
+    to_cloud = context.secrets.grafana_cloud is not None
     return [
-        RenderedFile(directory / "vector.yaml", to_yaml(config(site)), check=NAME, service=NAME),
-        RenderedFile(directory / "tests.yaml", to_yaml(unit_tests(site)), check=NAME, service=NAME),
-        # podman's --env-file takes each line literally: no quoting, so none is added.
         RenderedFile(
-            directory / "vector.env",
-            f"{PASSWORD_ENV}={password}\n",
+            directory / "vector.yaml", to_yaml(config(site, to_cloud)), check=NAME, service=NAME
+        ),
+        RenderedFile(directory / "tests.yaml", to_yaml(unit_tests(site)), check=NAME, service=NAME),
+        # Read by Vector's file secret backend; under the service user's home, so its file.
+        RenderedFile(
+            directory / vector_secrets.FILE_NAME,
+            vector_secrets.file_text(context.secrets),
             mode=0o600,
             secret=True,
             service=NAME,
@@ -131,19 +138,25 @@ def dead_letters_per_hour(site: Site) -> int:
     return per_hour
 
 
-class EnvVar(str):
-    """A ``${NAME}`` reference Vector fills from the environment (every other ``$`` is escaped)."""
+def config(site: Site, to_cloud: bool = False) -> dict[str, Any]:
+    """vector.yaml as data, for the file and for tests that run it with other endpoints;
+    ``to_cloud`` adds the Grafana Cloud branch (``render.vector_cloud``)."""
+    data = _local_config(site)
+    if to_cloud:
+        vector_cloud.add_to(data, site)
+    return data
 
 
-def config(site: Site) -> dict[str, Any]:
-    """vector.yaml as data, for the file and for tests that run it with other endpoints."""
+def _local_config(site: Site) -> dict[str, Any]:
     remote_write = f"http://{victoriametrics.LISTEN}/api/v1/write"
     dead_letters = CONTAINER_DATA / DEAD_LETTER_DIR / "%Y-%m-%dT%H.jsonl"
     routes = {channel: _channel_condition(channel) for channel in CHANNEL_ROUTES}
     routes[DEAD_LETTER_ROUTE] = "!exists(.name)"
+    password = vector_secrets.reference(vector_secrets.MQTT_PASSWORD)
     return {
         "data_dir": str(CONTAINER_DATA),
         "api": {"enabled": True, "address": API_ADDRESS},
+        "secret": {vector_secrets.BACKEND: vector_secrets.backend()},
         "sources": {
             "devices": {
                 "type": "mqtt",
@@ -151,7 +164,7 @@ def config(site: Site) -> dict[str, Any]:
                 "port": site.broker.port,
                 "client_id": site.pipeline.client_id,
                 "user": PIPELINE_USER,
-                "password": EnvVar(PASSWORD_ENV),
+                "password": password,
                 "topic": mqtt_topics(site),
                 "max_packet_size": PIPELINE_MAX_PACKET_BYTES,
             },
@@ -165,7 +178,7 @@ def config(site: Site) -> dict[str, Any]:
                 "port": site.broker.port,
                 "client_id": broker_stats.client_id(site),
                 "user": PIPELINE_USER,
-                "password": EnvVar(PASSWORD_ENV),
+                "password": password,
                 "topic": broker_stats.TOPIC,
             },
         },
@@ -338,7 +351,8 @@ def container(site: Site) -> Container:
             f"/{on_host}:{CONTAINER_CONFIG}:ro",
             f"{site.pipeline.data_path}:{CONTAINER_DATA}",
         ],
-        environment_file=f"/{on_host / 'vector.env'}",
+        # Vector's file secret backend opens its relative path here (render.vector_secrets).
+        working_dir=str(CONTAINER_CONFIG),
         # The image has bash but no HTTP client: ask the API's /health over bash's /dev/tcp.
         health_cmd=(
             f"bash -c 'exec 3<>/dev/tcp/{API_ADDRESS.replace(':', '/')} && "
@@ -363,14 +377,16 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
-    # Vector replaces $NAME and ${NAME} with the environment in the whole file; $$ is a $.
-    value = "${" + text + "}" if isinstance(text, EnvVar) else text.replace("$", "$$")
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    # Vector 0.57 reads every $ as written (no environment interpolation): no escaping.
+    style = "|" if "\n" in text else None
+    if isinstance(text, vector_secrets.SecretRef):
+        # Vector pastes the secret into the text before parsing: quoted, it stays one string.
+        style = "'"
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(text), style=style)
 
 
 _Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(EnvVar, _represent_str)
+_Dumper.add_representer(vector_secrets.SecretRef, _represent_str)
 
 
 def to_yaml(data: dict[str, Any]) -> str:

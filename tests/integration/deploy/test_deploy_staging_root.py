@@ -30,7 +30,7 @@ SECRET_FILES = (
     "etc/mosquitto/sensor-pipeline.passwd",
     "etc/prometheus/alertmanager.yml",
     "etc/monit/monitrc",
-    "home/sensor/.config/sensor-pipeline/vector/vector.env",
+    "home/sensor/.config/sensor-pipeline/vector/secrets.json",
 )
 EVERY_UNIT = {
     "mosquitto.service",

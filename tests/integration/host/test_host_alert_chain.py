@@ -20,10 +20,10 @@ from sensor_bridge import alerts
 from sensor_bridge.local.alertmanager import FAST_PAGING
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.receiver import Notified
+from sensor_bridge.local.remote_write import Series, write
 from sensor_bridge.local.stack import LocalStack
 from sensor_bridge.render import RenderContext, alertmanager, vmalert
 from sensor_bridge.site import Thresholds
-from tests.support.remote_write import Series, write
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

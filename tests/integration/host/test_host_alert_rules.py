@@ -12,12 +12,12 @@ import pytest
 from sensor_bridge import alerts
 from sensor_bridge.checks import FAILED, OK
 from sensor_bridge.checks import vmalert as check_vmalert
+from sensor_bridge.local import remote_write
 from sensor_bridge.local.examples import example_context, example_site
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderedFile, victoriametrics, vmalert
 from sensor_bridge.rule_tests import run_rule_tests
 from sensor_bridge.tree import write_tree
-from tests.support import remote_write
 from tests.support.cli import run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

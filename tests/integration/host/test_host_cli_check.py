@@ -84,3 +84,27 @@ def test_whole_example_site_renders_and_checks(tmp_path: Path) -> None:
         rows = [line for line in lines if f"  {tool}  " in line]
         assert rows, (tool, checked.stdout)
         assert all(line.endswith("  ok") for line in rows), (tool, checked.stdout)
+
+
+def test_strict_check_fails_on_a_vector_config_that_needs_interpolation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vector 0.57 leaves ${NAME} as written: the check says so in one line, with the fix."""
+    from sensor_bridge import checks, render
+    from sensor_bridge.checks import vector as check_vector
+    from sensor_bridge.render import vector
+
+    monkeypatch.setattr(render, "renderers", lambda: [vector.render])
+    monkeypatch.setattr(checks, "checkers", lambda: {"vector": check_vector.check})
+    site_file = example_site(tmp_path / "site")
+    out = tmp_path / "out"
+    assert run("render", "--site", str(site_file), "--out", str(out)).exit_code == 0
+    config = out / "home/sensor/.config/sensor-pipeline/vector/vector.yaml"
+    secret = "'SECRET[sensor_pipeline.mqtt_password]'"
+    config.write_text(config.read_text().replace(secret, "${SENSOR_PIPELINE_MQTT_PASSWORD}"))
+    result = run("check", str(out), "--site", str(site_file), "--strict")
+    assert result.exit_code == 1
+    (detail,) = [line for line in result.output.splitlines() if "needs environment" in line]
+    assert detail.strip().startswith("line ")
+    assert "'${SENSOR_PIPELINE_MQTT_PASSWORD}' needs environment interpolation" in detail
+    assert "SECRET[sensor_pipeline.key]" in detail

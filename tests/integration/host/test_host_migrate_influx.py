@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import pytest
 
 from sensor_bridge.checks.process import free_port
+from sensor_bridge.local import remote_write
 from sensor_bridge.local.examples import example_context, example_site
 from sensor_bridge.local.influxdb import InfluxDB
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
@@ -38,7 +39,6 @@ from sensor_bridge.migrate.run import Progress, find_vmctl, migrate_chunks
 from sensor_bridge.migrate.state import ChunkLog
 from sensor_bridge.render import victoriametrics
 from sensor_bridge.site import load_site
-from tests.support import remote_write
 from tests.support.cli import run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

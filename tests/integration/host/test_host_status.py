@@ -29,6 +29,7 @@ from sensor_bridge.local.alertmanager import Alertmanager, routed_to
 from sensor_bridge.local.broker import RenderedMosquitto
 from sensor_bridge.local.examples import example_site
 from sensor_bridge.local.receiver import WebhookReceiver
+from sensor_bridge.local.remote_write import Series, write
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, alertmanager, mosquitto, victoriametrics, vmalert
@@ -41,7 +42,6 @@ from sensor_protocol.payloads import OFFLINE_PAYLOAD, encode_status
 from sensor_protocol.topics import STATUS, build_topic
 from tests.support.cli import run
 from tests.support.recorder import DevicePublisher
-from tests.support.remote_write import Series, write
 
 pytestmark = pytest.mark.integration
 

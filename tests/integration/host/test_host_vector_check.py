@@ -42,10 +42,19 @@ def _check(root: Path, files: list[RenderedFile]) -> list[CheckResult]:
     return check_vector.check(root, files)
 
 
+def _row(results: list[CheckResult], tool: str) -> CheckResult:
+    (row,) = [r for r in results if r.tool == tool and r.file == YAML]
+    return row
+
+
 def test_rendered_pipeline_passes(tmp_path: Path, files: list[RenderedFile]) -> None:
     results = _check(tmp_path / "tree", files)
     by_tool = {(r.file, r.tool): r for r in results}
+    assert by_tool[YAML, "no interpolation"].result == OK
+    assert by_tool[YAML, "SECRET refs"].result == OK
+    assert by_tool[YAML, "SECRET refs"].detail == "2 references resolved"
     assert by_tool[YAML, "pyvrl"].result == OK
+    assert by_tool[YAML, "pyvrl"].detail.endswith("decode_broker_stats on 5 $SYS messages")
     assert by_tool[YAML, "pyvrl"].version == "0.0.2"
     assert by_tool[TMPFILES, "systemd-tmpfiles"].result == OK
     vector_rows = [r for r in results if r.tool.startswith("vector")]
@@ -63,7 +72,7 @@ def test_rendered_pipeline_passes(tmp_path: Path, files: list[RenderedFile]) -> 
 
 def test_a_wrong_expectation_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
     broken = replaced(files, "tests.yaml", '"gauge": {"value": 247.5}', '"gauge": {"value": 1.0}')
-    (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
+    pyvrl_row = _row(_check(tmp_path / "tree", broken), "pyvrl")
     assert pyvrl_row.result == FAILED
     assert "telemetry: no event from sort.telemetry satisfies" in pyvrl_row.detail
 
@@ -71,7 +80,7 @@ def test_a_wrong_expectation_fails(tmp_path: Path, files: list[RenderedFile]) ->
 def test_a_missing_event_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
     """A program that forgets the cold junction: the counts no longer match."""
     broken = replaced(files, "vector.yaml", '"cold_junction_celsius"', '"forgotten"')
-    (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
+    pyvrl_row = _row(_check(tmp_path / "tree", broken), "pyvrl")
     assert pyvrl_row.result == FAILED
     assert "no event from sort.telemetry satisfies" in pyvrl_row.detail
 
@@ -80,9 +89,74 @@ def test_vrl_that_does_not_compile_fails(tmp_path: Path, files: list[RenderedFil
     broken = replaced(
         files, "vector.yaml", 'received = get(., ["timestamp"]) ?? null', "x = 1 ?? 2"
     )
-    (pyvrl_row, *_) = _check(tmp_path / "tree", broken)
+    pyvrl_row = _row(_check(tmp_path / "tree", broken), "pyvrl")
     assert pyvrl_row.result == FAILED
     assert "E651" in pyvrl_row.detail
+
+
+def test_dollars_written_for_interpolation_fail_in_one_line(
+    tmp_path: Path, files: list[RenderedFile]
+) -> None:
+    """The config as rendered before Vector 0.57: $$SYS (the escape only interpolation undoes)
+    and the password from the environment. Vector 0.57 reads both as written."""
+    old = replaced(files, "vector.yaml", "$SYS/broker/", "$$SYS/broker/")
+    old = replaced(
+        old, "vector.yaml", "'SECRET[sensor_pipeline.mqtt_password]'", "${PIPELINE_PASSWORD}"
+    )
+    results = _check(tmp_path / "tree", old)
+    row = _row(results, "no interpolation")
+    assert row.result == FAILED
+    assert "\n" not in row.detail
+    assert "needs environment interpolation, which Vector 0.57 leaves off" in row.detail
+    assert "SECRET[sensor_pipeline.key]" in row.detail and "write $ once" in row.detail
+    # The broker-statistics cases, run on the VRL as Vector 0.57 reads it, fail too.
+    pyvrl_row = _row(results, "pyvrl")
+    assert pyvrl_row.result == FAILED
+    assert "broker stats: seconds: 1 events expected from decode_broker_stats" in pyvrl_row.detail
+
+
+def test_a_secret_the_secrets_file_lacks_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
+    broken = replaced(files, "secrets.json", '"mqtt_password"', '"mqtt_pass"')
+    row = _row(_check(tmp_path / "tree", broken), "SECRET refs")
+    assert row.result == FAILED
+    assert row.detail == (
+        "no value in secrets.json for SECRET[sensor_pipeline.mqtt_password]: "
+        "run sensor-bridge render"
+    )
+
+
+FAKE_VECTOR = """#!/bin/sh
+# Records how it was run; reads the secret backend's file as Vector would (relative path).
+{ echo "argv: $*"; echo "cwd: $PWD"; env | grep '^VECTOR_' ; cat secrets.json; } >> "$LOG"
+echo "vector 0.57.0 (fake)"
+"""
+
+
+def test_vector_runs_as_the_service_runs_it(
+    tmp_path: Path, files: list[RenderedFile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the config directory (the quadlet's WorkingDir), without VECTOR_* variables (a
+    VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION here would hide what the Pi does)."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "vector.log"
+    bin_dir.mkdir()
+    (bin_dir / "vector").write_text(FAKE_VECTOR)
+    (bin_dir / "vector").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("LOG", str(log))
+    monkeypatch.setenv("VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION", "true")
+    root = tmp_path / "tree"
+    results = _check(root, files)
+    assert [(r.tool, r.result) for r in results if r.tool.startswith("vector ")] == [
+        ("vector validate", OK),
+        ("vector test", OK),
+    ]
+    text = log.read_text()
+    config_dir = root / YAML.rsplit("/", 1)[0]
+    assert f"argv: validate --no-environment {root / YAML}\n" in text
+    assert f"argv: test {root / YAML} {root / TESTS}\n" in text
+    assert text.count(f"cwd: {config_dir}\n") == 2  # validate and test
+    assert "VECTOR_" not in text
+    assert '"mqtt_password"' in text
 
 
 def test_a_tmpfiles_rule_that_keeps_everything_fails(

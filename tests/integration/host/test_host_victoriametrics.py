@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.local import remote_write
 from sensor_bridge.local.examples import example_context
+from sensor_bridge.local.remote_write import Series
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderedFile, victoriametrics
 from sensor_protocol.fields import (
@@ -18,8 +20,6 @@ from sensor_protocol.fields import (
     READING_FIELDS,
     full_metric_name,
 )
-from tests.support import remote_write
-from tests.support.remote_write import Series
 
 pytestmark = pytest.mark.integration
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from sensor_bridge.checks.process import free_port
 from sensor_bridge.install import container_tools, health, host_setup
@@ -112,3 +115,34 @@ def test_chrony_serves_private_ranges_only() -> None:
     assert "allow 192.168.0.0/16" in conf
     assert "allow 0.0.0.0/0" not in conf
     assert "\nallow\n" not in conf
+
+
+FAKE_PODMAN = """#!/bin/sh
+printf '%s\\n' "$@" > "$(dirname "$0")/podman.args"
+env > "$(dirname "$0")/podman.env"
+"""
+
+
+def test_the_vector_wrapper_runs_where_it_is_called_with_no_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the quadlet runs Vector: in the config directory (the secret backend's path is
+    relative to it), with no variable from the caller (no interpolation to switch on)."""
+    fake = tmp_path / "podman"
+    fake.write_text(FAKE_PODMAN)
+    fake.chmod(0o755)
+    monkeypatch.setattr(container_tools, "PODMAN", str(fake))
+    site = example_context(tmp_path / "site").site
+    container_tools.install(tmp_path / "tools", site, [tmp_path / "staging"])
+    workdir = tmp_path / "staging" / "vector"
+    workdir.mkdir(parents=True)
+    subprocess.run(
+        [str(tmp_path / "tools" / "vector"), "test", "vector.yaml"],
+        cwd=workdir,
+        env={"PATH": "/usr/bin:/bin", "VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION": "true"},
+        check=True,
+        timeout=10,
+    )
+    args = (tmp_path / "podman.args").read_text().splitlines()
+    assert args[-4:] == [f"--workdir={workdir}", site.pipeline.image, "test", "vector.yaml"]
+    assert not [arg for arg in args if arg.startswith("--env")]

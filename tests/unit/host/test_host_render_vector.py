@@ -1,7 +1,8 @@
-"""Vector's rendered files: vector.yaml, tests.yaml, vector.env, the tmpfiles rule, the quadlet."""
+"""Vector's rendered files: vector.yaml, tests.yaml, secrets.json, tmpfiles rule, quadlet."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -39,7 +40,7 @@ def test_paths_modes_and_checkers(files: dict[str, RenderedFile]) -> None:
     assert {name: (str(f.path), f.mode, f.secret, f.check) for name, f in files.items()} == {
         "vector.yaml": (str(CONFIG_DIR / "vector.yaml"), 0o644, False, "vector"),
         "tests.yaml": (str(CONFIG_DIR / "tests.yaml"), 0o644, False, "vector"),
-        "vector.env": (str(CONFIG_DIR / "vector.env"), 0o600, True, None),
+        "secrets.json": (str(CONFIG_DIR / "secrets.json"), 0o600, True, None),
         "sensor-pipeline-vector.conf": (
             "home/sensor/.config/user-tmpfiles.d/sensor-pipeline-vector.conf",
             0o644,
@@ -66,18 +67,25 @@ def test_mqtt_source_subscribes_like_the_broker_expects(config: dict[str, Any]) 
         "port": 1883,
         "client_id": "sensor-pipeline-vector",
         "user": "pipeline",
-        "password": "${SENSOR_PIPELINE_MQTT_PASSWORD}",
+        "password": "SECRET[sensor_pipeline.mqtt_password]",
         "topic": ["furnace/studio-1/furnace-1/+", "furnace/studio-1/glory-hole/+"],
         "max_packet_size": PIPELINE_MAX_PACKET_BYTES,
     }
 
 
-def test_the_password_is_only_in_the_secret_env_file(
+def test_the_password_is_only_in_the_secrets_file(
     context: RenderContext, files: dict[str, RenderedFile]
 ) -> None:
     password = context.secrets.pipeline_password()
-    assert files["vector.env"].text == f"SENSOR_PIPELINE_MQTT_PASSWORD={password}\n"
-    assert all(password not in f.text for name, f in files.items() if name != "vector.env")
+    assert json.loads(files["secrets.json"].text) == {"mqtt_password": password}
+    assert all(password not in f.text for name, f in files.items() if name != "secrets.json")
+
+
+def test_vector_reads_secrets_from_a_file_backend_beside_its_config(
+    config: dict[str, Any],
+) -> None:
+    # src/secrets/file.rs: one JSON object; the path relative to the working directory.
+    assert config["secret"] == {"sensor_pipeline": {"type": "file", "path": "secrets.json"}}
 
 
 def test_metrics_go_to_victoriametrics_with_a_disk_buffer(config: dict[str, Any]) -> None:
@@ -106,8 +114,8 @@ def test_routes_by_channel_and_validity(config: dict[str, Any]) -> None:
     assert config["sinks"]["dead_letter_files"]["inputs"] == ["sample_dead_letters"]
 
 
-def test_the_vrl_survives_yaml_and_vectors_dollar_escape(tmp_path: Path) -> None:
-    """A device name with $ and {{ }}: Vector would read $X as an environment variable."""
+def test_the_vrl_survives_yaml_with_every_dollar_written_once(tmp_path: Path) -> None:
+    """A device name with $ and {{ }}: Vector 0.57 reads $HOME as written (no interpolation)."""
     context = example_context(tmp_path)
     site = Site.model_validate(
         {
@@ -118,7 +126,7 @@ def test_the_vrl_survives_yaml_and_vectors_dollar_escape(tmp_path: Path) -> None
         }
     )
     (yaml_file, *_) = vector.render(RenderContext(site, context.secrets))
-    assert "$$HOME" in yaml_file.text and "$HOME" not in yaml_file.text.replace("$$HOME", "")
+    assert "$HOME" in yaml_file.text and "$$" not in yaml_file.text
     assert load(yaml_file.text)["transforms"]["decode"]["source"] == decode_program(site)
     assert "    source: |\n" in yaml_file.text, "the program reads as a block on the Pi"
 
@@ -161,10 +169,16 @@ def test_a_bound_too_small_for_one_letter_an_hour_is_a_site_error(context: Rende
         vector.render(RenderContext(site, context.secrets))
 
 
-def test_a_password_with_a_line_break_is_refused(context: RenderContext) -> None:
-    secrets = Secrets.model_validate({"mqtt": {"pipeline": "a\nb"}})
-    with pytest.raises(SiteError, match="line break"):
+@pytest.mark.parametrize("password", ["a\nb", "it's"])
+def test_a_password_vector_cannot_paste_into_yaml_is_refused(
+    context: RenderContext, password: str
+) -> None:
+    """Vector pastes a secret into the YAML text before parsing it: in a single-quoted scalar
+    only ' and line breaks would change what it reads."""
+    secrets = Secrets.model_validate({"mqtt": {"pipeline": password}})
+    with pytest.raises(SiteError, match="mqtt_password holds a ' or a line break") as raised:
         vector.render(RenderContext(context.site, secrets))
+    assert "\n" not in str(raised.value)
 
 
 def test_a_broker_on_one_address_is_reached_there(context: RenderContext) -> None:
@@ -183,7 +197,11 @@ def test_quadlet(files: dict[str, RenderedFile]) -> None:
         f"/{CONFIG_DIR}:/etc/vector:ro",
         "/var/lib/sensor-pipeline/vector:/var/lib/vector",
     ]
-    assert unit_values(unit, "Container", "EnvironmentFile") == [f"/{CONFIG_DIR}/vector.env"]
+    # The secrets file sits in the mounted config dir; the backend's path is relative to here.
+    assert unit_values(unit, "Container", "WorkingDir") == ["/etc/vector"]
+    # Nothing from the environment: no variables, no interpolation flag.
+    assert unit_values(unit, "Container", "EnvironmentFile") == []
+    assert unit_values(unit, "Container", "Environment") == []
     assert unit_values(unit, "Container", "Exec") == ["--config /etc/vector/vector.yaml"]
     (health,) = unit_values(unit, "Container", "HealthCmd")
     assert "/dev/tcp/127.0.0.1/8686" in health and "GET /health" in health
@@ -199,11 +217,11 @@ def test_broker_stats_subscribe_to_sys_in_their_own_session(
         "port": 1883,
         "client_id": "sensor-pipeline-vector-sys",
         "user": "pipeline",
-        "password": "${SENSOR_PIPELINE_MQTT_PASSWORD}",
+        "password": "SECRET[sensor_pipeline.mqtt_password]",
         "topic": "$SYS/broker/#",
     }
-    # As written: Vector reads $NAME as an environment variable, $$ as a $.
-    assert "topic: $$SYS/broker/#\n" in files["vector.yaml"].text
+    # Written once: Vector 0.57 no longer turns $$ into $ (no interpolation).
+    assert "topic: $SYS/broker/#\n" in files["vector.yaml"].text
 
 
 def test_broker_stats_become_gauges_on_a_loopback_exporter(config: dict[str, Any]) -> None:

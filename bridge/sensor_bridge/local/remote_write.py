@@ -1,4 +1,5 @@
-"""The Prometheus remote-write protocol, as Vector's ``prometheus_remote_write`` sink sends it.
+"""The Prometheus remote-write protocol, as Vector's ``prometheus_remote_write`` sink sends it:
+the sending side, for the forwarder's sinks and for tests that write series directly.
 
 A ``WriteRequest`` protobuf, snappy-compressed, POSTed with the protocol's headers. Both are
 small enough to write by hand: the protobuf is three nested messages, and a snappy block made
@@ -8,6 +9,7 @@ dependency is needed.
 
 from __future__ import annotations
 
+import base64
 import struct
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -32,10 +34,20 @@ class Series:
     samples: Sequence[tuple[int, float]]
 
 
-def write(url: str, series: Sequence[Series], timeout: float = 10.0) -> int:
-    """POST ``series`` to a remote-write endpoint (e.g. ``.../api/v1/write``); the HTTP status."""
+def write(
+    url: str,
+    series: Sequence[Series],
+    timeout: float = 10.0,
+    auth: tuple[str, str] | None = None,
+) -> int:
+    """POST ``series`` to a remote-write endpoint (e.g. ``.../api/v1/write``); the HTTP status.
+    ``auth``: HTTP basic user and password (Grafana Cloud's user and token)."""
     body = snappy_block(write_request(series))
-    request = urllib.request.Request(url, data=body, headers=HEADERS, method="POST")
+    headers = dict(HEADERS)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         status: int = response.status
         return status
