@@ -1,0 +1,28 @@
+"""Every key of a rendered config, checked against a table of accepted options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.reference import Options
+
+
+def unknown_keys(value: Any, accepted: Options | None, where: str) -> list[str]:
+    """The paths in ``value`` that ``accepted`` does not list (empty when all are known)."""
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in unknown_keys(item, accepted, where)]
+    if not isinstance(value, dict):
+        return []
+    if accepted is None:
+        # A plain value in the reference: keys inside it are not Vector's to accept.
+        return [f"{where}: an object where the reference has a value"]
+    problems = []
+    for key, item in value.items():
+        path = f"{where}.{key}" if where else key
+        if key in accepted:
+            problems += unknown_keys(item, accepted[key], path)
+        elif "*" in accepted:
+            problems += unknown_keys(item, accepted["*"], path)
+        else:
+            problems.append(path)
+    return problems
