@@ -10,11 +10,12 @@ from tests.reference import Options
 def unknown_keys(value: Any, accepted: Options | None, where: str) -> list[str]:
     """The paths in ``value`` that ``accepted`` does not list (empty when all are known)."""
     if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in unknown_keys(item, accepted, where)]
+        return [p for item in value for p in unknown_keys(item, accepted, where)]
     if not isinstance(value, dict):
         return []
     if accepted is None:
-        # A plain value in the reference: keys inside it are not Vector's to accept.
+        # The reference has a value here, not options: an Alloy attribute given as a block, or
+        # a Vector option given an object.
         return [f"{where}: an object where the reference has a value"]
     problems = []
     for key, item in value.items():
