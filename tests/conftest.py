@@ -13,7 +13,7 @@ HIL_DIR = Path(__file__).parent / "hil"
 def pytest_report_header() -> str:
     if VectorPipeline.available():
         return "pipeline: vector (the real Vector on the rendered config)"
-    return "pipeline: forwarder (Vector is not installed: the rendered VRL runs in pyvrl)"
+    return "pipeline: forwarder (Vector is not installed: the rendered VRL runs in vrl-python)"
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

@@ -76,7 +76,8 @@ def machine() -> dict[str, str]:
 def _pipeline() -> str:
     if VectorPipeline.available():
         return "vector"
-    return f"forwarder (rendered VRL on pyvrl {metadata.version('pyvrl')}; Vector not installed)"
+    runtime = f"vrl-python {metadata.version('vrl-python')}"
+    return f"forwarder (rendered VRL on {runtime}; Vector not installed)"
 
 
 def _cpu_model() -> str:

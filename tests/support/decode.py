@@ -1,4 +1,5 @@
-"""The rendered decode program of the example site, compiled once (pyvrl takes about a second)."""
+"""The rendered decode program of the example site, compiled once (vrl-python takes about half a
+second)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-import pyvrl
-
+from sensor_bridge.checks.vrl_runtime import Remap
 from sensor_bridge.local.examples import SITE_EXAMPLE
 from sensor_bridge.render.vrl import decode_program
 from sensor_bridge.site import Site, load_site
@@ -27,8 +27,8 @@ def example_site() -> Site:
 
 
 @cache
-def _compiled(source: str) -> Any:
-    return pyvrl.Transform(source)
+def _compiled(source: str) -> Remap:
+    return Remap(source)
 
 
 def decode(
@@ -36,8 +36,8 @@ def decode(
 ) -> list[dict[str, Any]]:
     """What the decode program makes of one MQTT message (received at ``received``)."""
     program = _compiled(decode_program(site or example_site()))
-    event = {"message": payload, "topic": topic, "timestamp": received.isoformat()}
-    events: list[dict[str, Any]] = program.remap(event)
+    event = {"message": payload, "topic": topic, "timestamp": received}
+    events: list[dict[str, Any]] = program.run(event)
     return events
 
 

@@ -19,7 +19,7 @@ NOT_CHECKED = "not checked"
 UNAVAILABLE = "no binary here"
 """For tools that no package source of a test machine provides (Vector, Alloy): checked
 whenever a binary exists, and always by the deploy on the Pi before a swap. ``--strict`` does
-not fail on these; the other checks of the same files (the VRL run with pyvrl) still do."""
+not fail on these; the other checks of the same files (the VRL run with vrl-python) still do."""
 
 
 @dataclass(frozen=True)

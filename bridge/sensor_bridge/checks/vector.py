@@ -1,13 +1,14 @@
 """Vector: the rendered pipeline checked by a VRL runtime, by Vector itself where it exists, and
 the dead-letter cleanup by systemd-tmpfiles.
 
-* ``pyvrl`` (the PyPI VRL runtime) runs the rendered unit tests (``tests.yaml``) as ``vector
-  test`` does, for the VRL part of the pipeline: each test's input program, the ``decode``
-  remap, the ``sort`` route's conditions and every expected-output condition, all compiled and
-  run by pyvrl. Stricter than ``vector test``: a route must receive exactly as many events as
-  the test expects. The broker-statistics tests run the same way through their own remap
-  (``render.broker_stats``; an ``abort`` is no output). Outputs of the ``log_to_metric``
-  transforms are Vector's own code, left to ``vector test``.
+* ``vrl-python`` (the PyPI VRL runtime closest to Vector's VRL; ``checks.vrl_runtime``) runs
+  the rendered unit tests (``tests.yaml``) as ``vector test`` does, for the VRL part of the
+  pipeline: each test's input program, the ``decode`` remap, the ``sort`` route's conditions and
+  every expected-output condition, all compiled and run by vrl-python. Stricter than ``vector
+  test``: a route must receive exactly as many events as the test expects. The
+  broker-statistics tests run the same way through their own remap (``render.broker_stats``; an
+  ``abort`` is no output). Outputs of the ``log_to_metric`` transforms are Vector's own code,
+  left to ``vector test``.
 * Vector 0.57's loading rules, always: nothing in ``vector.yaml`` needs environment
   interpolation (off by default since 0.57: a ``${NAME}`` or ``$$`` would reach the component
   as written), and every ``SECRET[backend.key]`` resolves from the rendered secrets file
@@ -31,7 +32,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -42,6 +42,7 @@ from sensor_bridge.render import RenderedFile, broker_stats, vector_secrets
 from sensor_bridge.render.vector import DEAD_LETTER_KEEP_DAYS, ROUTE
 
 NAME = "vector"
+TOOL = "vrl-python"
 TIMEOUT_S = 120
 _DAY_S = 86400
 
@@ -118,60 +119,44 @@ def _shape(value: Any) -> Any:
 
 
 def check_vrl(config: RenderedFile, tests: RenderedFile) -> CheckResult:
-    """Every rendered test, run through the rendered VRL with pyvrl."""
-    try:
-        import pyvrl
-    except ImportError:
-        return CheckResult(str(config.path), "pyvrl", "-", NOT_CHECKED, "pip install pyvrl")
-    version = _pyvrl_version()
+    """Every rendered test, run through the rendered VRL with vrl-python."""
+    from importlib.util import find_spec
+
+    from sensor_bridge.checks import vrl_runtime
+
+    # Not on the Pi (the `local` extra): there `vector test` runs the same tests in Vector.
+    if find_spec("vrl_python") is None:
+        return CheckResult(str(config.path), TOOL, "-", NOT_CHECKED, "pip install vrl-python")
+    version = vrl_runtime.version()
     pipeline = load(config.text)["transforms"]
     cases = load(tests.text)["tests"]
     try:
         runner = _Runner(
-            pyvrl,
             pipeline["decode"]["source"],
             pipeline[ROUTE]["route"],
             pipeline[broker_stats.TRANSFORM]["source"],
         )
         failures = [f"{case['name']}: {p}" for case in cases for p in runner.run(case)]
-    # pyo3 turns a Rust panic into PanicException, a BaseException; VRL errors are ValueErrors.
-    except (ValueError, KeyError) as error:
+    except (vrl_runtime.VrlError, KeyError) as error:
         failures = [str(error).strip()]
+    # pyo3 turns a Rust panic into PanicException, a BaseException.
     except BaseException as error:
         if type(error).__name__ != "PanicException":
             raise
-        failures = [f"pyvrl panicked: {error}"]
+        failures = [f"{TOOL} panicked: {error}"]
     if failures:
-        return CheckResult(str(config.path), "pyvrl", version, FAILED, "\n".join(failures))
+        return CheckResult(str(config.path), TOOL, version, FAILED, "\n".join(failures))
     stats = sum(_inserted_at(case) == broker_stats.TRANSFORM for case in cases)
     detail = (
         f"decode + {ROUTE} on {len(cases) - stats} contract examples, "
         f"{broker_stats.TRANSFORM} on {stats} $SYS messages"
     )
-    return CheckResult(str(config.path), "pyvrl", version, OK, detail)
+    return CheckResult(str(config.path), TOOL, version, OK, detail)
 
 
-def _pyvrl_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pyvrl")
-    except PackageNotFoundError:
-        return "?"
-
-
-# A test's input program sets .message, .topic and .timestamp; this hands them to Python
-# intact (the payload as base64: it may not be UTF-8). get() keeps each call fallible.
-_INPUT_OUT = (
-    '{"message": encode_base64(string(get(., ["message"]) ?? null) ?? ""), '
-    '"topic": string(get(., ["topic"]) ?? null) ?? "", '
-    '"timestamp": to_string(get(., ["timestamp"]) ?? null) ?? ""}'
-)
-# Events come back from pyvrl with the timestamp as text (pyvrl takes no timestamp in); a
-# condition sees it as a timestamp again.
-_CONDITION_IN = (
-    '.timestamp = parse_timestamp(string(get(., ["timestamp"]) ?? null) ?? "", "%+") ?? null'
-)
+# A test's input program sets .message, .topic and .timestamp; the message comes back as base64
+# (it may not be UTF-8). get() keeps the call fallible whatever the input program set.
+_MESSAGE_OUT = '.message = encode_base64(string(get(., ["message"]) ?? null) ?? "")'
 
 
 def _inserted_at(case: dict[str, Any]) -> str:
@@ -184,32 +169,36 @@ class _Runner:
     """The decode program, the route conditions and the broker-statistics program, compiled
     once; conditions as they come."""
 
-    def __init__(self, pyvrl: Any, decode: str, routes: dict[str, str], stats: str) -> None:
-        self._pyvrl = pyvrl
-        self._decode = pyvrl.Transform(decode)
-        self._stats = pyvrl.Transform(stats)
-        self._routes = {name: self._condition(source) for name, source in routes.items()}
-        self._conditions: dict[str, Any] = {}
+    def __init__(self, decode: str, routes: dict[str, str], stats: str) -> None:
+        from sensor_bridge.checks.vrl_runtime import Condition, Remap
 
-    def _condition(self, source: str) -> Any:
-        return self._pyvrl.Transform(f"{_CONDITION_IN}\n{source}")
+        self._remap = Remap
+        self._condition = Condition
+        self._decode = Remap(decode)
+        self._stats = Remap(stats)
+        self._routes = {name: Condition(source) for name, source in routes.items()}
+        self._conditions: dict[str, Any] = {}
 
     def _holds(self, source: str, event: dict[str, Any]) -> bool:
         if source not in self._conditions:
             self._conditions[source] = self._condition(source)
-        return self._conditions[source].remap(event) is True
+        holds: bool = self._conditions[source].holds(event)
+        return holds
+
+    def _message(self, source: str) -> dict[str, Any]:
+        message: dict[str, Any] = self._remap(f"{source}\n{_MESSAGE_OUT}").run({})
+        message["message"] = base64.b64decode(message["message"])
+        return message
 
     def run(self, case: dict[str, Any]) -> list[str]:
         """What is wrong with ``case`` (one of tests.yaml's tests), if anything."""
         (given,) = case["inputs"]
-        message = self._pyvrl.Transform(f"{given['source']}\n{_INPUT_OUT}").remap({})
-        message["message"] = base64.b64decode(message["message"])
+        message = self._message(given["source"])
         if given["insert_at"] == broker_stats.TRANSFORM:
             return self._run_stats(case, message)
-        events = [_as_text(event) for event in self._decode.remap(message)]
+        events: list[dict[str, Any]] = self._decode.run(message)
         routed = [
-            {name: route.remap(event) is True for name, route in self._routes.items()}
-            for event in events
+            {name: route.holds(event) for name, route in self._routes.items()} for event in events
         ]
         problems = []
         for output in case.get("outputs", []):
@@ -235,11 +224,11 @@ class _Runner:
 
     def _run_stats(self, case: dict[str, Any], message: dict[str, Any]) -> list[str]:
         """A broker-statistics case: at most one event, none when the program aborts."""
+        from sensor_bridge.checks.vrl_runtime import VrlAborted
+
         try:
-            events = [_as_text(self._stats.remap(message))]
-        except ValueError as error:
-            if "aborted" not in str(error):
-                raise
+            events = [self._stats.run(message)]
+        except VrlAborted:
             events = []
         problems = []
         for output in case.get("outputs", []):
@@ -258,13 +247,6 @@ class _Runner:
         if broker_stats.TRANSFORM in case.get("no_outputs_from", []) and events:
             problems.append(f"{broker_stats.TRANSFORM} must stay empty: {events}")
         return problems
-
-
-def _as_text(event: dict[str, Any]) -> dict[str, Any]:
-    stamp = event.get("timestamp")
-    if isinstance(stamp, datetime):
-        return {**event, "timestamp": stamp.isoformat()}
-    return event
 
 
 def _check_with_vector(root: Path, config: RenderedFile, tests: RenderedFile) -> list[CheckResult]:

@@ -37,7 +37,7 @@ def failures(results: Sequence[CheckResult], *, every_tool: bool) -> list[CheckR
     """Every failed check; with ``every_tool`` (the Pi) also each file no tool could check.
 
     A file one real tool passed may lack another's check: on the Pi, Vector's own ``vector
-    validate`` checks the VRL that pyvrl (a test-machine stand-in, not installed there) would.
+    validate`` checks the VRL that vrl-python (a test-machine stand-in, not installed there) would.
     """
     failed = [r for r in results if r.result == FAILED]
     if every_tool:

@@ -1,5 +1,6 @@
 """The pipeline from MQTT to VictoriaMetrics, for tests: Vector itself when a ``vector`` binary is
-on PATH, else a small forwarder that runs the rendered VRL with pyvrl.
+on PATH, else a small forwarder that runs the rendered VRL with vrl-python
+(``sensor_bridge.checks.vrl_runtime``).
 
 ``start_pipeline(context, broker_port=..., vm_url=..., workdir=...)`` returns either; both are
 context managers, say which they are in ``pipeline_kind`` ("vector" or "forwarder"), and list
@@ -41,11 +42,11 @@ from pathlib import Path
 from typing import Any, Self
 
 import paho.mqtt.client as mqtt
-import pyvrl
 import yaml
 
 from sensor_bridge.checks.process import free_port, listening, wait_listening
 from sensor_bridge.checks.vector import service_environment
+from sensor_bridge.checks.vrl_runtime import Condition, Remap
 from sensor_bridge.local import remote_write
 from sensor_bridge.local.cloud_sink import RETRY_MAX_S, CloudSink
 from sensor_bridge.local.federate import Federation
@@ -97,7 +98,7 @@ def rendered_config(config: dict[str, Any], secrets: str) -> dict[str, Any]:
 
 
 class Forwarder:
-    """Vector's mqtt source, decode, route and sinks, emulated with pyvrl and paho."""
+    """Vector's mqtt source, decode, route and sinks, emulated with vrl-python and paho."""
 
     pipeline_kind = "forwarder"
 
@@ -127,9 +128,9 @@ class Forwarder:
         self._port = broker_port
         self._import_url = f"{vm_url}/api/v1/import"
         self._namespace = config["sinks"]["victoriametrics"]["default_namespace"]
-        self._decode = pyvrl.Transform(transforms["decode"]["source"])
+        self._decode = Remap(transforms["decode"]["source"])
         route = transforms[rendered.ROUTE]["route"]
-        self._dead_letter_route = pyvrl.Transform(route[rendered.DEAD_LETTER_ROUTE])
+        self._dead_letter_route = Condition(route[rendered.DEAD_LETTER_ROUTE])
         counter = transforms["count_dead_letters"]["metrics"][0]
         self._dead_letter_metric = f"{self._namespace}_{counter['name']}"
         self._counted_tags = list(counter["tags"])
@@ -204,10 +205,10 @@ class Forwarder:
             self._changed.notify_all()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        received = datetime.now(UTC).isoformat()
+        received = datetime.now(UTC)
         try:
             event = {"message": bytes(msg.payload), "topic": msg.topic, "timestamp": received}
-            self._forward(self._decode.remap(event))
+            self._forward(self._decode.run(event))
         # Kept for stop() and wait_for(): an exception here would only reach paho's thread.
         except Exception as error:
             self.errors.append(error)
@@ -218,7 +219,7 @@ class Forwarder:
     def _forward(self, events: list[dict[str, Any]]) -> None:
         lines = []
         for event in events:
-            if self._dead_letter_route.remap(_routable(event)) is True:
+            if self._dead_letter_route.holds(event):
                 lines.append(self._count(event))
             else:
                 lines.append(self._sample(event))
@@ -268,11 +269,6 @@ def _series(line: dict[str, Any]) -> remote_write.Series:
     """An ``/api/v1/import`` line as the remote-write series it is."""
     samples = list(zip(line["timestamps"], line["values"], strict=True))
     return remote_write.Series(line["metric"], samples)
-
-
-def _routable(event: dict[str, Any]) -> dict[str, Any]:
-    """pyvrl takes no timestamp in; the route conditions do not look at it."""
-    return {key: value for key, value in event.items() if key != "timestamp"}
 
 
 def _import_line(name: str, tags: dict[str, str], value: float, when: datetime) -> dict[str, Any]:

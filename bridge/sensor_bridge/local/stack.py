@@ -115,7 +115,7 @@ class LocalStack:
 
     @property
     def pipeline_kind(self) -> str:
-        """ "vector" or "forwarder" (the rendered VRL run by pyvrl, when Vector is absent)."""
+        """ "vector" or "forwarder" (the rendered VRL run by vrl-python, when Vector is absent)."""
         if self.pipeline is None:
             raise RuntimeError("the stack is not started")
         return self.pipeline.pipeline_kind

@@ -41,6 +41,8 @@ _INSTALL_HINTS = {
     "amtool": "bash scripts/tool-cache",
     "influxd": "bash scripts/tool-cache",
     "openssl": "apt-get install openssl",
+    # Prometheus' own PromQL engine, for what Grafana Cloud's Mimir evaluates (.ci/run).
+    "promtool": "apt-get install prometheus",
 }
 
 # Debian installs the broker in /usr/sbin, which is not on every user's PATH.

@@ -73,7 +73,7 @@ def metric_name(topic: str, unit: str = "") -> str:
 def program() -> str:
     """The remap program of ``TRANSFORM``: one ``$SYS`` message in, one gauge or nothing out.
 
-    It keeps ``render.vrl``'s rules for compiling in both pyvrl and Vector (fields read with
+    It keeps ``render.vrl``'s rules for compiling in both vrl-python and Vector (fields read with
     ``get``, every fallible call handled), except that it aborts on purpose.
     """
     prefix = vrl_string(TOPIC_PREFIX)
@@ -84,7 +84,7 @@ def program() -> str:
         'text = string(get(., ["message"]) ?? null) ?? ""',
         'received = get(., ["timestamp"]) ?? null',
         "if !is_timestamp(received) {",
-        # pyvrl and `vector test` log inputs carry the receive time as RFC 3339 text.
+        # A `vector test` log input carries the receive time as RFC 3339 text.
         '  received = parse_timestamp(string(received) ?? "", "%+") ?? now()',
         "}",
         f"parts = parse_regex(text, r'{_NUMBER}') ?? {{}}",
@@ -100,8 +100,6 @@ def program() -> str:
         "}",
         '. = {"name": name, "kind": "absolute", "gauge": {"value": to_float(number) ?? 0.0}, '
         '"tags": {}, "timestamp": received}',
-        # pyvrl returns the value of the last expression; Vector emits what `.` holds.
-        ".",
     ]
     return "\n".join(lines) + "\n"
 

@@ -36,8 +36,15 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableOption,
 )
 
-from sensor_bridge.render import RenderContext, RenderedFile, alloy, broker_stats, user_path
-from sensor_bridge.render.vrl import DEAD_LETTER_METRIC, FAULT_TAG
+from sensor_bridge.render import (
+    RenderContext,
+    RenderedFile,
+    alloy,
+    broker_stats,
+    dead_letters,
+    user_path,
+)
+from sensor_bridge.render.vrl import FAULT_TAG
 from sensor_bridge.site import Device, Site
 from sensor_protocol.fields import (
     CONTRACT_METRICS,
@@ -53,7 +60,6 @@ WIDTH = 24
 HEIGHT = 8
 
 ONLINE = f"{METRIC_NAMESPACE}_{CONTRACT_METRICS[0]}"
-DEAD_LETTERS = f"{METRIC_NAMESPACE}_{DEAD_LETTER_METRIC}"
 VECTOR_COUNTERS = (
     "vector_component_received_events_total",
     "vector_component_sent_events_total",
@@ -264,7 +270,7 @@ def pipeline_health(site: Site) -> dashboard.Dashboard:
         ),
         _series(
             "Dead letters by reason (per hour)",
-            [_query(f"sum by (reason) (increase({DEAD_LETTERS}{{{where}}}[1h]))", "{{reason}}")],
+            [_query(dead_letters.per_hour("reason", where), "{{reason}}")],
             description="Payloads the pipeline refused; samples are in Vector's dead-letters "
             "directory.",
         ),

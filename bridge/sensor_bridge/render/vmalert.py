@@ -30,9 +30,14 @@ from typing import Any
 import yaml
 
 from sensor_bridge import alerts
-from sensor_bridge.render import RenderContext, RenderedFile, user_path, victoriametrics
+from sensor_bridge.render import (
+    RenderContext,
+    RenderedFile,
+    dead_letters,
+    user_path,
+    victoriametrics,
+)
 from sensor_bridge.render.quadlets import Container, container_file
-from sensor_bridge.render.vrl import DEAD_LETTER_METRIC
 from sensor_bridge.site import Device, Site
 from sensor_protocol.fields import (
     CONTRACT_METRICS,
@@ -87,7 +92,7 @@ CLOCK_VALID = full_metric_name(field_by_key("clock_valid"))
 ONLINE, UNEXPECTED_RESET = (f"{METRIC_NAMESPACE}_{name}" for name in CONTRACT_METRICS)
 """Written by the pipeline from the status channel: 1/0 on each retained status; on each birth,
 1 when the boot was not a planned one (``sensor_protocol.fields.unexpected_reset``), else 0."""
-DEAD_LETTERS = f"{METRIC_NAMESPACE}_{DEAD_LETTER_METRIC}"
+DEAD_LETTERS = dead_letters.METRIC
 
 HEADER = "# Rendered by sensor-bridge from the site file; edits here are overwritten.\n"
 
@@ -470,14 +475,14 @@ def _host_rules(site: Site) -> list[dict[str, Any]]:
     rules = [
         _rule(
             alerts.DEAD_LETTERS,
-            f"sum by (studio) (increase({DEAD_LETTERS}[1h])) > {limits.dead_letters_per_hour}",
+            f"{dead_letters.per_hour('studio')} > {limits.dead_letters_per_hour}",
             kind=alerts.SYSTEM,
             severity="warning",
             summary="The pipeline is rejecting many messages",
             description=f"More than {limits.dead_letters_per_hour} payloads rejected in the "
             'last hour ({{ printf "%.0f" $value }}).',
-            runbook="Rejections by reason: sum by (reason, device) "
-            f"(increase({DEAD_LETTERS}[1h])); samples in the dead-letters directory of Vector.",
+            runbook=f"Rejections by reason: {dead_letters.per_hour('reason, device')}; "
+            "samples in the dead-letters directory of Vector.",
         )
     ]
     for service in SERVICES:

@@ -20,11 +20,11 @@ reading whose true time would fall before what VictoriaMetrics accepts).
 Field names, types, ranges, metric names and fault bits all come from ``sensor_protocol``;
 re-rendering picks up any change to the table.
 
-The program must compile in every VRL it meets: pyvrl's (VRL 0.15, untyped events) in the tests,
-and Vector's (newer, and typed by the mqtt source's schema, where ``.message`` is known to be
-bytes). VRL rejects handling an error that cannot happen (E651, E104, E620), so an expression
-whose fallibility depends on the VRL version or on the event's schema would compile in one and
-not the other. Hence the rules this generator keeps:
+The program must compile in every VRL it meets: vrl-python's (VRL about 0.28) in the tests and
+the local forwarder, and Vector 0.57's (0.33.1, typed by the mqtt source's schema, where
+``.message`` is known to be bytes). VRL rejects handling an error that cannot happen (E651,
+E104, E620), so an expression whose fallibility depends on the VRL version or on the event's
+schema would compile in one and not the other. Hence the rules this generator keeps:
 
 * every event field is read with ``get(., [...])``, which is ``any`` and fallible in every VRL,
   then converted with ``string(...) ?? ""`` and the like;
@@ -443,7 +443,7 @@ def decode_program(site: Site) -> str:
         'received = get(., ["timestamp"]) ?? null',
     )
     with code.block("if !is_timestamp(received)"):
-        # pyvrl and `vector test` log inputs carry the receive time as RFC 3339 text.
+        # A `vector test` log input carries the receive time as RFC 3339 text.
         code.add('received = parse_timestamp(string(received) ?? "", "%+") ?? now()')
     code.add(
         'received_ms = to_unix_timestamp(received, unit: "milliseconds") ?? 0',
@@ -471,6 +471,4 @@ def decode_program(site: Site) -> str:
             f'"payload": truncate(payload, {DEAD_LETTER_PAYLOAD_CHARS}), '
             '"timestamp": received, "studio": studio, "device": device, "channel": channel}]'
         )
-    # pyvrl returns the value of the last expression; Vector emits what `.` holds.
-    code.add(".")
     return code.text()

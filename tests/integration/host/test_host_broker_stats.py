@@ -1,8 +1,9 @@
 """The broker's statistics end to end, as far as this machine has the parts: a real Mosquitto on
 the rendered conf publishes its ``$SYS`` tree to a subscriber that logs in and subscribes as the
-rendered Vector source does; the rendered remap program (pyvrl) turns every message into a gauge
-or drops it. The Vector checker runs the rendered broker-statistics tests and catches a wrong one.
-(No vector binary here: the exporter and log_to_metric are left to ``vector test`` on the Pi.)"""
+rendered Vector source does; the rendered remap program (vrl-python) turns every message into a
+gauge or drops it. The Vector checker runs the rendered broker-statistics tests and catches a
+wrong one. (No vector binary here: the exporter and log_to_metric are left to ``vector test`` on
+the Pi.)"""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pyvrl
 
 from sensor_bridge.checks import FAILED
 from sensor_bridge.checks import vector as check_vector
+from sensor_bridge.checks.vrl_runtime import Remap, VrlAborted
 from sensor_bridge.local.broker import RenderedMosquitto
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, broker_stats, mosquitto, vector
@@ -55,9 +56,8 @@ def _gauges(program: Any, messages: list[Message]) -> tuple[list[dict[str, Any]]
     events, dropped = [], []
     for message in messages:
         try:
-            events.append(program.remap({"message": message.payload, "topic": message.topic}))
-        except ValueError as error:
-            assert "aborted" in str(error)
+            events.append(program.run({"message": message.payload, "topic": message.topic}))
+        except VrlAborted:
             dropped.append(message)
     return events, dropped
 
@@ -81,7 +81,7 @@ def test_real_sys_messages_become_gauges(
     (conf,) = [f for f in files if f.check == "mosquitto"]
     (tmp_path / "broker").mkdir()
     source = rendered["sources"][broker_stats.SOURCE]
-    program = pyvrl.Transform(rendered["transforms"][broker_stats.TRANSFORM]["source"])
+    program = Remap(rendered["transforms"][broker_stats.TRANSFORM]["source"])
     with RenderedMosquitto(tmp_path / "broker", tmp_path / "tree", conf) as broker:
         subscriber = Recorder(
             broker.port,

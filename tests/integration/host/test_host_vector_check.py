@@ -1,4 +1,4 @@
-"""The Vector checker: pyvrl runs the rendered tests through the rendered VRL, systemd-tmpfiles
+"""The Vector checker: vrl-python runs the rendered tests through the rendered VRL, systemd-tmpfiles
 cleans on a scratch root, Vector itself runs where installed; a broken file fails. Also the
 quadlet's health command, as podman's generator passes it on and as a shell runs it."""
 
@@ -53,9 +53,9 @@ def test_rendered_pipeline_passes(tmp_path: Path, files: list[RenderedFile]) -> 
     assert by_tool[YAML, "no interpolation"].result == OK
     assert by_tool[YAML, "SECRET refs"].result == OK
     assert by_tool[YAML, "SECRET refs"].detail == "2 references resolved"
-    assert by_tool[YAML, "pyvrl"].result == OK
-    assert by_tool[YAML, "pyvrl"].detail.endswith("decode_broker_stats on 5 $SYS messages")
-    assert by_tool[YAML, "pyvrl"].version == "0.0.2"
+    assert by_tool[YAML, "vrl-python"].result == OK
+    assert by_tool[YAML, "vrl-python"].detail.endswith("decode_broker_stats on 5 $SYS messages")
+    assert by_tool[YAML, "vrl-python"].version == "0.1.0"
     assert by_tool[TMPFILES, "systemd-tmpfiles"].result == OK
     vector_rows = [r for r in results if r.tool.startswith("vector")]
     if vector_rows[0].result == UNAVAILABLE:
@@ -72,26 +72,26 @@ def test_rendered_pipeline_passes(tmp_path: Path, files: list[RenderedFile]) -> 
 
 def test_a_wrong_expectation_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
     broken = replaced(files, "tests.yaml", '"gauge": {"value": 247.5}', '"gauge": {"value": 1.0}')
-    pyvrl_row = _row(_check(tmp_path / "tree", broken), "pyvrl")
-    assert pyvrl_row.result == FAILED
-    assert "telemetry: no event from sort.telemetry satisfies" in pyvrl_row.detail
+    vrl_row = _row(_check(tmp_path / "tree", broken), "vrl-python")
+    assert vrl_row.result == FAILED
+    assert "telemetry: no event from sort.telemetry satisfies" in vrl_row.detail
 
 
 def test_a_missing_event_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
     """A program that forgets the cold junction: the counts no longer match."""
     broken = replaced(files, "vector.yaml", '"cold_junction_celsius"', '"forgotten"')
-    pyvrl_row = _row(_check(tmp_path / "tree", broken), "pyvrl")
-    assert pyvrl_row.result == FAILED
-    assert "no event from sort.telemetry satisfies" in pyvrl_row.detail
+    vrl_row = _row(_check(tmp_path / "tree", broken), "vrl-python")
+    assert vrl_row.result == FAILED
+    assert "no event from sort.telemetry satisfies" in vrl_row.detail
 
 
 def test_vrl_that_does_not_compile_fails(tmp_path: Path, files: list[RenderedFile]) -> None:
     broken = replaced(
         files, "vector.yaml", 'received = get(., ["timestamp"]) ?? null', "x = 1 ?? 2"
     )
-    pyvrl_row = _row(_check(tmp_path / "tree", broken), "pyvrl")
-    assert pyvrl_row.result == FAILED
-    assert "E651" in pyvrl_row.detail
+    vrl_row = _row(_check(tmp_path / "tree", broken), "vrl-python")
+    assert vrl_row.result == FAILED
+    assert "E651" in vrl_row.detail
 
 
 def test_dollars_written_for_interpolation_fail_in_one_line(
@@ -110,9 +110,9 @@ def test_dollars_written_for_interpolation_fail_in_one_line(
     assert "needs environment interpolation, which Vector 0.57 leaves off" in row.detail
     assert "SECRET[sensor_pipeline.key]" in row.detail and "write $ once" in row.detail
     # The broker-statistics cases, run on the VRL as Vector 0.57 reads it, fail too.
-    pyvrl_row = _row(results, "pyvrl")
-    assert pyvrl_row.result == FAILED
-    assert "broker stats: seconds: 1 events expected from decode_broker_stats" in pyvrl_row.detail
+    vrl_row = _row(results, "vrl-python")
+    assert vrl_row.result == FAILED
+    assert "broker stats: seconds: 1 events expected from decode_broker_stats" in vrl_row.detail
 
 
 def test_a_secret_the_secrets_file_lacks_fails(tmp_path: Path, files: list[RenderedFile]) -> None:

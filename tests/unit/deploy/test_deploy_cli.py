@@ -44,7 +44,7 @@ def test_verify_names_each_service_that_does_not_answer(tmp_path: Path) -> None:
 
 def test_on_the_pi_a_file_needs_one_real_check() -> None:
     results = [
-        CheckResult("vector.yaml", "pyvrl", "-", NOT_CHECKED),
+        CheckResult("vector.yaml", "vrl-python", "-", NOT_CHECKED),
         CheckResult("vector.yaml", "vector validate", "0.57.0", OK),
         CheckResult("config.alloy", "alloy validate", "-", UNAVAILABLE),
         CheckResult("rules.yaml", "vmalert", "1.112.0", FAILED, "bad expr"),

@@ -1,4 +1,4 @@
-"""The broker-statistics program (``render.broker_stats``) run by pyvrl: each ``$SYS`` value
+"""The broker-statistics program (``render.broker_stats``) run by vrl-python: each ``$SYS`` value
 becomes one named gauge, words are dropped, and the names match what queries are built from."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import pyvrl
 
+from sensor_bridge.checks.vrl_runtime import Remap, VrlAborted
 from sensor_bridge.render import broker_stats
 
 RECEIVED = "2026-01-05T10:00:00+00:00"
@@ -16,17 +16,16 @@ RECEIVED = "2026-01-05T10:00:00+00:00"
 
 @pytest.fixture(scope="module")
 def program() -> Any:
-    return pyvrl.Transform(broker_stats.program())
+    return Remap(broker_stats.program())
 
 
 def _run(program: Any, topic: str, payload: bytes) -> dict[str, Any] | None:
     """The event the program makes of one message, or None when it aborts."""
     try:
-        event: dict[str, Any] = program.remap(
+        event: dict[str, Any] = program.run(
             {"message": payload, "topic": topic, "timestamp": RECEIVED}
         )
-    except ValueError as error:
-        assert "aborted" in str(error)
+    except VrlAborted:
         return None
     return event
 

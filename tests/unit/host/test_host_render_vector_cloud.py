@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pyvrl
 
 from sensor_bridge.checks.vector import load
+from sensor_bridge.checks.vrl_runtime import Remap, VrlAborted
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import REPO_ROOT
 from sensor_bridge.render import dashboards, vector, vector_cloud
@@ -70,19 +70,18 @@ def test_without_cloud_secrets_there_is_no_cloud_branch(tmp_path: Path) -> None:
 
 
 def test_the_furnace_series_get_their_namespace_once() -> None:
-    # pyvrl returns the program's last value: "." makes it the event.
-    program = pyvrl.Transform(vector_cloud.furnace_program() + "\n.")
-    assert program.remap({"name": "furnace_temp"})["namespace"] == "furnace"
-    assert program.remap({"name": "x", "namespace": "vector"})["namespace"] == "vector"
+    program = Remap(vector_cloud.furnace_program())
+    assert program.run({"name": "furnace_temp"})["namespace"] == "furnace"
+    assert program.run({"name": "x", "namespace": "vector"})["namespace"] == "vector"
 
 
 def test_only_the_dashboards_vector_metrics_go_up_with_the_studio(tmp_path: Path) -> None:
     site = example_context(tmp_path).site
-    program = pyvrl.Transform(vector_cloud.vector_metrics_program(site) + "\n.")
+    program = Remap(vector_cloud.vector_metrics_program(site))
     shown = {"namespace": "vector", "name": "component_sent_events_total", "tags": {}}
-    assert program.remap(shown)["tags"] == {"studio": site.studio}
-    with pytest.raises(ValueError, match="aborted"):
-        program.remap({"namespace": "vector", "name": "utilization", "tags": {}})
+    assert program.run(shown)["tags"] == {"studio": site.studio}
+    with pytest.raises(VrlAborted):
+        program.run({"namespace": "vector", "name": "utilization", "tags": {}})
     assert {f"vector_{n}" for n in vector_cloud.VECTOR_METRIC_NAMES} == {
         *dashboards.VECTOR_COUNTERS,
         dashboards.VECTOR_BUFFER,

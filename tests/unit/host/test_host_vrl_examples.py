@@ -1,5 +1,5 @@
 """The decode program on the contract's examples: exactly the expected metrics, or one dead letter
-with the expected reason. Runs the rendered VRL with pyvrl."""
+with the expected reason. Runs the rendered VRL with vrl-python."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-import pyvrl
 
+from sensor_bridge.checks.vrl_runtime import Remap
 from sensor_bridge.render.examples import RECEIVED, topic
 from sensor_bridge.render.vrl import READINGS, decode_program, vrl_string
 from sensor_protocol import SCHEMA_VERSION, fields, topics
@@ -51,7 +51,7 @@ def extended() -> Any:
         patch.setattr(fields, "READING_FIELDS", (*fields.READING_FIELDS, NEW_READING))
         patch.setattr(fields, "HEALTH_FIELDS", (*fields.HEALTH_FIELDS, NEW_HEALTH))
         patch.setattr(fields, "STATUS_FIELDS", (*fields.STATUS_FIELDS, NEW_STATUS))
-        return pyvrl.Transform(decode_program(example_site()))
+        return Remap(decode_program(example_site()))
 
 
 def _sample(entry: Any) -> Any:
@@ -66,9 +66,9 @@ def _run(program: Any, channel: str, body: dict[str, Any]) -> list[dict[str, Any
     event = {
         "message": json.dumps(body).encode(),
         "topic": where,
-        "timestamp": RECEIVED.isoformat(),
+        "timestamp": RECEIVED,
     }
-    events: list[dict[str, Any]] = program.remap(event)
+    events: list[dict[str, Any]] = program.run(event)
     return events
 
 

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the decode program (pyvrl) against the contract's own decoders.
+"""Property-based fuzzing of the decode program (vrl-python) against the contract's own decoders.
 
 For every message, well-formed or not: the program never fails, its output is either metrics
 equal to what the contract says (``expected_events``) or exactly one dead letter with a reason
