@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.local import remote_write
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, victoriametrics
 from tests.support import dead_letters as history
-from tests.support import remote_write
-from tests.support.remote_write import Series
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +40,7 @@ def _written(server: VictoriaMetrics, context: RenderContext) -> int:
     at_ms = (int(time.time()) - 60) * 1000
     start_ms = at_ms - history.EVAL_MIN * MINUTE_MS
     series = [
-        Series(
+        remote_write.Series(
             history.labels(context.site, reason),
             [(start_ms + minute * MINUTE_MS, value) for minute, value in reason.samples.items()],
         )
