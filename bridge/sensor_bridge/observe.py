@@ -1,18 +1,16 @@
 """Asking the live services what they know: the broker's retained device status, and how old
-each device's newest sample in VictoriaMetrics is. Failures raise ``BridgeError`` (one line)."""
+each device's newest sample in the store is. Failures raise ``BridgeError`` (one line)."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from sensor_bridge.errors import BridgeError
+from sensor_bridge.store import queries
+from sensor_bridge.store.client import Store
 from sensor_protocol.fields import (
     CONTRACT_METRICS,
     HEALTH_FIELDS,
@@ -20,8 +18,6 @@ from sensor_protocol.fields import (
     READING_FIELDS,
 )
 from sensor_protocol.payloads import PayloadError, decode_status
-
-TIMEOUT_S = 10.0
 
 
 class BrokerUnreachable(BridgeError):
@@ -129,35 +125,12 @@ def device_metrics() -> list[str]:
     return [f"{METRIC_NAMESPACE}_{name}" for name in [*names, *CONTRACT_METRICS]]
 
 
-def newest_sample_ages(
-    vm_url: str, studio: str, window: str, now: float, timeout: float = TIMEOUT_S
-) -> dict[str, float]:
+def newest_sample_ages(store: Store, studio: str, window: str, now: float) -> dict[str, float]:
     """Device → seconds from its newest sample (any of ``device_metrics``) to ``now``; devices
     with none in the last ``window`` are left out."""
-    names = "|".join(device_metrics())
-    query = (
-        f'max by (device) (tlast_over_time({{__name__=~"{names}", studio="{studio}"}}[{window}]))'
-    )
+    query = queries.newest_sample_per_device(device_metrics(), studio, window)
     return {
         item["metric"]["device"]: now - float(item["value"][1])
-        for item in instant_query(vm_url, query, now, timeout)
+        for item in store.query(query, now)
         if "device" in item["metric"]
     }
-
-
-def instant_query(vm_url: str, query: str, now: float, timeout: float) -> list[dict[str, Any]]:
-    """The result of an instant query at ``now``: ``{"metric", "value"}`` each. Asks past the
-    query latency offset and the cache, which would hide the newest samples (1 ms: the
-    smallest offset it accepts)."""
-    params = {"query": query, "time": f"{now:.3f}", "latency_offset": "1ms", "nocache": "1"}
-    url = f"{vm_url}/api/v1/query?{urllib.parse.urlencode(params)}"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        reason = error.read().decode(errors="replace").strip()[:300]
-        raise BridgeError(f"VictoriaMetrics at {vm_url} refused the query: {reason}") from None
-    except (OSError, ValueError) as error:
-        raise BridgeError(f"cannot query VictoriaMetrics at {vm_url}: {error}") from None
-    result: list[dict[str, Any]] = body["data"]["result"]
-    return result

@@ -3,17 +3,14 @@
 vmalert evaluates every rule over ``[from, to]`` with ``/query_range`` at each group's interval
 and writes the resulting ``ALERTS`` series back to VictoriaMetrics (no notification is sent).
 Each run's series carry ``replay=<run id>``, so they never mix with the live vmalert's; the
-firing ones are read back raw (``/api/v1/export``) and folded into intervals per alert.
+firing ones are read back raw (the store's export) and folded into intervals per alert.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import subprocess
 import tempfile
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,8 +19,10 @@ from pathlib import Path
 from sensor_bridge.checks.process import free_port
 from sensor_bridge.checks.tools import find_tool
 from sensor_bridge.errors import BridgeError
-from sensor_bridge.render import victoriametrics, vmalert
+from sensor_bridge.render import vmalert
 from sensor_bridge.site import Site
+from sensor_bridge.store.client import Store
+from sensor_bridge.store.urls import StoreUrls
 
 REPLAY_LABEL = "replay"
 TIMEOUT_S = 1800
@@ -32,27 +31,31 @@ _GAP_FACTOR = 2
 
 
 def replay_rules(
-    site: Site, time_from: datetime, time_to: datetime, url: str | None = None
+    site: Site, time_from: datetime, time_to: datetime, urls: StoreUrls
 ) -> Iterator[str]:
     """Lines to print: one per alert interval that would have fired, then a summary."""
     start, end = _utc(time_from), _utc(time_to)
     if end <= start:
         raise BridgeError("alerts replay: --to must be after --from")
-    base = (url or f"http://{victoriametrics.LISTEN}").rstrip("/")
+    store = Store(urls)
     run_id = uuid.uuid4().hex[:12]
-    _run_vmalert(site, base, start, end, run_id)
-    _get(base, "/internal/force_flush")
-    series = _export(base, f'ALERTS{{{REPLAY_LABEL}="{run_id}",alertstate="firing"}}', start, end)
+    _run_vmalert(site, urls, start, end, run_id)
+    store.flush()
+    firing = f'ALERTS{{{REPLAY_LABEL}="{run_id}",alertstate="firing"}}'
+    series: dict[tuple[tuple[str, str], ...], list[float]] = {}
+    for line in store.export(firing, start.timestamp(), end.timestamp() + 3600):
+        stamps = series.setdefault(tuple(sorted(line["metric"].items())), [])
+        stamps += (ms / 1000 for ms in line["timestamps"])
     intervals = sorted(
-        (begin, finish, _describe(metric))
-        for metric, stamps in series
-        for begin, finish in _intervals(stamps)
+        (begin, finish, _describe(dict(labels)))
+        for labels, stamps in series.items()
+        for begin, finish in _intervals(sorted(stamps))
     )
     for begin, finish, what in intervals:
         yield f"{_iso(begin)}  {_iso(finish)}  {what}"
     yield (
         f"{len(intervals)} alert intervals from {_iso(start.timestamp())} to "
-        f'{_iso(end.timestamp())} (ALERTS{{{REPLAY_LABEL}="{run_id}"}} in VictoriaMetrics)'
+        f'{_iso(end.timestamp())} (ALERTS{{{REPLAY_LABEL}="{run_id}"}} in {urls})'
     )
 
 
@@ -64,7 +67,7 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _run_vmalert(site: Site, base: str, start: datetime, end: datetime, run_id: str) -> None:
+def _run_vmalert(site: Site, urls: StoreUrls, start: datetime, end: datetime, run_id: str) -> None:
     tool = find_tool("vmalert")
     if tool is None:
         raise BridgeError(
@@ -77,8 +80,8 @@ def _run_vmalert(site: Site, base: str, start: datetime, end: datetime, run_id: 
         argv = [
             str(tool),
             f"-rule={rules}",
-            f"-datasource.url={base}",
-            f"-remoteWrite.url={base}",
+            f"-datasource.url={urls.select}",
+            f"-remoteWrite.url={urls.insert}",
             f"-external.label={vmalert.alerts.STUDIO_LABEL}={site.studio}",
             f"-external.label={REPLAY_LABEL}={run_id}",
             f"-replay.timeFrom={start.strftime('%Y-%m-%dT%H:%M:%SZ')}",
@@ -94,32 +97,6 @@ def _run_vmalert(site: Site, base: str, start: datetime, end: datetime, run_id: 
     if run.returncode != 0:
         lines = [line for line in (run.stderr + run.stdout).splitlines() if line.strip()]
         raise BridgeError(f"vmalert replay failed: {lines[-1] if lines else run.returncode}")
-
-
-def _get(base: str, path: str, params: dict[str, str] | None = None) -> str:
-    query = f"?{urllib.parse.urlencode(params)}" if params else ""
-    try:
-        with urllib.request.urlopen(f"{base}{path}{query}", timeout=60) as response:
-            text: str = response.read().decode()
-            return text
-    except OSError as error:
-        raise BridgeError(f"cannot read {base}{path}: {error}") from None
-
-
-def _export(
-    base: str, match: str, start: datetime, end: datetime
-) -> list[tuple[dict[str, str], list[float]]]:
-    text = _get(
-        base,
-        "/api/v1/export",
-        {"match[]": match, "start": str(start.timestamp()), "end": str(end.timestamp() + 3600)},
-    )
-    found = []
-    for line in text.splitlines():
-        if line.strip():
-            item = json.loads(line)
-            found.append((item["metric"], sorted(ms / 1000 for ms in item["timestamps"])))
-    return found
 
 
 def _intervals(stamps: list[float]) -> list[tuple[float, float]]:

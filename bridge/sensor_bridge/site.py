@@ -26,6 +26,8 @@ from pydantic import (
 )
 
 from sensor_bridge.errors import SiteError
+from sensor_bridge.store import urls as store_urls
+from sensor_bridge.store.urls import StoreUrls
 from sensor_protocol.topics import DEFAULT_ROOT, id_problem
 
 DEFAULT_SITE_PATH = Path("site.toml")
@@ -190,13 +192,62 @@ class Broker(_Model):
     persistent_client_expiration: Duration = "14d"
 
 
-class Storage(_Model):
-    """VictoriaMetrics single node."""
+def _valid_store_url(value: str) -> str:
+    store_urls.single_node(value)
+    return value
 
+
+def _valid_insert_url(value: str) -> str:
+    store_urls.tenant_base(value, "insert")
+    return value
+
+
+def _valid_select_url(value: str) -> str:
+    store_urls.tenant_base(value, "select")
+    return value
+
+
+class Storage(_Model):
+    """VictoriaMetrics: the single node at ``url`` (the Pi's own by default), or one tenant of
+    a cluster (``insert_url`` and ``select_url``). ``retention``, ``data_path`` and ``image``
+    are the Pi's own node's; ``latency_offset`` is also vmalert's evaluation delay, so it must
+    be the store's ``-search.latencyOffset`` wherever the store runs."""
+
+    url: Annotated[str, AfterValidator(_valid_store_url)] | None = None
+    """None: ``store.urls.DEFAULT_URL`` (unless the cluster's two URLs are set)."""
+    insert_url: Annotated[str, AfterValidator(_valid_insert_url)] | None = None
+    select_url: Annotated[str, AfterValidator(_valid_select_url)] | None = None
     retention: Duration = "100y"
     data_path: Path = Path("/var/lib/sensor-pipeline/victoria-metrics")
     image: str = f"docker.io/victoriametrics/victoria-metrics:{VICTORIA_METRICS_VERSION}"
     latency_offset: Duration = "5s"
+
+    @model_validator(mode="after")
+    def _one_store(self) -> Storage:
+        if self.insert_url is None and self.select_url is None:
+            return self
+        if self.insert_url is None or self.select_url is None:
+            raise ValueError(
+                "set both insert_url and select_url (a cluster tenant), or neither (the single "
+                "node at url)"
+            )
+        if self.url is not None:
+            raise ValueError(
+                "url is a single node's: with insert_url and select_url (a cluster) leave it out"
+            )
+        store_urls.cluster(self.insert_url, self.select_url)
+        return self
+
+    @property
+    def urls(self) -> StoreUrls:
+        if self.insert_url is not None and self.select_url is not None:
+            return store_urls.cluster(self.insert_url, self.select_url)
+        return store_urls.single_node(self.url or store_urls.DEFAULT_URL)
+
+    @property
+    def local(self) -> bool:
+        """Whether the store is the Pi's own single node, which the deploy runs."""
+        return self.urls.local
 
 
 class Pipeline(_Model):

@@ -26,6 +26,7 @@ from sensor_bridge.install.layout import SITE_DIR
 from sensor_bridge.render import vector as vector_render
 from sensor_bridge.render import victoriametrics as victoriametrics_render
 from sensor_bridge.render import vmalert as vmalert_render
+from sensor_bridge.site import Site
 from sensor_deploy import ops
 from sensor_deploy.facts import DpkgArchitecture, OsRelease
 from sensor_deploy.target import Target
@@ -47,6 +48,12 @@ ACTIVATION_ORDER = (
     # Last: monit watches the others and must not nudge them while they restart.
     MONIT,
 )
+
+
+def activation_order(site: Site) -> list[Unit]:
+    """``ACTIVATION_ORDER`` of the units this Pi runs: no VictoriaMetrics when the site's store
+    is elsewhere."""
+    return [unit for unit in ACTIVATION_ORDER if site.storage.local or unit != VICTORIAMETRICS]
 
 
 @deploy("Preflight")
@@ -125,7 +132,10 @@ def mosquitto() -> None:
 
 @deploy("VictoriaMetrics")
 def victoriametrics(target: Target) -> None:
+    """The single node, when the site's store is this Pi's own."""
     storage = target.site.storage
+    if not storage.local:
+        return
     _container_service(target, storage.image, storage.data_path)
 
 
@@ -246,7 +256,7 @@ def activation(target: Target) -> None:
         user=target.user,
         **_where(target),
     )
-    for unit in ACTIVATION_ORDER:
+    for unit in activation_order(target.site):
         ops.unit_activated(
             name=f"Restart or reload {unit.name} if its files changed",
             unit=unit.name,
@@ -295,7 +305,7 @@ def system_steps_text(target: Target) -> str:
         *(f"podman pull {image}" for image in host_setup.images(site)),
         f"chrony {host_setup.CHRONY_CONF_PATH}",
         f"host package {host_setup.HOST_PACKAGE_VENV} -> {host_setup.SENSOR_BRIDGE}",
-        *(f"activate {u.name}{' (user)' if u.user else ''}" for u in ACTIVATION_ORDER),
+        *(f"activate {u.name}{' (user)' if u.user else ''}" for u in activation_order(site)),
     ]
     return "\n".join(lines) + "\n"
 

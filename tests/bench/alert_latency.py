@@ -74,7 +74,7 @@ def run(quick: bool, minutes: float) -> Result:
 def _wait_stored(stack: LocalStack, devices: list[str], timeout: float = 60.0) -> None:
     """vmalert starts once every device has readings, as on a Pi with history."""
     deadline = time.monotonic() + timeout
-    while set(devices) - set(stored_samples(stack.storage.url, SEQUENCE)):
+    while set(devices) - set(stored_samples(stack.storage, SEQUENCE)):
         if time.monotonic() > deadline:
             raise RuntimeError(f"no readings stored from {devices} in {timeout} s")
         time.sleep(0.5)

@@ -4,9 +4,6 @@ furnaces running the real firmware, and the stored series read back from Victori
 from __future__ import annotations
 
 import contextlib
-import json
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ from typing import Any
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.furnaces import virtual_furnace
 from sensor_bridge.render import RenderContext, vmalert
+from sensor_bridge.store.client import Store
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 
 BOOT_TIMEOUT_S = 60.0
@@ -57,19 +55,12 @@ def furnaces(
 
 
 def stored_samples(
-    vm_url: str, metric: str, start_s: float | None = None, end_s: float | None = None
+    store: Store, metric: str, start_s: float | None = None, end_s: float | None = None
 ) -> dict[str, list[int]]:
     """Device → the timestamps (ms) of its stored samples of ``metric``, raw as exported
     (``-search.latencyOffset`` hides nothing from an export)."""
-    params = {"match[]": f'{{__name__="{metric}"}}'}
-    params |= {"start": f"{start_s:.3f}"} if start_s is not None else {}
-    params |= {"end": f"{end_s:.3f}"} if end_s is not None else {}
-    url = f"{vm_url}/api/v1/export?{urllib.parse.urlencode(params)}"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        lines = response.read().decode().splitlines()
     stamps: dict[str, list[int]] = {}
-    for line in filter(None, lines):
-        series = json.loads(line)
+    for series in store.export(f'{{__name__="{metric}"}}', start_s, end_s):
         stamps.setdefault(series["metric"]["device"], []).extend(series["timestamps"])
     return stamps
 

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sensor_bridge.store.client import Store
 from tests.bench.chain import SEQUENCE, bench_context, furnaces, stored_samples
 from tests.bench.report import Result
 from tests.bench.stack_process import StackProcess
@@ -43,7 +44,7 @@ def run(quick: bool, minutes: float) -> Result:
             furnaces(context, stack.broker_port, workdir),
         ):
             kind = stack.info["pipeline"]
-            _wait_stored(stack.vm_url, [d.id for d in context.site.devices])
+            _wait_stored(stack.store, [d.id for d in context.site.devices])
             stack.start_rules()
             print(f"  2 virtual furnaces, pipeline {kind}; waiting {minutes:g} min", flush=True)
             time.sleep(minutes * 60)
@@ -66,9 +67,9 @@ def run(quick: bool, minutes: float) -> Result:
     return result
 
 
-def _wait_stored(vm_url: str, devices: list[str], timeout: float = 60.0) -> None:
+def _wait_stored(store: Store, devices: list[str], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while set(devices) - set(stored_samples(vm_url, SEQUENCE)):
+    while set(devices) - set(stored_samples(store, SEQUENCE)):
         if time.monotonic() > deadline:
             raise RuntimeError(f"no readings stored from {devices} in {timeout} s")
         time.sleep(0.5)

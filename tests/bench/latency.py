@@ -109,7 +109,7 @@ def _poll(stack: LocalStack, seconds: float) -> dict[tuple[str, int], float]:
     while time.monotonic() < deadline:
         # A sample first seen by this export was stored before the request was sent.
         asked = time.time()
-        samples = stored_samples(stack.storage.url, SEQUENCE)
+        samples = stored_samples(stack.storage, SEQUENCE)
         for device, stamps in samples.items():
             for stamp in stamps:
                 if (device, stamp) not in seen:

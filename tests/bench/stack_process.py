@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from sensor_bridge.local.stack import LocalStack
+from sensor_bridge.store.client import Store
+from sensor_bridge.store.urls import single_node
 from tests.bench.chain import bench_context
 
 STOP_TIMEOUT_S = 60.0
@@ -39,8 +41,8 @@ class StackProcess:
         return int(self.info["broker_port"])
 
     @property
-    def vm_url(self) -> str:
-        return str(self.info["vm_url"])
+    def store(self) -> Store:
+        return Store(single_node(str(self.info["vm_url"])))
 
     @property
     def pid(self) -> int:

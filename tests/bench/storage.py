@@ -30,6 +30,7 @@ from sensor_bridge.render import victoriametrics
 from sensor_bridge.render.examples import epoch_ms
 from sensor_bridge.render.vrl import decode_program
 from sensor_bridge.site import Site
+from sensor_bridge.store.client import Store
 from sensor_bridge.virtual.furnace import FurnaceModel
 from sensor_node.settings import SETTINGS
 from sensor_protocol.fields import (
@@ -59,6 +60,7 @@ HEALTH_PERIOD_S = int(DEFAULTS["HEALTH_PERIOD_S"])
 DAY_S = 86400
 YEAR_S = 365.25 * DAY_S
 MERGE_TIMEOUT_S = 300.0
+IMPORT_TIMEOUT_S = 120.0
 
 
 def run(quick: bool, minutes: float) -> Result:
@@ -77,7 +79,7 @@ def run(quick: bool, minutes: float) -> Result:
         with VictoriaMetrics(workdir / "vm", unit.text) as storage:
             began = time.monotonic()
             imported = sum(
-                _import(storage.url, history.day(day_s, min(day_s + DAY_S, end_s)))
+                _import(storage, history.day(day_s, min(day_s + DAY_S, end_s)))
                 for day_s in range(start_s, end_s, DAY_S)
             )
             print(f"  imported {imported} samples in {time.monotonic() - began:.0f} s")
@@ -275,11 +277,11 @@ def _keyed(samples: list[Sample]) -> set[tuple[str, float, int]]:
     return {(json.dumps(metric, sort_keys=True), value, at) for metric, value, at in samples}
 
 
-def _import(url: str, lines: list[dict[str, Any]]) -> int:
-    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    request = urllib.request.Request(f"{url}/api/v1/import", data=body, method="POST")
-    with urllib.request.urlopen(request, timeout=120) as response:
-        response.read()
+def _import(storage: VictoriaMetrics, lines: list[dict[str, Any]]) -> int:
+    # A day of samples: more than the client's usual timeout on a slow machine.
+    Store(storage.urls, timeout=IMPORT_TIMEOUT_S).import_lines(
+        "".join(json.dumps(line) + "\n" for line in lines).encode()
+    )
     return sum(len(line["values"]) for line in lines)
 
 
@@ -308,7 +310,7 @@ def _active_merges(url: str) -> float:
 
 def _count(storage: VictoriaMetrics, device: str, days: int, end_s: int) -> int:
     query = f'sum(count_over_time({{device="{device}"}}[{days + 1}d]))'
-    result = storage.query(query, (end_s + 1) * 1000)
+    result = storage.query(query, end_s + 1)
     return int(float(result[0]["value"][1]))
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from sensor_bridge.render import RenderContext
+from sensor_bridge.store.client import Store
 from sensor_protocol.payloads import encode_readings
 from sensor_protocol.topics import TELEMETRY, build_topic
 from tests.bench.chain import SEQUENCE, bench_context, stored_samples
@@ -124,7 +125,7 @@ def run(quick: bool, minutes: float) -> Result:
             publishers = Publishers(context, stack.broker_port)
             try:
                 for rate in rates:
-                    step = _step(publishers, stack.vm_url, rate, seconds)
+                    step = _step(publishers, stack.store, rate, seconds)
                     steps.append(step)
                     print(f"  step {rate} readings/s: {step['stored']}/{step['sent']} stored")
                     if not step["passed"]:
@@ -158,13 +159,13 @@ def run(quick: bool, minutes: float) -> Result:
     return result
 
 
-def _step(publishers: Publishers, vm_url: str, rate: int, seconds: float) -> dict[str, Any]:
+def _step(publishers: Publishers, store: Store, rate: int, seconds: float) -> dict[str, Any]:
     acked_before = publishers.acked
     sent, first_s, last_s, took = publishers.step(rate, seconds)
     sent_at = time.monotonic()
     stored, previous, changed_at = 0, -1, sent_at
     while time.monotonic() - sent_at < DRAIN_TIMEOUT_S:
-        samples = stored_samples(vm_url, SEQUENCE, first_s - 0.001, last_s + 0.001)
+        samples = stored_samples(store, SEQUENCE, first_s - 0.001, last_s + 0.001)
         stored = sum(len(stamps) for stamps in samples.values())
         now = time.monotonic()
         if stored != previous:

@@ -26,6 +26,7 @@ import pytest
 from sensor_bridge.checks.alertmanager import rendered_args
 from sensor_bridge.local.stack import LocalStack
 from sensor_bridge.render import alertmanager, mosquitto, vector, victoriametrics, vmalert
+from sensor_bridge.site import Storage
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol import SCHEMA_VERSION
 from sensor_protocol.limits import MAX_PAYLOAD_BYTES, PIPELINE_MAX_PACKET_BYTES
@@ -268,16 +269,20 @@ def test_http_services_listen_on_loopback_only(
             assert is_loopback(address.rpartition(":")[0].strip("[]")), (pid, address)
 
     # And the production configuration (rendered for the Pi, where the ports are the real
-    # ones): HTTP services on loopback, Mosquitto's LAN listener on the site's address.
+    # ones, and the store is the default one): HTTP services on loopback, Mosquitto's LAN
+    # listener on the site's address.
     site = stack.site.model_copy(
-        update={"broker": stack.site.broker.model_copy(update={"address": LAN_ADDRESS})}
+        update={
+            "broker": stack.site.broker.model_copy(update={"address": LAN_ADDRESS}),
+            "storage": Storage(),
+        }
     )
-    assert victoriametrics.LISTEN.startswith(LOOPBACK)
+    assert site.storage.urls.address.startswith(LOOPBACK)
     unit = victoriametrics.container(site)
     # Inside its own network namespace it listens on every interface; the host publishes the
     # port on loopback only.
     assert unit.network is None
-    assert list(unit.publish) == [f"{victoriametrics.LISTEN}:{victoriametrics.PORT}"]
+    assert list(unit.publish) == [f"{LOOPBACK}8428:8428"]
     assert vmalert.LISTEN.startswith(LOOPBACK)
     assert f"-httpListenAddr={vmalert.LISTEN}" in vmalert.flags(site)
     flags = rendered_args(alertmanager.render_defaults(site))

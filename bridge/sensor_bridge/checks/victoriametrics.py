@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shlex
 import tempfile
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, CheckResult
 from sensor_bridge.checks.process import Service, free_port
 from sensor_bridge.checks.tools import find_tool, tool_version
 from sensor_bridge.render import RenderedFile
+from sensor_bridge.store.client import Store
+from sensor_bridge.store.urls import single_node
 
 NAME = "victoriametrics"
 TOOL = "victoria-metrics"
@@ -62,14 +63,6 @@ def runnable_flags(unit_text: str, port: int, data_dir: Path) -> list[str]:
     return [f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={data_dir}", *kept]
 
 
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
-            return bool(response.status == 200 and response.read().strip() == b"OK")
-    except OSError:
-        return False
-
-
 def check(root: Path, files: Sequence[RenderedFile]) -> list[CheckResult]:
     return [_check_unit(unit) for unit in files if unit.check == NAME]
 
@@ -84,7 +77,8 @@ def _check_unit(unit: RenderedFile) -> CheckResult:
         flags = runnable_flags(unit.text, port, Path(tmp) / "data")
         server = Service([tool, *flags], Path(tmp) / "victoria-metrics.log")
         with server:
-            ok = server.wait_until(lambda: healthy(port), START_TIMEOUT_S)
+            store = Store(single_node(f"http://127.0.0.1:{port}"), timeout=1.0)
+            ok = server.wait_until(store.healthy, START_TIMEOUT_S)
         errors = server.error_lines(r"FATAL|flag provided|invalid value")
     if ok:
         kept = " ".join(flags[2:])

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from sensor_bridge.commands import site_option
+from sensor_bridge.commands import SingleNodeUrl, site_option
+from sensor_bridge.store.urls import StoreUrls
 
 
 @click.group()
@@ -49,10 +50,14 @@ def test(site_file: str | None, quick: bool, verbose: bool) -> None:
 @click.option("--to", "time_to", required=True, type=click.DateTime(), help="End (UTC).")
 @click.option(
     "--url",
+    type=SingleNodeUrl(),
     default=None,
-    help="VictoriaMetrics to read history from and write ALERTS to (default: the Pi's).",
+    help="A VictoriaMetrics single node to read history from and write ALERTS to (default: "
+    "the site's [storage]).",
 )
-def replay(site_file: str | None, time_from: datetime, time_to: datetime, url: str | None) -> None:
+def replay(
+    site_file: str | None, time_from: datetime, time_to: datetime, url: StoreUrls | None
+) -> None:
     """Run the rendered rules over stored history (vmalert's replay mode) and print which
     alerts would have fired, and when.
 
@@ -63,7 +68,7 @@ def replay(site_file: str | None, time_from: datetime, time_to: datetime, url: s
     from sensor_bridge.site import load_site
 
     site = load_site(site_file)
-    for line in replay_rules(site, time_from, time_to, url):
+    for line in replay_rules(site, time_from, time_to, url or site.storage.urls):
         click.echo(line)
 
 

@@ -12,7 +12,8 @@ import time
 
 import click
 
-from sensor_bridge.commands import site_option
+from sensor_bridge.commands import SingleNodeUrl, site_option
+from sensor_bridge.store.urls import StoreUrls
 
 WINDOW = "1h"
 """How far back the newest sample is looked for; older than that reads "none"."""
@@ -23,9 +24,9 @@ WINDOW = "1h"
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.option(
     "--vm-url",
+    type=SingleNodeUrl(),
     default=None,
-    metavar="URL",
-    help="VictoriaMetrics. Default: the Pi's, http://127.0.0.1:8428.",
+    help="A VictoriaMetrics single node to ask. Default: the site's [storage].",
 )
 @click.option(
     "--broker",
@@ -33,7 +34,9 @@ WINDOW = "1h"
     metavar="HOST:PORT",
     help="The broker. Default: the site's listener (127.0.0.1 when it listens everywhere).",
 )
-def dataflow(site_file: str | None, as_json: bool, vm_url: str | None, broker: str | None) -> None:
+def dataflow(
+    site_file: str | None, as_json: bool, vm_url: StoreUrls | None, broker: str | None
+) -> None:
     """One line per device: online or not (the broker's retained status), the age of its
     newest sample, and the verdict.
 
@@ -47,10 +50,10 @@ def dataflow(site_file: str | None, as_json: bool, vm_url: str | None, broker: s
     """
     from sensor_bridge import dataflow as verdicts
     from sensor_bridge.observe import newest_sample_ages, retained_states
-    from sensor_bridge.render import victoriametrics
     from sensor_bridge.render.mosquitto import PIPELINE_USER
     from sensor_bridge.render.vector import broker_host
     from sensor_bridge.site import duration_seconds, load_secrets, load_site
+    from sensor_bridge.store.client import Store
     from sensor_protocol.topics import STATUS, build_topic
 
     site = load_site(site_file)
@@ -64,8 +67,8 @@ def dataflow(site_file: str | None, as_json: bool, vm_url: str | None, broker: s
     topics = {d.id: build_topic(site.topic_root, site.studio, d.id, STATUS) for d in site.devices}
     auth = (PIPELINE_USER, secrets.pipeline_password())
     states = retained_states(host, port, auth, topics, timeout=10.0)
-    url = vm_url or f"http://{victoriametrics.LISTEN}"
-    ages = newest_sample_ages(url, site.studio, WINDOW, time.time())
+    store = Store(vm_url or site.storage.urls)
+    ages = newest_sample_ages(store, site.studio, WINDOW, time.time())
     stale_after_s = duration_seconds(site.monit.stale_after)
     flows = [
         verdicts.assess(d.id, states.get(d.id, verdicts.UNKNOWN), ages.get(d.id), stale_after_s)

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sensor_bridge.commands import site_option
+from sensor_bridge.commands import SingleNodeUrl, site_option
+from sensor_bridge.store.urls import StoreUrls
 
 if TYPE_CHECKING:
     from sensor_bridge.migrate.mapping import NameMap
     from sensor_bridge.migrate.plan import Plan
     from sensor_bridge.site import Site
+    from sensor_bridge.store.client import Store
 
 INTERRUPTED_EXIT = 130
 """What a shell reports for Ctrl-C."""
@@ -53,9 +55,9 @@ def migrate() -> None:
 @click.option("--database", default=None, help="Default: [migrate.influx] database.")
 @click.option(
     "--vm-url",
+    type=SingleNodeUrl(),
     default=None,
-    metavar="URL",
-    help="VictoriaMetrics. Default: the Pi's, http://127.0.0.1:8428.",
+    help="A VictoriaMetrics single node to migrate into. Default: the site's [storage].",
 )
 @click.option(
     "--start", default=None, help="From (RFC 3339 or a date, UTC). Default: the oldest point."
@@ -84,7 +86,7 @@ def influx(
     site_file: str | None,
     influx_url: str | None,
     database: str | None,
-    vm_url: str | None,
+    vm_url: StoreUrls | None,
     start: str | None,
     end: str | None,
     chunk: str | None,
@@ -118,8 +120,8 @@ def influx(
     from sensor_bridge.migrate.influxql import InfluxClient, InfluxSource
     from sensor_bridge.migrate.mapping import NameMap
     from sensor_bridge.migrate.plan import build_plan
-    from sensor_bridge.render import victoriametrics
     from sensor_bridge.site import duration_seconds, load_site
+    from sensor_bridge.store.client import Store
 
     site = load_site(site_file)
     config = site.migrate.influx
@@ -130,7 +132,7 @@ def influx(
         config.retention_policy,
         _influx_login(site),
     )
-    target = (vm_url or f"http://{victoriametrics.LISTEN}").rstrip("/")
+    target = Store(vm_url or site.storage.urls)
     start_ns, end_ns = _instant_ns(start, "--start"), _instant_ns(end, "--end")
     if start_ns is not None and end_ns is not None and start_ns > end_ns:
         raise click.BadParameter("--start is after --end", param_hint="--start")
@@ -165,7 +167,7 @@ def _valid_chunk(chunk: str | None) -> str | None:
 
 
 def _copy(
-    plan: Plan, names: NameMap, target: str, state_dir: Path | None, fresh: bool, site: Site
+    plan: Plan, names: NameMap, target: Store, state_dir: Path | None, fresh: bool, site: Site
 ) -> None:
     """Every chunk not done yet, with a progress line each; exits 1 when a chunk fails and
     130 on Ctrl-C (the chunks done stay recorded)."""
@@ -174,13 +176,13 @@ def _copy(
     interval = run.require_dedup(target)
     vmctl_path, vmctl_version = run.find_vmctl()
     fingerprint = state.fingerprint(
-        site.migrate.influx, plan.source.url, plan.source.database, target
+        site.migrate.influx, plan.source.url, plan.source.database, str(target.urls)
     )
     log = state.ChunkLog((state_dir or state.default_state_dir()) / fingerprint)
     if fresh:
         click.echo(f"forgot {log.forget()} chunks done earlier")
     click.echo(
-        f"VictoriaMetrics at {target} (dedup {interval}), vmctl {vmctl_version}; "
+        f"VictoriaMetrics at {target.urls} (dedup {interval}), vmctl {vmctl_version}; "
         f"chunks recorded in {log.directory}"
     )
     progress = run.Progress()
@@ -201,7 +203,7 @@ def _copy(
     run.make_visible(target)
 
 
-def _verify(plan: Plan, target: str, report_dir: Path) -> None:
+def _verify(plan: Plan, target: Store, report_dir: Path) -> None:
     """Check every migrated series, write the report; exit 1 when any differs."""
     from sensor_bridge.migrate import report
     from sensor_bridge.migrate.verify import verify
@@ -209,8 +211,9 @@ def _verify(plan: Plan, target: str, report_dir: Path) -> None:
     checks = verify(plan, target)
     report_dir.mkdir(parents=True, exist_ok=True)
     markdown, as_json = report_dir / "influx-migration.md", report_dir / "influx-migration.json"
-    markdown.write_text(report.as_markdown(plan, checks, target))
-    as_json.write_text(json.dumps(report.as_json(plan, checks, target), indent=2) + "\n")
+    where = str(target.urls)
+    markdown.write_text(report.as_markdown(plan, checks, where))
+    as_json.write_text(json.dumps(report.as_json(plan, checks, where), indent=2) + "\n")
     failed = [check for check in checks if not check.ok]
     for check in failed:
         problems = "; ".join(check.problems)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sensor_bridge.alerts import DEVICE_LABEL, STUDIO_LABEL
-from sensor_bridge.checks.victoriametrics import healthy
 from sensor_bridge.demo.actions import ACTIONS, Rig, describe
 from sensor_bridge.demo.alert_log import AlertLog
 from sensor_bridge.demo.links import BoardLinks
@@ -153,9 +152,9 @@ class Session:
     def _readings_visible(self) -> bool:
         """Whether vmalert, evaluating ``latency_offset`` in the past, finds every device."""
         site = self.context.site
-        at_ms = int((time.time() - duration_seconds(site.storage.latency_offset)) * 1000)
+        at = time.time() - duration_seconds(site.storage.latency_offset)
         query = f'count by ({DEVICE_LABEL}) ({SEQUENCE}{{{STUDIO_LABEL}="{site.studio}"}})'
-        seen = {row["metric"].get(DEVICE_LABEL) for row in self.stack.storage.query(query, at_ms)}
+        seen = {row["metric"].get(DEVICE_LABEL) for row in self.stack.storage.query(query, at)}
         return all(device.id in seen for device in site.devices)
 
     # --- play ----------------------------------------------------------------------------
@@ -219,7 +218,7 @@ class Session:
         self.record.ended_at = time.time()
         for board in self.boards.values():
             board.stop()
-        if self.observer is None or not healthy(self.stack.storage.port):
+        if self.observer is None or not self.stack.storage.healthy():
             return
         site = self.context.site
         observer = self.observer

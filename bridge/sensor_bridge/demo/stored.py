@@ -1,4 +1,4 @@
-"""What reached VictoriaMetrics: readings per device (one sequence-number sample per reading)
+"""What reached the store: readings per device (one sequence-number sample per reading)
 and the series the plot draws."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ import time
 from collections.abc import Callable
 
 from sensor_bridge.alerts import DEVICE_LABEL, STUDIO_LABEL
-from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render.vmalert import SEQUENCE
 from sensor_bridge.site import Site
+from sensor_bridge.store.client import Store
 
 Series = tuple[list[float], list[float]]
 """(Unix seconds, values), in time order."""
 
 
-def stored_series(storage: VictoriaMetrics, site: Site, metric: str) -> dict[str, Series]:
+def stored_series(storage: Store, site: Site, metric: str) -> dict[str, Series]:
     """Device → every stored sample of ``metric`` (the raw samples, as exported)."""
     storage.flush()
     found: dict[str, list[tuple[float, float]]] = {}
@@ -31,14 +31,14 @@ def stored_series(storage: VictoriaMetrics, site: Site, metric: str) -> dict[str
     }
 
 
-def stored_readings(storage: VictoriaMetrics, site: Site) -> dict[str, int]:
+def stored_readings(storage: Store, site: Site) -> dict[str, int]:
     """Device → readings stored (samples of the sequence number, one per reading)."""
     series = stored_series(storage, site, SEQUENCE)
     return {device.id: len(series.get(device.id, ([], []))[0]) for device in site.devices}
 
 
 def wait_stored(
-    storage: VictoriaMetrics, site: Site, published: Callable[[], dict[str, int]], timeout: float
+    storage: Store, site: Site, published: Callable[[], dict[str, int]], timeout: float
 ) -> dict[str, int]:
     """Poll until every published reading is stored (or time is up); the stored counts."""
     deadline = time.monotonic() + timeout

@@ -49,12 +49,14 @@ LAN_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80
 
 def images(site: Site) -> list[str]:
     """The container images the quadlets run, pinned by the site (the versions tested)."""
-    return [site.storage.image, site.alerts.image, site.pipeline.image]
+    store = [site.storage.image] if site.storage.local else []
+    return [*store, site.alerts.image, site.pipeline.image]
 
 
 def data_dirs(site: Site) -> list[PurePosixPath]:
     """Directories the containers write, owned by the service user."""
-    return [PurePosixPath(site.storage.data_path), PurePosixPath(site.pipeline.data_path)]
+    store = [PurePosixPath(site.storage.data_path)] if site.storage.local else []
+    return [*store, PurePosixPath(site.pipeline.data_path)]
 
 
 def chrony_conf() -> str:

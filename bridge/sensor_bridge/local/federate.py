@@ -46,13 +46,14 @@ def parse_exposition(text: str, now_ms: int) -> list[Series]:
 
 
 class Federation:
-    """Scrapes the source's ``/federate`` on ``vm_url`` into ``sink`` until stopped."""
+    """Scrapes the source's endpoint (the store's ``/federate``) into ``sink`` until stopped."""
 
-    def __init__(self, source: dict[str, Any], vm_url: str, sink: Sink) -> None:
+    def __init__(self, source: dict[str, Any], sink: Sink) -> None:
         query = urllib.parse.urlencode(
             [(key, value) for key, values in source["query"].items() for value in values]
         )
-        self.url = f"{vm_url}/federate?{query}"
+        (endpoint,) = source["endpoints"]
+        self.url = f"{endpoint}?{query}"
         self.interval_s = float(source["scrape_interval_secs"])
         self._sink = sink
         self._stopping = threading.Event()

@@ -4,10 +4,10 @@ on PATH, else a small forwarder that runs the rendered VRL with vrl-python
 
 ``start_pipeline(context, broker_port=..., vm_url=..., workdir=...)`` returns either; both are
 context managers, say which they are in ``pipeline_kind`` ("vector" or "forwarder"), and list
-the dead letters. Everything comes from the rendered config (``sensor_bridge.render.vector``)
-and the rendered secrets file, whose ``SECRET[...]`` references both resolve as Vector does;
-only the broker's port, VictoriaMetrics' URL, Grafana Cloud's URL (``cloud_url``) and the data
-directory are the test's own.
+the dead letters. Everything comes from the rendered config (``sensor_bridge.render.vector``),
+rendered with the test's VictoriaMetrics as the site's store, and the rendered secrets file,
+whose ``SECRET[...]`` references both resolve as Vector does; only the broker's port, Grafana
+Cloud's URL (``cloud_url``) and the data directory are the test's own.
 
 The forwarder does what the rendered pipeline does, in the same order:
 
@@ -16,14 +16,13 @@ The forwarder does what the rendered pipeline does, in the same order:
   once: after a reconnect it relies on the broker's persistent session;
 * runs the rendered ``decode`` program on each message (receive time as ``.timestamp``), then
   the ``sort`` route's conditions on each event;
-* writes metric events to VictoriaMetrics as the ``prometheus_remote_write`` sink names them
-  (``furnace_`` + name, the tags as labels, at the event's timestamp), through ``/api/v1/import``;
+* writes metric events to the store as the ``prometheus_remote_write`` sink names them
+  (``furnace_`` + name, the tags as labels, at the event's timestamp), through its import;
 * counts dead letters as the ``count_dead_letters`` transform does and writes that counter too;
 * retries a write VictoriaMetrics cannot take yet, as the sink with its disk buffer does;
 * with the ``grafana_cloud`` sink rendered (``[grafana_cloud]`` in the secrets), sends the same
-  samples there through a disk buffer (``local.cloud_sink``), and ``ALERTS`` read from
-  VictoriaMetrics' ``/federate`` as the rendered ``prometheus_scrape`` source does
-  (``local.federate``).
+  samples there through a disk buffer (``local.cloud_sink``), and ``ALERTS`` read from the
+  store's ``/federate`` as the rendered ``prometheus_scrape`` source does (``local.federate``).
 """
 
 from __future__ import annotations
@@ -33,8 +32,6 @@ import os
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -50,9 +47,11 @@ from sensor_bridge.checks.vrl_runtime import Condition, Remap
 from sensor_bridge.local import remote_write
 from sensor_bridge.local.cloud_sink import RETRY_MAX_S, CloudSink
 from sensor_bridge.local.federate import Federation
+from sensor_bridge.local.victoriametrics import storing_in
 from sensor_bridge.render import RenderContext, broker_stats, vector_cloud, vector_secrets
 from sensor_bridge.render import vector as rendered
 from sensor_bridge.render.examples import epoch_ms
+from sensor_bridge.store.client import Store, StoreError
 
 START_TIMEOUT_S = 30.0
 WRITE_RETRY_S = 0.5
@@ -70,18 +69,20 @@ def start_pipeline(
     cloud_url: str | None = None,
     cloud_retry_max_s: float = RETRY_MAX_S,
 ) -> VectorPipeline | Forwarder:
-    """Vector when it is installed, else the forwarder; started. ``cloud_url``: where the
-    ``grafana_cloud`` sink writes instead of the secrets file's URL (a test's stand-in)."""
+    """Vector when it is installed, else the forwarder; started; writing to the single node at
+    ``vm_url``. ``cloud_url``: where the ``grafana_cloud`` sink writes instead of the secrets
+    file's URL (a test's stand-in)."""
+    site = storing_in(context, vm_url).site
     to_cloud = context.secrets.grafana_cloud is not None
-    config = rendered.config(context.site, to_cloud)
+    config = rendered.config(site, to_cloud)
     secrets = vector_secrets.file_text(context.secrets)
     if VectorPipeline.available():
-        return VectorPipeline(config, secrets, broker_port, vm_url, workdir, cloud_url).start()
+        return VectorPipeline(config, secrets, broker_port, workdir, cloud_url).start()
     resolved = rendered_config(config, secrets)
     forwarder = Forwarder(
         resolved,
         broker_port,
-        vm_url,
+        Store(site.storage.urls),
         workdir,
         cloud_url=cloud_url,
         cloud_retry_max_s=cloud_retry_max_s,
@@ -106,7 +107,7 @@ class Forwarder:
         self,
         config: dict[str, Any],
         broker_port: int,
-        vm_url: str,
+        store: Store,
         workdir: Path,
         *,
         cloud_url: str | None = None,
@@ -123,10 +124,10 @@ class Forwarder:
                 cloud, workdir / "cloud-buffer", endpoint=cloud_url, retry_max_s=cloud_retry_max_s
             )
             scrape = config["sources"][vector_cloud.ALERTS_SOURCE]
-            self._federation = Federation(scrape, vm_url, self.cloud)
+            self._federation = Federation(scrape, self.cloud)
         self._topics: list[str] = source["topic"]
         self._port = broker_port
-        self._import_url = f"{vm_url}/api/v1/import"
+        self._store = store
         self._namespace = config["sinks"]["victoriametrics"]["default_namespace"]
         self._decode = Remap(transforms["decode"]["source"])
         route = transforms[rendered.ROUTE]["route"]
@@ -230,17 +231,13 @@ class Forwarder:
 
     def _write(self, body: bytes) -> None:
         while True:
-            request = urllib.request.Request(self._import_url, data=body, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    response.read()
+                self._store.import_lines(body)
                 return
-            except urllib.error.HTTPError as error:
+            except StoreError as error:
                 # A request VictoriaMetrics refuses (4xx) would be refused again.
-                if error.code < 500:
+                if error.status is not None and error.status < 500:
                     raise
-            except OSError:
-                pass
             if self._stopping.wait(WRITE_RETRY_S):
                 raise RuntimeError("stopped before VictoriaMetrics took a message")
 
@@ -282,8 +279,8 @@ def _import_line(name: str, tags: dict[str, str], value: float, when: datetime) 
 
 
 class VectorPipeline:
-    """The real Vector on the rendered config, with the test's broker port, VictoriaMetrics,
-    data directory and API port."""
+    """The real Vector on the rendered config, with the test's broker port, data directory and
+    API port."""
 
     pipeline_kind = "vector"
 
@@ -298,7 +295,6 @@ class VectorPipeline:
         config: dict[str, Any],
         secrets: str,
         broker_port: int,
-        vm_url: str,
         workdir: Path,
         cloud_url: str | None = None,
     ) -> None:
@@ -311,16 +307,11 @@ class VectorPipeline:
         config["sources"]["devices"].update(host="127.0.0.1", port=broker_port)
         config["sources"][broker_stats.SOURCE].update(host="127.0.0.1", port=broker_port)
         config["sinks"][broker_stats.SINK]["address"] = f"127.0.0.1:{free_port()}"
-        for sink in ("victoriametrics", "vector_metrics"):
-            config["sinks"][sink]["endpoint"] = f"{vm_url}/api/v1/write"
         config["sinks"]["dead_letter_files"]["path"] = str(
             self._dead_letter_dir / "%Y-%m-%dT%H.jsonl"
         )
-        if vector_cloud.SINK in config["sinks"]:
-            if cloud_url is not None:
-                config["sinks"][vector_cloud.SINK]["endpoint"] = cloud_url
-            scrape = config["sources"][vector_cloud.ALERTS_SOURCE]
-            scrape["endpoints"] = [f"{vm_url}/federate"]
+        if vector_cloud.SINK in config["sinks"] and cloud_url is not None:
+            config["sinks"][vector_cloud.SINK]["endpoint"] = cloud_url
         self._workdir = workdir
         self._config_path = workdir / "vector.yaml"
         self._config_path.write_text(rendered.to_yaml(config))

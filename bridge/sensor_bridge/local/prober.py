@@ -1,4 +1,4 @@
-"""Alloy's part in the local stack: ``up{job}`` for each service, written to VictoriaMetrics.
+"""Alloy's part in the local stack: ``up{job}`` for each service, written to the store.
 
 On the Pi, Alloy scrapes the services and probes the broker and Vector, and the "service down"
 rules read the ``up`` series it writes (``render.alloy``). Locally there is no Alloy: this
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Self
 
 from sensor_bridge.render import alloy
+from sensor_bridge.store.client import Store, StoreError
 
 INTERVAL_S = 5.0
 Check = Callable[[], bool]
@@ -39,13 +40,13 @@ def always() -> bool:
 
 
 class Prober:
-    """Every ``INTERVAL_S``: each job's check, as ``up{job, studio}`` 1 or 0 at VictoriaMetrics."""
+    """Every ``INTERVAL_S``: each job's check, as ``up{job, studio}`` 1 or 0 in ``store``."""
 
-    def __init__(self, import_url: str, studio: str, checks: dict[str, Check]) -> None:
+    def __init__(self, store: Store, studio: str, checks: dict[str, Check]) -> None:
         unknown = set(checks) - set(alloy.JOBS)
         if unknown:
             raise ValueError(f"jobs Alloy does not have: {sorted(unknown)}")
-        self._import_url = import_url
+        self._store = store
         self._studio = studio
         self._checks = {**checks, "alloy": always}
         self._stop = threading.Event()
@@ -68,11 +69,9 @@ class Prober:
             for job, check in self._checks.items()
         ]
         body = "".join(json.dumps(line) + "\n" for line in lines).encode()
-        request = urllib.request.Request(self._import_url, data=body, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                response.read()
-        except OSError:
+            self._store.import_lines(body)
+        except StoreError:
             # VictoriaMetrics itself is down (or restarting): nothing to write to, as for Alloy.
             pass
 

@@ -27,10 +27,9 @@ from sensor_bridge.local.pipeline import Forwarder, VectorPipeline, start_pipeli
 from sensor_bridge.local.prober import Prober, http_ok
 from sensor_bridge.local.receiver import WebhookReceiver
 from sensor_bridge.local.tools import require_tool
-from sensor_bridge.local.victoriametrics import VictoriaMetrics
+from sensor_bridge.local.victoriametrics import VictoriaMetrics, storing_in
 from sensor_bridge.render import (
     RenderContext,
-    RenderedFile,
     alertmanager,
     mosquitto,
     victoriametrics,
@@ -59,22 +58,20 @@ class LocalStack:
         """``paging``: Alertmanager's waits, when not the site's (tests shorten them)."""
         self.workdir = workdir
         self.receiver = WebhookReceiver()
-        self.context = routed_to(
-            context, self.receiver, settings=paging or context.site.alertmanager
-        )
+        (store_unit,) = victoriametrics.render(context)
+        self.storage = VictoriaMetrics(_dir(workdir / "victoriametrics"), store_unit.text)
+        routed = routed_to(context, self.receiver, settings=paging or context.site.alertmanager)
+        self.context = storing_in(routed, self.storage.url)
         self.root = workdir / "root"
         self.files = [
+            store_unit,
             *mosquitto.render(self.context),
-            *victoriametrics.render(self.context),
             *vmalert.render(self.context),
             *alertmanager.render(self.context),
         ]
         write_tree(self.root, self.files)
         conf = next(f for f in self.files if f.path == mosquitto.CONF_PATH)
         self.broker = RenderedMosquitto(_dir(workdir / "mosquitto"), self.root, conf)
-        self.storage = VictoriaMetrics(
-            _dir(workdir / "victoriametrics"), _one(self.files, victoriametrics.NAME).text
-        )
         self.alertmanager = Alertmanager(workdir / "alertmanager", self.root)
         self.rules_port = free_port()
         self.rules = Service(
@@ -83,7 +80,6 @@ class LocalStack:
                 *vmalert.flags(
                     self.context.site,
                     rule_file=str(self.root / vmalert.rules_path(self.context.site)),
-                    datasource_url=self.storage.url,
                     notifier_url=self.alertmanager.url,
                     listen=f"127.0.0.1:{self.rules_port}",
                 ),
@@ -92,11 +88,11 @@ class LocalStack:
         )
         self.pipeline: VectorPipeline | Forwarder | None = None
         self.prober = Prober(
-            f"{self.storage.url}/api/v1/import",
+            self.storage,
             self.context.site.studio,
             {
                 "mosquitto": lambda: listening(self.broker.port),
-                "victoriametrics": http_ok(f"{self.storage.url}/health"),
+                "victoriametrics": self.storage.healthy,
                 "vmalert": http_ok(f"http://127.0.0.1:{self.rules_port}/health"),
                 "alertmanager": http_ok(f"{self.alertmanager.url}/-/healthy"),
                 "vector": lambda: self.pipeline is not None and self.pipeline.healthy(),
@@ -188,10 +184,6 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _one(files: list[RenderedFile], check: str) -> RenderedFile:
-    return next(f for f in files if f.check == check)
 
 
 def _dir(path: Path) -> Path:

@@ -7,9 +7,9 @@ changes the live store's configuration (and its live ingestion) for a one-off jo
 into a staging VictoriaMetrics and copying from there needs a second server and twice the
 disk on the Pi. This proxy runs inside the command for the migration only, speaks the two
 endpoints vmctl uses (``/health`` and ``/api/v1/import``, JSON lines), maps each series with the
-same pure function the plan used (``NameMap.target``), and forwards the batch to
-VictoriaMetrics' ``/api/v1/import`` before answering vmctl, with an error when VictoriaMetrics
-refused, so vmctl's retries cover the real store. Fields with no mapping row (vmctl reads whole
+same pure function the plan used (``NameMap.target``), and imports the batch into the store
+(``Store.import_lines``) before answering vmctl, with an error when the store refused, so
+vmctl's retries cover the real store. Fields with no mapping row (vmctl reads whole
 measurements) are dropped here and counted; the plan lists them as not migrated.
 """
 
@@ -18,16 +18,16 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
 from sensor_bridge.migrate.mapping import LegacySeries, MappingError, NameMap
 from sensor_bridge.migrate.vmctl import SEPARATOR
+from sensor_bridge.store.client import Store, StoreError
 
 IMPORT_PATH = "/api/v1/import"
+"""Where vmctl sends its batches (``--vm-addr`` is the proxy's URL)."""
 FORWARD_TIMEOUT_S = 120.0
 
 
@@ -82,9 +82,9 @@ class RelabelProxy:
     """The proxy on a free loopback port; ``samples``/``dropped`` count what went through since
     the last ``reset``; ``error`` holds the first refusal."""
 
-    def __init__(self, names: NameMap, vm_url: str) -> None:
+    def __init__(self, names: NameMap, store: Store) -> None:
         self.names = names
-        self.vm_url = vm_url.rstrip("/")
+        self.store = Store(store.urls, FORWARD_TIMEOUT_S)
         self.samples = 0
         self.dropped = 0
         self.error: str | None = None
@@ -110,18 +110,10 @@ class RelabelProxy:
             self._note_error(str(error))
             return 400, str(error).encode()
         if kept:
-            request = urllib.request.Request(
-                f"{self.vm_url}{IMPORT_PATH}", data=forward, method="POST"
-            )
             try:
-                with urllib.request.urlopen(request, timeout=FORWARD_TIMEOUT_S) as response:
-                    response.read()
-            except urllib.error.HTTPError as error:
-                detail = error.read().decode(errors="replace")[:300]
-                self._note_error(f"VictoriaMetrics refused an import: {error.code} {detail}")
-                return 502, detail.encode()
-            except OSError as error:
-                self._note_error(f"VictoriaMetrics at {self.vm_url} does not answer: {error}")
+                self.store.import_lines(forward)
+            except StoreError as error:
+                self._note_error(str(error))
                 return 502, str(error).encode()
         with self._lock:
             self.samples += kept

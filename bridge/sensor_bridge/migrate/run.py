@@ -11,10 +11,7 @@ identical samples twice, so a target running without it is refused.
 
 from __future__ import annotations
 
-import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,29 +22,14 @@ from sensor_bridge.migrate.mapping import NameMap
 from sensor_bridge.migrate.plan import Plan
 from sensor_bridge.migrate.relabel import RelabelProxy
 from sensor_bridge.migrate.state import ChunkLog
-
-TIMEOUT_S = 10.0
-_DEDUP_FLAG = re.compile(r'^-dedup\.minScrapeInterval="?([^"\s]*)"?\s*$', re.MULTILINE)
+from sensor_bridge.store.client import Store, StoreError
 
 
-def dedup_interval(vm_url: str) -> str | None:
-    """VictoriaMetrics' ``-dedup.minScrapeInterval`` from its ``/flags`` page (None: unset)."""
-    try:
-        with urllib.request.urlopen(f"{vm_url.rstrip('/')}/flags", timeout=TIMEOUT_S) as response:
-            text = response.read().decode()
-    except OSError as error:
-        raise BridgeError(f"VictoriaMetrics at {vm_url} does not answer: {error}") from None
-    found = _DEDUP_FLAG.search(text)
-    if found is None or found.group(1) in ("", "0", "0s", "0ms"):
-        return None
-    return found.group(1)
-
-
-def require_dedup(vm_url: str) -> str:
-    interval = dedup_interval(vm_url)
+def require_dedup(store: Store) -> str:
+    interval = store.dedup_interval()
     if interval is None:
         raise BridgeError(
-            f"VictoriaMetrics at {vm_url} runs without -dedup.minScrapeInterval: a chunk run "
+            f"VictoriaMetrics at {store.urls} runs without -dedup.minScrapeInterval: a chunk run "
             "twice would store its samples twice; deploy the rendered unit (it sets 1ms) first"
         )
     return interval
@@ -79,7 +61,7 @@ class Progress:
 def migrate_chunks(
     plan: Plan,
     names: NameMap,
-    vm_url: str,
+    store: Store,
     log: ChunkLog,
     vmctl_path: Path,
     auth: tuple[str, str] | None,
@@ -88,7 +70,7 @@ def migrate_chunks(
 ) -> None:
     """Copy every chunk not done yet; stops at the first chunk that fails (``progress.failed``)."""
     total = len(plan.chunks)
-    with RelabelProxy(names, vm_url) as proxy:
+    with RelabelProxy(names, store) as proxy:
         for chunk in plan.chunks:
             label = f"chunk {chunk.index}/{total} {chunk.describe()}"
             record = log.done(chunk)
@@ -124,14 +106,13 @@ def migrate_chunks(
             )
 
 
-def make_visible(vm_url: str) -> None:
+def make_visible(store: Store) -> None:
     """Make the imported samples searchable now and drop cached query results that predate
-    them (a backfill is otherwise hidden behind the rollup cache)."""
-    for path in ("/internal/force_flush", "/internal/resetRollupResultCache"):
+    them (a backfill is otherwise hidden behind the rollup cache). A store that refuses
+    either (one that wants an auth key for it) only delays what queries see."""
+    for step in (store.flush, store.reset_cache):
         try:
-            with urllib.request.urlopen(f"{vm_url.rstrip('/')}{path}", timeout=TIMEOUT_S):
-                pass
-        except urllib.error.HTTPError:
-            continue
-        except OSError as error:
-            raise BridgeError(f"VictoriaMetrics at {vm_url} does not answer: {error}") from None
+            step()
+        except StoreError as error:
+            if error.status is None:
+                raise

@@ -118,11 +118,14 @@ def config(site: Site, to_cloud: bool) -> str:
     write = "prometheus.remote_write.default.receiver"
     broker = f"{vector_render.broker_host(site)}:{site.broker.port}"
     service_targets = {
-        "victoriametrics": victoriametrics.LISTEN,
+        victoriametrics.NAME: site.storage.urls.address,
         "vmalert": vmalert.LISTEN,
         "alertmanager": f"127.0.0.1:{site.alertmanager.port}",
         "alloy": LISTEN,
     }
+    if not site.storage.local:
+        # Not on this Pi: the cluster's operator watches it.
+        del service_targets[victoriametrics.NAME]
     modules = {
         "modules": {
             "tcp_connect": {"prober": "tcp", "timeout": PROBE_TIMEOUT},
@@ -233,13 +236,13 @@ def config(site: Site, to_cloud: bool) -> str:
 
 
 def _remote_write(site: Site, to_cloud: bool) -> str:
-    endpoints = [_block("endpoint", [f'url = "http://{victoriametrics.LISTEN}/api/v1/write"'])]
+    endpoints = [_block("endpoint", [f"url = {_str(site.storage.urls.remote_write)}"])]
     if to_cloud:
         auth = [f'username = sys.env("{ENV_USER}")', f'password = sys.env("{ENV_TOKEN}")']
         endpoints.append(
             _block("endpoint", [f'url = sys.env("{ENV_URL}")', _block("basic_auth", auth)])
         )
-    where = "the local VictoriaMetrics" + (" and Grafana Cloud" if to_cloud else "")
+    where = "the studio's VictoriaMetrics" + (" and Grafana Cloud" if to_cloud else "")
     return _block(
         'prometheus.remote_write "default"',
         [f'external_labels = {{"studio" = {_str(site.studio)}}}', *endpoints],

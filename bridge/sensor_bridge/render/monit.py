@@ -30,7 +30,6 @@ from sensor_bridge.errors import SiteError
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.render import vector as vector_render
 from sensor_bridge.render import vmalert as vmalert_render
-from sensor_bridge.render.victoriametrics import PORT as VICTORIAMETRICS_PORT
 from sensor_bridge.site import Secrets, Site
 
 NAME = "monit"
@@ -108,9 +107,10 @@ def render(context: RenderContext) -> list[RenderedFile]:
 
 
 def services(site: Site) -> list[Service]:
-    """Every service of the stack, as monit checks it."""
+    """Every service of the stack on this Pi, as monit checks it (VictoriaMetrics only when the
+    store is the Pi's own)."""
     vector_host, vector_port = vector_render.API_ADDRESS.split(":")
-    return [
+    found = [
         Service(
             "mosquitto",
             "mosquitto.service",
@@ -124,7 +124,7 @@ def services(site: Site) -> list[Service]:
             "victoriametrics",
             "victoriametrics.service",
             True,
-            ("127.0.0.1", VICTORIAMETRICS_PORT),
+            ("127.0.0.1", site.storage.urls.port),
             "/health",
             content="OK",
         ),
@@ -161,6 +161,7 @@ def services(site: Site) -> list[Service]:
             process='matching "^/usr/bin/alloy run"',
         ),
     ]
+    return [service for service in found if site.storage.local or service.name != "victoriametrics"]
 
 
 def control_file(site: Site, secrets: Secrets, options: Options = Options()) -> str:

@@ -148,7 +148,7 @@ def config(site: Site, to_cloud: bool = False) -> dict[str, Any]:
 
 
 def _local_config(site: Site) -> dict[str, Any]:
-    remote_write = f"http://{victoriametrics.LISTEN}/api/v1/write"
+    remote_write = site.storage.urls.remote_write
     dead_letters = CONTAINER_DATA / DEAD_LETTER_DIR / "%Y-%m-%dT%H.jsonl"
     routes = {channel: _channel_condition(channel) for channel in CHANNEL_ROUTES}
     routes[DEAD_LETTER_ROUTE] = "!exists(.name)"
@@ -358,7 +358,7 @@ def container(site: Site) -> Container:
             f"bash -c 'exec 3<>/dev/tcp/{API_ADDRESS.replace(':', '/')} && "
             "echo GET /health HTTP/1.0 >&3 && echo >&3 && head -n 1 <&3 | grep -q 200'"
         ),
-        after=[f"{victoriametrics.NAME}.service"],
+        after=victoriametrics.after(site),
     )
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sensor_bridge.render import vector_secrets, victoriametrics, vmalert
+from sensor_bridge.render import vector_secrets, vmalert
 from sensor_bridge.render.vrl import vrl_string
 from sensor_bridge.site import Site
 from sensor_node.settings import SETTINGS
@@ -55,7 +55,6 @@ FURNACE = "cloud_furnace"
 VECTOR_METRICS = "cloud_vector_metrics"
 ALERTS_SOURCE = "alerts_from_victoriametrics"
 ALERTS_SCRAPE_INTERVAL_S = 15
-FEDERATE_URL = f"http://{victoriametrics.LISTEN}/federate"
 ALERTS_MATCH = '{__name__="ALERTS"}'
 
 VECTOR_NAMESPACE = "vector"
@@ -76,7 +75,7 @@ def add_to(config: dict[str, Any], site: Site) -> None:
     """Add the cloud branch to ``config`` (``render.vector.config``'s data), in place."""
     config["sources"][ALERTS_SOURCE] = {
         "type": "prometheus_scrape",
-        "endpoints": [FEDERATE_URL],
+        "endpoints": [site.storage.urls.federate],
         "query": {"match[]": [ALERTS_MATCH]},
         "scrape_interval_secs": ALERTS_SCRAPE_INTERVAL_S,
         # The labels vmalert gave them (alertname, alertstate, studio, device...) as they are.

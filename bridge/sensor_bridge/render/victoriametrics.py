@@ -1,4 +1,8 @@
-"""VictoriaMetrics single node: a rootless quadlet, listening on 127.0.0.1:8428 only.
+"""VictoriaMetrics single node: a rootless quadlet, published on the loopback port of the
+site's ``[storage] url`` only.
+
+Rendered only when that URL is the Pi's own (``Storage.local``): a studio whose store is
+elsewhere (another single node, or a tenant of a cluster) runs no VictoriaMetrics here.
 
 The flags are the ones the Debian package's defaults get wrong for us: retention (Debian keeps
 one month; the site says 100y), deduplication (without it a re-imported sample is stored twice;
@@ -13,27 +17,32 @@ from sensor_bridge.render.quadlets import Container, container_file
 from sensor_bridge.site import Site
 
 NAME = "victoriametrics"
-PORT = 8428
-LISTEN = f"127.0.0.1:{PORT}"
-"""Where the pipeline writes and the alerting reads, on the Pi."""
 CONTAINER_DATA = "/storage"
 DEDUP_INTERVAL = "1ms"
 
 
 def render(context: RenderContext) -> list[RenderedFile]:
+    if not context.site.storage.local:
+        return []
     return [container_file(context.site, container(context.site), service=NAME, check=NAME)]
+
+
+def after(site: Site) -> list[str]:
+    """The units a service that uses the store starts after: this one, when it runs here."""
+    return [f"{NAME}.service"] if site.storage.local else []
 
 
 def container(site: Site) -> Container:
     storage = site.storage
+    port = storage.urls.port
     return Container(
         name=NAME,
         description="VictoriaMetrics: the studio's furnace time series (sensor-pipeline)",
         image=storage.image,
         exec_args=flags(site),
-        publish=[f"{LISTEN}:{PORT}"],
+        publish=[f"127.0.0.1:{port}:{port}"],
         volumes=[f"{storage.data_path}:{CONTAINER_DATA}"],
-        health_cmd=f"wget -q -O /dev/null http://127.0.0.1:{PORT}/health",
+        health_cmd=f"wget -q -O /dev/null http://127.0.0.1:{port}/health",
     )
 
 
@@ -42,7 +51,7 @@ def flags(site: Site) -> list[str]:
     storage = site.storage
     return [
         f"-storageDataPath={CONTAINER_DATA}",
-        f"-httpListenAddr=:{PORT}",
+        f"-httpListenAddr=:{storage.urls.port}",
         f"-retentionPeriod={storage.retention}",
         f"-dedup.minScrapeInterval={DEDUP_INTERVAL}",
         f"-search.latencyOffset={storage.latency_offset}",

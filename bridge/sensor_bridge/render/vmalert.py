@@ -122,17 +122,17 @@ def flags(
     site: Site,
     *,
     rule_file: str = str(CONTAINER_RULES),
-    datasource_url: str = f"http://{victoriametrics.LISTEN}",
     notifier_url: str | None = None,
     listen: str = LISTEN,
 ) -> list[str]:
     """vmalert's command line; tests and the benchmark run it with their own URLs."""
+    store = site.storage.urls
     return [
         f"-rule={rule_file}",
-        f"-datasource.url={datasource_url}",
+        f"-datasource.url={store.select}",
         # Alert state (ALERTS_FOR_STATE) survives a restart: written to and read back from VM.
-        f"-remoteWrite.url={datasource_url}",
-        f"-remoteRead.url={datasource_url}",
+        f"-remoteWrite.url={store.insert}",
+        f"-remoteRead.url={store.select}",
         f"-notifier.url={notifier_url or site.alertmanager.url}",
         f"-external.label={alerts.STUDIO_LABEL}={site.studio}",
         # Query "now minus what VictoriaMetrics hides": nothing newer is visible anyway.
@@ -153,7 +153,7 @@ def container(site: Site) -> Container:
         network="host",
         volumes=[f"/{on_host}:{CONTAINER_RULES.parent}:ro"],
         health_cmd=f"wget -q -O /dev/null http://{LISTEN}/health",
-        after=[f"{victoriametrics.NAME}.service"],
+        after=victoriametrics.after(site),
     )
 
 
@@ -486,6 +486,8 @@ def _host_rules(site: Site) -> list[dict[str, Any]]:
         )
     ]
     for service in SERVICES:
+        if service == victoriametrics.NAME and not site.storage.local:
+            continue
         up = f'up{{job="{service}"}}'
         rules.append(
             _rule(

@@ -69,9 +69,8 @@ def collect(
                 services.monit, MONIT, at(MONIT), logins.monit, logins.missing, timeout
             ),
         }
-        found_samples = pool.submit(
-            samples.probe, endpoints.url(VICTORIAMETRICS), site.studio, now, timeout
-        )
+        store = samples.store_at(site, at(VICTORIAMETRICS), timeout)
+        found_samples = pool.submit(samples.probe, store, site.studio, now)
         managed = pool.submit(firing.from_alertmanager, endpoints.url(ALERTMANAGER), timeout)
         evaluated = pool.submit(firing.from_vmalert, endpoints.url(VMALERT), timeout)
 

@@ -1,14 +1,18 @@
-"""What VictoriaMetrics holds for each device: its newest sample of any kind (the data-flow
-check's measure, ``observe.newest_sample_ages``), and the newest temperature, flame voltage
-and buffer depth with their ages. Metric names are the contract's."""
+"""What the store holds for each device: its newest sample of any kind (the data-flow check's
+measure, ``observe.newest_sample_ages``), and the newest temperature, flame voltage and buffer
+depth with their ages. Metric names are the contract's."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sensor_bridge.observe import instant_query, newest_sample_ages
+from sensor_bridge.observe import newest_sample_ages
+from sensor_bridge.site import Site
 from sensor_bridge.status.report import Latest
+from sensor_bridge.store import queries
+from sensor_bridge.store.client import Store
+from sensor_bridge.store.urls import single_node
 from sensor_protocol.fields import field_by_key, full_metric_name
 
 WINDOW = "1h"
@@ -27,17 +31,21 @@ class Samples:
     """Device → metric (one of ``SHOWN``) → its newest value; absent: none in ``WINDOW``."""
 
 
-def probe(vm_url: str, studio: str, now: float, timeout: float) -> Samples:
-    """Three instant queries at once; ``BridgeError`` (one line) when VictoriaMetrics fails."""
-    selector = f'{{__name__=~"{"|".join(SHOWN)}", studio="{studio}"}}[{WINDOW}]'
+def store_at(site: Site, address: str, timeout: float) -> Store:
+    """The site's store, or the single node at ``address`` (``host:port``) when status was
+    told to ask VictoriaMetrics somewhere else."""
+    urls = site.storage.urls
+    if address != urls.address:
+        urls = single_node(f"http://{address}")
+    return Store(urls, timeout)
+
+
+def probe(store: Store, studio: str, now: float) -> Samples:
+    """Three instant queries at once; ``BridgeError`` (one line) when the store fails."""
     with ThreadPoolExecutor(max_workers=3) as pool:
-        ages = pool.submit(newest_sample_ages, vm_url, studio, WINDOW, now, timeout)
-        values = pool.submit(
-            instant_query, vm_url, f"last_over_time({selector}) keep_metric_names", now, timeout
-        )
-        times = pool.submit(
-            instant_query, vm_url, f"tlast_over_time({selector}) keep_metric_names", now, timeout
-        )
+        ages = pool.submit(newest_sample_ages, store, studio, WINDOW, now)
+        values = pool.submit(store.query, queries.newest_values(SHOWN, studio, WINDOW), now)
+        times = pool.submit(store.query, queries.newest_times(SHOWN, studio, WINDOW), now)
         value_rows, time_rows = values.result(), times.result()
         newest = ages.result()
     stamps = {

@@ -43,12 +43,12 @@ class Endpoints:
     @classmethod
     def of_site(cls, site: Site) -> Endpoints:
         """Where the rendered configuration makes each service listen on the Pi."""
-        from sensor_bridge.render import alloy, monit, victoriametrics, vmalert
+        from sensor_bridge.render import alloy, monit, vmalert
         from sensor_bridge.render import vector as vector_render
 
         return cls(
             mosquitto=f"{vector_render.broker_host(site)}:{site.broker.port}",
-            victoriametrics=victoriametrics.LISTEN,
+            victoriametrics=site.storage.urls.address,
             vmalert=vmalert.LISTEN,
             alertmanager=f"127.0.0.1:{site.alertmanager.port}",
             vector=vector_render.API_ADDRESS,
@@ -63,7 +63,7 @@ class Endpoints:
                 raise BridgeError(f"no service {name!r}; services are {', '.join(SERVICES)}")
             host, _, port = address.rpartition(":")
             if not host or not port.isdigit():
-                raise BridgeError(f"{name}={address}: use HOST:PORT, e.g. 127.0.0.1:8428")
+                raise BridgeError(f"{name}={address}: use HOST:PORT, e.g. 127.0.0.1:9093")
         return dataclasses.replace(self, **overrides)
 
     def address(self, name: str) -> str:

@@ -18,6 +18,7 @@ from sensor_bridge.install.layout import Layout
 from sensor_bridge.install.steps import plan
 from sensor_bridge.local.examples import example_site
 from sensor_bridge.site import load_secrets, load_site
+from sensor_bridge.store.urls import DEFAULT_URL
 from tests.integration.deploy.pyinfra_runs import BOOKWORM, DEPLOY, TRIXIE, Run, pyinfra
 
 pytestmark = pytest.mark.integration
@@ -153,3 +154,30 @@ def test_dry_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     ):
         assert step in plan_table
     assert "Starting operation" not in run.output
+
+
+def test_a_pi_whose_store_is_a_cluster_runs_no_victoriametrics(tmp_path: Path) -> None:
+    site_file = example_site(tmp_path / "site")
+    site_file.write_text(
+        site_file.read_text().replace(
+            f'url = "{DEFAULT_URL}"',
+            'insert_url = "http://vminsert:8480/insert/3/prometheus"\n'
+            'select_url = "http://vmselect:8481/select/3/prometheus"',
+            1,
+        )
+    )
+    site = load_site(site_file)
+    assert site.storage.urls.cluster
+    blank = plan(site_file, Layout(tmp_path / "blank"))
+    inventory = fake_pi(
+        tmp_path, site_file, TRIXIE, "arm64", json.dumps(blank.as_json()["activation"])
+    )
+
+    run = pyinfra(str(inventory), DEPLOY, "-y", "-vv")
+
+    assert run.returncode == 0, run.output
+    ran = commands(run)
+    mentions = (site.storage.image, str(site.storage.data_path), "victoriametrics.service")
+    assert [c for c in ran if any(m in c for m in mentions)] == []
+    assert any(f"podman pull --quiet {site.pipeline.image}" in c for c in ran)
+    assert "systemctl --user --machine=sensor@.host restart vmalert.service" in ran

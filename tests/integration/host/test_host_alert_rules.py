@@ -56,7 +56,7 @@ def test_replay_prints_the_flame_out_in_stored_history(tmp_path: Path) -> None:
     stamps = range(start, start + 1800, 5)
     with VictoriaMetrics(tmp_path, unit.text) as server:
         remote_write.write(
-            f"{server.url}/api/v1/write",
+            server.urls.remote_write,
             [
                 remote_write.Series(
                     {"__name__": vmalert.FLAME, **labels},

@@ -10,6 +10,8 @@ import pytest
 
 from sensor_bridge.checks import victoriametrics as check_victoriametrics
 from sensor_bridge.local.examples import example_site
+from sensor_bridge.site import load_site
+from sensor_bridge.store.urls import DEFAULT_URL
 from tests.support.cli import broker_and_storage_only, run
 
 pytestmark = pytest.mark.integration
@@ -64,10 +66,21 @@ def test_missing_tool_fails_only_with_strict(
     assert strict.exit_code == 1
 
 
-def test_whole_example_site_renders_and_checks(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "storage",
+    [
+        f'url = "{DEFAULT_URL}"',
+        'insert_url = "http://vminsert:8480/insert/3/prometheus"\n'
+        'select_url = "http://vmselect:8481/select/3/prometheus"',
+    ],
+    ids=["single-node", "cluster"],
+)
+def test_whole_example_site_renders_and_checks(tmp_path: Path, storage: str) -> None:
     """The installed entry point on every service, strict: every file is validated by its
-    real tool (Vector's own validate/test only where a vector binary exists)."""
+    real tool (Vector's own validate/test only where a vector binary exists). With a cluster
+    store, everything but VictoriaMetrics' quadlet."""
     site_file = example_site(tmp_path / "site")
+    site_file.write_text(site_file.read_text().replace(f'url = "{DEFAULT_URL}"', storage, 1))
     program = str(Path(sys.executable).parent / "sensor-bridge")
     site, out = ["--site", str(site_file)], str(tmp_path / "out")
     rendered = subprocess.run(
@@ -80,7 +93,10 @@ def test_whole_example_site_renders_and_checks(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     lines = checked.stdout.splitlines()
     assert lines[-1].split(", ")[1] == "0 failed", checked.stdout
-    for tool in ("mosquitto", "victoria-metrics", "podman quadlet"):
+    local = load_site(site_file).storage.local
+    # A cluster store runs elsewhere: nothing of VictoriaMetrics is rendered to check.
+    assert any("  victoria-metrics  " in line for line in lines) is local, checked.stdout
+    for tool in ("mosquitto", "podman quadlet", *(["victoria-metrics"] if local else [])):
         rows = [line for line in lines if f"  {tool}  " in line]
         assert rows, (tool, checked.stdout)
         assert all(line.endswith("  ok") for line in rows), (tool, checked.stdout)

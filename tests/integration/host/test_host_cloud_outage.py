@@ -158,7 +158,7 @@ def test_alerts_reach_the_cloud_from_victoriametrics(rig: Rig) -> None:
         "studio": rig.context.site.studio,
         "device": rig.context.site.devices[0].id,
     }
-    assert write(f"{rig.store.url}/api/v1/write", [Series(labels, [(now, 1.0)])]) == 204
+    assert write(rig.store.urls.remote_write, [Series(labels, [(now, 1.0)])]) == 204
     rig.store.flush()
     expected = Sample(
         "ALERTS", frozenset((k, v) for k, v in labels.items() if k != "__name__"), now, 1.0

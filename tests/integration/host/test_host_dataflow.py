@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from sensor_bridge.local.examples import example_site
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, mosquitto, victoriametrics
 from sensor_bridge.site import load_secrets, load_site
+from sensor_bridge.store.urls import DEFAULT_URL
 from sensor_bridge.tree import write_tree
 from sensor_protocol.fields import STATUS_FIELDS
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, encode_status
@@ -45,8 +45,6 @@ class Stack:
             "dataflow",
             "--site",
             str(self.site_file),
-            "--vm-url",
-            self.vm.url,
             "--broker",
             f"127.0.0.1:{self.broker.port}",
             *extra,
@@ -73,11 +71,7 @@ class Stack:
             "values": [1],
             "timestamps": [int((time.time() - age_s) * 1000)],
         }
-        request = urllib.request.Request(
-            f"{self.vm.url}/api/v1/import", data=json.dumps(line).encode(), method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
+        self.vm.import_lines(json.dumps(line).encode())
         self.vm.flush()
 
 
@@ -102,6 +96,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         RenderedMosquitto(broker_dir, tree, conf) as broker,
         VictoriaMetrics(vm_dir, unit.text) as vm,
     ):
+        # As monit runs it: the store comes from the site file.
+        text = site_file.read_text()
+        site_file.write_text(text.replace(f'url = "{DEFAULT_URL}"', f'url = "{vm.url}"', 1))
+        assert load_site(site_file).storage.urls.select == vm.url
         yield Stack(site_file, context, broker, vm)
 
 
@@ -142,7 +140,9 @@ def test_an_unreachable_service_is_cannot_check(stack: Stack) -> None:
     stack.vm.stop()
     code, output = stack.dataflow()
     assert code == EXIT_CANNOT_CHECK
-    assert output.startswith("sensor-bridge: cannot query VictoriaMetrics at "), output
+    assert output.startswith(f"sensor-bridge: VictoriaMetrics at {stack.vm.url} does not answer"), (
+        output
+    )
     assert "Traceback" not in output
 
     stack.broker.stop()

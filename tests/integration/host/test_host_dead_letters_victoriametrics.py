@@ -12,6 +12,7 @@ import pytest
 
 from sensor_bridge.local import remote_write
 from sensor_bridge.local.examples import example_context
+from sensor_bridge.local.remote_write import Series
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, victoriametrics
 from tests.support import dead_letters as history
@@ -46,7 +47,7 @@ def _written(server: VictoriaMetrics, context: RenderContext) -> int:
         )
         for reason in history.REASONS
     ]
-    assert remote_write.write(f"{server.url}/api/v1/write", series) == 204
+    assert remote_write.write(server.urls.remote_write, series) == 204
     server.flush()
     return at_ms
 
@@ -55,7 +56,7 @@ def test_the_panel_counts_every_dead_letter(
     server: VictoriaMetrics, context: RenderContext
 ) -> None:
     at_ms = _written(server, context)
-    result = server.query(history.panel_expr(context.site), at_ms)
+    result = server.query(history.panel_expr(context.site), at_ms / 1000)
     got = {r["metric"]["reason"]: float(r["value"][1]) for r in result}
     assert got == history.expected(context.site)
 
@@ -68,6 +69,6 @@ def test_the_alert_counts_every_dead_letter(
 ) -> None:
     """vmalert fires on what its rule's query returns."""
     at_ms = _written(server, context)
-    result = server.query(history.alert_rule(context.site, limit)["expr"], at_ms)
+    result = server.query(history.alert_rule(context.site, limit)["expr"], at_ms / 1000)
     firing = [({"studio": context.site.studio}, history.total())] if fires else []
     assert [(r["metric"], float(r["value"][1])) for r in result] == firing

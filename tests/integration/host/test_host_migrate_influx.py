@@ -39,6 +39,8 @@ from sensor_bridge.migrate.run import Progress, find_vmctl, migrate_chunks
 from sensor_bridge.migrate.state import ChunkLog
 from sensor_bridge.render import victoriametrics
 from sensor_bridge.site import load_site
+from sensor_bridge.store.client import Store
+from sensor_bridge.store.urls import single_node
 from tests.support.cli import run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -331,7 +333,7 @@ def test_migration_is_verified_joins_live_data_and_catches_a_lost_series(
     live_ms = int(time.time() * 1000) - 60_000
     labels = {"__name__": "furnace_furnace_temp", "studio": STUDIO, "device": "furnace-1"}
     live = remote_write.Series(labels, [(live_ms, 1111.5)])
-    assert remote_write.write(f"{vm.url}/api/v1/write", [live]) == 204
+    assert remote_write.write(vm.urls.remote_write, [live]) == 204
     vm.flush()
     (joined,) = vm.export('furnace_furnace_temp{device="furnace-1"}')
     assert joined["metric"] == labels
@@ -422,7 +424,8 @@ def test_a_chunk_the_store_refuses_stops_the_run_and_stays_to_do(
     lines: list[str] = []
     progress = Progress()
 
-    migrate_chunks(plan, names, gone, log, find_vmctl()[0], LOGIN, lines.append, progress)
+    store = Store(single_node(gone))
+    migrate_chunks(plan, names, store, log, find_vmctl()[0], LOGIN, lines.append, progress)
 
     assert progress.failed is not None and progress.done == 0
     assert progress.failed.startswith(f"chunk 1/{len(plan.chunks)} ")

@@ -31,7 +31,7 @@ from sensor_bridge.local.examples import example_site
 from sensor_bridge.local.receiver import WebhookReceiver
 from sensor_bridge.local.remote_write import Series, write
 from sensor_bridge.local.tools import require_tool
-from sensor_bridge.local.victoriametrics import VictoriaMetrics
+from sensor_bridge.local.victoriametrics import VictoriaMetrics, storing_in
 from sensor_bridge.render import RenderContext, alertmanager, mosquitto, victoriametrics, vmalert
 from sensor_bridge.site import load_secrets, load_site
 from sensor_bridge.status.report import EXIT_OK, EXIT_WRONG
@@ -94,7 +94,7 @@ class Stack:
             "furnace_device_buffer_readings": 3.0,
         }
         series = [Series({"__name__": name, **labels}, [(at, v)]) for name, v in values.items()]
-        assert write(f"{self.vm.url}/api/v1/write", series) == 204
+        assert write(self.vm.urls.remote_write, series) == 204
         self.vm.flush()
 
     def alert(
@@ -329,15 +329,14 @@ def test_with_alertmanager_down_the_alerts_come_from_vmalert(tmp_path: Path) -> 
         labels = {"studio": site.studio, "device": FURNACE}
         dark = [(now_ms - step * 5000, 0.05) for step in range(13)]
         flame = Series({"__name__": vmalert.FLAME, **labels}, dark)
-        assert write(f"{vm.url}/api/v1/write", [flame]) == 204
+        assert write(vm.urls.remote_write, [flame]) == 204
         vm.flush()
         rules = Service(
             [
                 require_tool("vmalert"),
                 *vmalert.flags(
-                    site,
+                    storing_in(context, vm.url).site,
                     rule_file=str(root / vmalert.rules_path(site)),
-                    datasource_url=vm.url,
                     notifier_url=f"http://127.0.0.1:{dead_port}",
                     listen=f"127.0.0.1:{rules_port}",
                 ),

@@ -58,7 +58,7 @@ def test_contract_metrics_come_back_by_name_at_their_sample_times(
         for i, name in enumerate(CONTRACT_NAMES)
         for d, device in enumerate(DEVICES)
     ]
-    assert remote_write.write(f"{server.url}/api/v1/write", series) == 204
+    assert remote_write.write(server.urls.remote_write, series) == 204
     server.flush()
 
     stored = {
@@ -75,7 +75,8 @@ def test_contract_metrics_come_back_by_name_at_their_sample_times(
 
     temperature = next(s for s in series if s.labels["__name__"] == "furnace_furnace_temp")
     at, value = temperature.samples[0]
-    result = server.query(f'furnace_furnace_temp{{studio="{STUDIO}",device="furnace-1"}}', at)
+    selector = f'furnace_furnace_temp{{studio="{STUDIO}",device="furnace-1"}}'
+    result = server.query(selector, at / 1000)
     assert [(r["metric"], float(r["value"][1])) for r in result] == [
         ({"__name__": "furnace_furnace_temp", "studio": STUDIO, "device": "furnace-1"}, value)
     ]
@@ -86,7 +87,7 @@ def _write_twice_and_count(server: VictoriaMetrics) -> int:
     sample = [Series(_labels("furnace_furnace_temp", "furnace-1"), [(at, 1085.25)])]
     # Two requests, as a re-import or a retried remote-write batch would send them.
     for _ in range(2):
-        assert remote_write.write(f"{server.url}/api/v1/write", sample) == 204
+        assert remote_write.write(server.urls.remote_write, sample) == 204
         server.flush()
     (stored,) = server.export("furnace_furnace_temp")
     assert set(stored["timestamps"]) == {at}
@@ -112,7 +113,7 @@ def test_without_the_rendered_dedup_flag_it_would_be_stored_twice(
 def test_stored_samples_survive_a_restart(server: VictoriaMetrics) -> None:
     at = (int(time.time()) - 60) * 1000
     series = [Series(_labels("furnace_furnace_temp", "glory-hole"), [(at, 990.5)])]
-    assert remote_write.write(f"{server.url}/api/v1/write", series) == 204
+    assert remote_write.write(server.urls.remote_write, series) == 204
     server.restart()
     (stored,) = server.export("furnace_furnace_temp")
     assert list(zip(stored["timestamps"], stored["values"], strict=True)) == [(at, 990.5)]

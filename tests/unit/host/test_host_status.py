@@ -15,7 +15,7 @@ import pytest
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.grafana import differences
 from sensor_bridge.local.examples import example_site
-from sensor_bridge.render import alertmanager, alloy, monit, quadlet_dir, victoriametrics, vmalert
+from sensor_bridge.render import alertmanager, alloy, monit, quadlet_dir, vmalert
 from sensor_bridge.render import vector as vector_render
 from sensor_bridge.site import load_site
 from sensor_bridge.status import text
@@ -40,7 +40,7 @@ from tests.support.cli import run
 def test_endpoints_are_where_the_rendered_configuration_listens(tmp_path: Path) -> None:
     site = load_site(example_site(tmp_path))
     endpoints = Endpoints.of_site(site)
-    assert endpoints.victoriametrics == victoriametrics.LISTEN
+    assert endpoints.victoriametrics == "127.0.0.1:8428"
     assert endpoints.vmalert == vmalert.LISTEN
     assert endpoints.alertmanager == f"127.0.0.1:{site.alertmanager.port}"
     assert endpoints.vector == vector_render.API_ADDRESS
