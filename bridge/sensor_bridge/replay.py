@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sensor_bridge.alerting import alerts
+from sensor_bridge.alerting.rules import rules_yaml
 from sensor_bridge.checks.process import free_port
 from sensor_bridge.checks.tools import find_tool
 from sensor_bridge.errors import BridgeError
-from sensor_bridge.render import victoriametrics, vmalert
+from sensor_bridge.render import victoriametrics
 from sensor_bridge.site import Site
 
 REPLAY_LABEL = "replay"
@@ -73,13 +75,13 @@ def _run_vmalert(site: Site, base: str, start: datetime, end: datetime, run_id: 
         )
     with tempfile.TemporaryDirectory(prefix="sensor-bridge-replay-") as tmp:
         rules = Path(tmp) / "rules.yaml"
-        rules.write_text(vmalert.rules_yaml(site))
+        rules.write_text(rules_yaml(site))
         argv = [
             str(tool),
             f"-rule={rules}",
             f"-datasource.url={base}",
             f"-remoteWrite.url={base}",
-            f"-external.label={vmalert.alerts.STUDIO_LABEL}={site.studio}",
+            f"-external.label={alerts.STUDIO_LABEL}={site.studio}",
             f"-external.label={REPLAY_LABEL}={run_id}",
             f"-replay.timeFrom={start.strftime('%Y-%m-%dT%H:%M:%SZ')}",
             f"-replay.timeTo={end.strftime('%Y-%m-%dT%H:%M:%SZ')}",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sensor_bridge.alerts import DEVICE_LABEL, STUDIO_LABEL
+from sensor_bridge.alerting.alerts import DEVICE_LABEL, STUDIO_LABEL
+from sensor_bridge.alerting.promql import SEQUENCE
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
-from sensor_bridge.render.vmalert import SEQUENCE
 from sensor_bridge.site import Site
 
 Series = tuple[list[float], list[float]]

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.site import Paging, Secrets, Site
 

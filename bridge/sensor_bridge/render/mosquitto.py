@@ -18,6 +18,7 @@ import hmac
 import secrets
 from pathlib import PurePosixPath
 
+from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.site import Site
@@ -48,8 +49,6 @@ values that changed, and the uptime every time, which says the statistics are cu
 exports them for Alloy (``render.broker_stats``), which scrapes every 15 s."""
 
 HEADER = "# Rendered by sensor-bridge from the site file; edits here are overwritten."
-
-_HOURS = {"ms": 1 / 3_600_000, "s": 1 / 3600, "m": 1 / 60, "h": 1, "d": 24, "w": 168, "y": 8766}
 
 
 def render(context: RenderContext) -> list[RenderedFile]:
@@ -182,6 +181,4 @@ def _b64(data: bytes) -> str:
 
 def _mosquitto_duration(duration: str) -> str:
     """A site duration in Mosquitto's units (h d w m y, where m is a month): whole hours."""
-    number = int(duration.rstrip("mshdwy"))
-    unit = duration[len(str(number)) :]
-    return f"{max(1, round(number * _HOURS[unit]))}h"
+    return f"{max(1, round(durations.seconds(duration) / 3600))}h"

@@ -8,8 +8,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sensor_bridge import dataflow
+from sensor_bridge.alerting import durations
 from sensor_bridge.errors import BridgeError
-from sensor_bridge.site import Device, Site, duration_seconds
+from sensor_bridge.site import Device, Site
 from sensor_bridge.status import broker, firing, samples, services
 from sensor_bridge.status.report import (
     DOWN,
@@ -83,7 +84,7 @@ def collect(
         stored, samples_problem = _samples(found_samples, vm_up)
         alerts = _alerts(managed, evaluated)
 
-    stale_after_s = duration_seconds(site.monit.stale_after)
+    stale_after_s = durations.seconds(site.monit.stale_after)
     devices = [
         _device(device, broker_findings.statuses, stored, stale_after_s) for device in site.devices
     ]

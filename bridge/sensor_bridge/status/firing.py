@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts
 from sensor_bridge.status.report import FiringAlert
 from sensor_bridge.status.services import get
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, promql
 from sensor_bridge.checks.process import Service, free_port
 from sensor_bridge.local.alertmanager import Alertmanager, routed_to
 from sensor_bridge.local.broker import RenderedMosquitto
@@ -328,7 +328,7 @@ def test_with_alertmanager_down_the_alerts_come_from_vmalert(tmp_path: Path) -> 
         now_ms = int(time.time() * 1000)
         labels = {"studio": site.studio, "device": FURNACE}
         dark = [(now_ms - step * 5000, 0.05) for step in range(13)]
-        flame = Series({"__name__": vmalert.FLAME, **labels}, dark)
+        flame = Series({"__name__": promql.FLAME, **labels}, dark)
         assert write(f"{vm.url}/api/v1/write", [flame]) == 204
         vm.flush()
         rules = Service(
