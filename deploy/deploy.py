@@ -21,18 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sensor_deploy import services
 from sensor_deploy.target import target
 
+from sensor_bridge.registry import SERVICES
+
 this = target(host)
 services.check_preflight(this)
 if this.live:
     services.host_basics()
     services.podman_base(this)
-    services.mosquitto()
-    services.victoriametrics(this)
-    services.vector(this)
-    services.vmalert(this)
-    services.alertmanager()
-    services.monit()
-    services.alloy()
+    for entry in SERVICES:
+        services.service(this, entry)
     services.ntp()
     services.host_package()
 else:

@@ -35,6 +35,7 @@ from sensor_bridge.alerting.series import (
     values_between,
     values_from,
 )
+from sensor_bridge.registry import VECTOR
 from sensor_bridge.site import Device, Site
 from sensor_protocol.fields import FAULT_BITS
 
@@ -371,10 +372,10 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
     cases += [dead, few]
 
     window = seconds(rules.SERVICE_DOWN_WINDOW) + seconds(rules.SERVICE_DOWN_FOR)
-    service = {"job": "vector", "instance": "127.0.0.1"}
+    service = {"job": VECTOR.name, "instance": "127.0.0.1"}
     down = normal_case("a service down fires", site, event + window + 60)
     set_from(down, "up", service, event, 0)
-    down_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: "vector"})
+    down_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: VECTOR.name})
     down_alert["labels"] = {**down_alert["labels"], **service}
     check(down, event + window - 2 * down.step_s, alerts.SERVICE_DOWN)
     check(down, event + window, alerts.SERVICE_DOWN, down_alert)
@@ -384,8 +385,8 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
     gone_window = seconds(rules.SERVICE_ABSENT_WINDOW) + seconds(rules.SERVICE_DOWN_FOR)
     gone = normal_case("a service nobody scrapes fires", site, event + gone_window + 60)
     set_from(gone, "up", service, event, None)
-    gone_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: "vector"})
-    gone_alert["labels"] = {**gone_alert["labels"], "job": "vector"}
+    gone_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: VECTOR.name})
+    gone_alert["labels"] = {**gone_alert["labels"], "job": VECTOR.name}
     check(gone, event + gone_window, alerts.SERVICE_DOWN, gone_alert)
     # The first scrape lands within a minute of vmalert's start: absent until then.
     boot = normal_case(

@@ -46,6 +46,7 @@ from sensor_bridge.alerting.promql import (
     threshold,
     when,
 )
+from sensor_bridge.registry import SERVICES, Service
 from sensor_bridge.render import dead_letters
 from sensor_bridge.site import Device, Site
 
@@ -72,9 +73,6 @@ become visible within seconds, before this hold ends: no page for a normal boot.
 PI_FOR = "10m"
 PI_HOT_FOR = "5m"
 
-SERVICES = ("victoriametrics", "vmalert", "alertmanager", "vector", "mosquitto", "alloy")
-"""Scrape jobs whose ``up`` series Alloy writes to VictoriaMetrics (``render.alloy.JOBS``;
-mosquitto and vector are probes of their health endpoints)."""
 IGNORED_FILESYSTEMS = "tmpfs|devtmpfs|overlay|squashfs|ramfs|vfat"
 """Memory-backed, read-only images and the Pi's small boot partition."""
 
@@ -360,8 +358,10 @@ def _host_rules(site: Site) -> list[dict[str, Any]]:
             "samples in the dead-letters directory of Vector.",
         )
     ]
-    for service in SERVICES:
-        up = f'up{{job="{service}"}}'
+    for service in scraped():
+        name = service.name
+        up = f'up{{job="{name}"}}'
+        manager = f" --user --machine={site.service_user.name}@.host" if service.user else ""
         rules.append(
             _rule(
                 alerts.SERVICE_DOWN,
@@ -370,12 +370,12 @@ def _host_rules(site: Site) -> list[dict[str, Any]]:
                 kind=alerts.SYSTEM,
                 severity="critical",
                 hold=SERVICE_DOWN_FOR,
-                labels={alerts.SERVICE_LABEL: service},
-                summary=f"{service} is down",
-                description=f"{service} has not answered its scrape for "
+                labels={alerts.SERVICE_LABEL: name},
+                summary=f"{name} is down",
+                description=f"{name} has not answered its scrape for "
                 f"{SERVICE_DOWN_WINDOW} (or nothing scraped it for {SERVICE_ABSENT_WINDOW}).",
-                runbook=f"monit status; systemctl (--user) status {service}; journalctl for "
-                "its last lines. No up series at all: check Alloy.",
+                runbook=f"monit status; systemctl{manager} status {service.unit}; journalctl "
+                "for its last lines. No up series at all: check Alloy.",
             )
         )
     fs = f'{{fstype!~"{IGNORED_FILESYSTEMS}"}}'
@@ -427,6 +427,12 @@ def _host_rules(site: Site) -> list[dict[str, Any]]:
         ),
     ]
     return rules
+
+
+def scraped() -> list[Service]:
+    """The services whose ``up`` series Alloy writes (``render.alloy``): one ServiceDown rule
+    each."""
+    return [service for service in SERVICES if service.scrape is not None]
 
 
 def alert_names(site: Site) -> Sequence[str]:

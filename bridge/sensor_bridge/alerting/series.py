@@ -268,8 +268,8 @@ def steady_device(case: Case, site: Site, device: Device) -> None:
 
 def healthy_host(case: Case, site: Site) -> None:
     """Every service up and the Pi comfortable."""
-    for service in rules.SERVICES:
-        case.constant("up", {"job": service, "instance": "127.0.0.1"}, 1)
+    for service in rules.scraped():
+        case.constant("up", {"job": service.name, "instance": "127.0.0.1"}, 1)
     disk = {"mountpoint": "/", "fstype": "ext4", "device": "/dev/mmcblk0p2"}
     case.constant("node_filesystem_avail_bytes", disk, 20e9)
     case.constant("node_filesystem_size_bytes", disk, 60e9)

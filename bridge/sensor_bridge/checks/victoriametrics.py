@@ -16,9 +16,10 @@ from pathlib import Path
 from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, CheckResult
 from sensor_bridge.checks.process import Service, free_port
 from sensor_bridge.checks.tools import find_tool, tool_version
+from sensor_bridge.registry import VICTORIAMETRICS
 from sensor_bridge.render import RenderedFile
 
-NAME = "victoriametrics"
+NAME = VICTORIAMETRICS.name
 TOOL = "victoria-metrics"
 START_TIMEOUT_S = 20.0
 # Flags that only make sense inside the container; the checker sets its own.

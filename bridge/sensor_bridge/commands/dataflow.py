@@ -49,8 +49,7 @@ def dataflow(site_file: str | None, as_json: bool, vm_url: str | None, broker: s
     from sensor_bridge.alerting import durations
     from sensor_bridge.observe import newest_sample_ages, retained_states
     from sensor_bridge.render import victoriametrics
-    from sensor_bridge.render.mosquitto import PIPELINE_USER
-    from sensor_bridge.render.vector import broker_host
+    from sensor_bridge.render.mosquitto import PIPELINE_USER, broker_host
     from sensor_bridge.site import load_secrets, load_site
     from sensor_protocol.topics import STATUS, build_topic
 

@@ -19,6 +19,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from sensor_bridge.registry import SERVICES, Quadlet
 from sensor_bridge.site import Site
 
 PODMAN = "/usr/bin/podman"
@@ -27,9 +28,9 @@ PODMAN = "/usr/bin/podman"
 def images(site: Site) -> dict[str, str]:
     """Tool name (as the checkers look it up) -> the image that holds it as entrypoint."""
     return {
-        "victoria-metrics": site.storage.image,
-        "vmalert": site.alerts.image,
-        "vector": site.pipeline.image,
+        service.runs.tool: service.runs.image(site)
+        for service in SERVICES
+        if isinstance(service.runs, Quadlet)
     }
 
 

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Self
 
+from sensor_bridge.registry import ALLOY
 from sensor_bridge.render import alloy
 
 INTERVAL_S = 5.0
@@ -47,7 +48,7 @@ class Prober:
             raise ValueError(f"jobs Alloy does not have: {sorted(unknown)}")
         self._import_url = import_url
         self._studio = studio
-        self._checks = {**checks, "alloy": always}
+        self._checks = {**checks, ALLOY.name: always}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
 

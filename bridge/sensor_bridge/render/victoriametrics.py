@@ -8,11 +8,12 @@ offset (30 s by default hides the newest samples from queries and so from alerts
 
 from __future__ import annotations
 
+from sensor_bridge.registry import VICTORIAMETRICS
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.render.quadlets import Container, container_file
 from sensor_bridge.site import Site
 
-NAME = "victoriametrics"
+NAME = VICTORIAMETRICS.name
 PORT = 8428
 LISTEN = f"127.0.0.1:{PORT}"
 """Where the pipeline writes and the alerting reads, on the Pi."""
@@ -22,6 +23,10 @@ DEDUP_INTERVAL = "1ms"
 
 def render(context: RenderContext) -> list[RenderedFile]:
     return [container_file(context.site, container(context.site), service=NAME, check=NAME)]
+
+
+def address(site: Site) -> str:
+    return LISTEN
 
 
 def container(site: Site) -> Container:

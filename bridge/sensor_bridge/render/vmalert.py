@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from sensor_bridge.alerting import alerts, rules
+from sensor_bridge.registry import VMALERT
 from sensor_bridge.render import RenderContext, RenderedFile, user_path, victoriametrics
 from sensor_bridge.render.quadlets import Container, container_file
 from sensor_bridge.site import Site
 
-NAME = "vmalert"
+NAME = VMALERT.name
 PORT = 8881
 """Not vmalert's default 8880: vmalert-tool (``sensor-bridge alerts test``) always listens on
 :8880, so on the Pi the two would collide."""
@@ -37,6 +38,10 @@ def render(context: RenderContext) -> list[RenderedFile]:
         RenderedFile(rules_path(site), rules.rules_yaml(site), check=NAME, service=NAME),
         container_file(site, container(site), service=NAME, check="quadlet"),
     ]
+
+
+def address(site: Site) -> str:
+    return LISTEN
 
 
 def flags(

@@ -122,9 +122,3 @@ def test_idle_hours_follow_the_site_time_zone(context: RenderContext) -> None:
     # 1970-01-01 19:30 UTC is 20:30 in Berlin: idle from 20:00.
     assert series.is_idle(site, device, 19 * 3600 + 1800)
     assert not series.is_idle(site, device, 18 * 3600 + 1800)
-
-
-def test_service_down_covers_every_job_alloy_scrapes() -> None:
-    from sensor_bridge.render import alloy
-
-    assert set(rules.SERVICES) == set(alloy.JOBS) - {alloy.NODE_JOB}
