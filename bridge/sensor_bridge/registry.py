@@ -91,16 +91,21 @@ class AptRepository:
     title: str
     key_url: str
     keyring: str
-    line: str
+    source: str
+    """``URI suite component``, as a sources.list line has them."""
     file: str
     """Its list in /etc/apt/sources.list.d/ (without ``.list``)."""
+
+    @property
+    def line(self) -> str:
+        return f"deb [signed-by={self.keyring}] {self.source}"
 
 
 GRAFANA = AptRepository(
     title="Grafana",
     key_url="https://apt.grafana.com/gpg-full.key",
     keyring="/etc/apt/keyrings/grafana.asc",
-    line="deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main",
+    source="https://apt.grafana.com stable main",
     file="grafana",
 )
 
