@@ -1,9 +1,9 @@
 """``hatch run deploy``: the whole host side of the stack on a Pi, from its site file.
 
-Order: preflight → the podman base, then each service's packages, images and data → NTP →
-host package → site files → render + validate (stop here on any failure: nothing live
-touched) → swap → restart what changed → check every service answers. A second run changes
-nothing.
+Order: preflight → the podman base, then the packages, images and data of each service this Pi
+runs → NTP → host package → site files → render + validate (stop here on any failure: nothing
+live touched) → swap → restart what changed → check every service answers. A second run
+changes nothing.
 
 Host data (inventory, ``--data``): ``site_file`` (default $SENSOR_SITE, else ./site.toml),
 ``root`` (default /; a staging root runs only the configuration steps, records the rest),
@@ -21,18 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sensor_deploy import services
 from sensor_deploy.target import target
 
+from sensor_bridge.registry import here
+
 this = target(host)
 services.check_preflight(this)
 if this.live:
     services.host_basics()
     services.podman_base(this)
-    services.mosquitto()
-    services.victoriametrics(this)
-    services.vector(this)
-    services.vmalert(this)
-    services.alertmanager()
-    services.monit()
-    services.alloy()
+    for entry in here(this.site):
+        services.service(this, entry)
     services.ntp()
     services.host_package()
 else:

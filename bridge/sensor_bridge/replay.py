@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sensor_bridge.alerting import alerts
+from sensor_bridge.alerting.rules import rules_yaml
 from sensor_bridge.checks.process import free_port
 from sensor_bridge.checks.tools import find_tool
 from sensor_bridge.errors import BridgeError
-from sensor_bridge.render import vmalert
 from sensor_bridge.site import Site
 from sensor_bridge.store.client import Store
 from sensor_bridge.store.urls import StoreUrls
@@ -76,13 +77,13 @@ def _run_vmalert(site: Site, urls: StoreUrls, start: datetime, end: datetime, ru
         )
     with tempfile.TemporaryDirectory(prefix="sensor-bridge-replay-") as tmp:
         rules = Path(tmp) / "rules.yaml"
-        rules.write_text(vmalert.rules_yaml(site))
+        rules.write_text(rules_yaml(site))
         argv = [
             str(tool),
             f"-rule={rules}",
             f"-datasource.url={urls.select}",
             f"-remoteWrite.url={urls.insert}",
-            f"-external.label={vmalert.alerts.STUDIO_LABEL}={site.studio}",
+            f"-external.label={alerts.STUDIO_LABEL}={site.studio}",
             f"-external.label={REPLAY_LABEL}={run_id}",
             f"-replay.timeFrom={start.strftime('%Y-%m-%dT%H:%M:%SZ')}",
             f"-replay.timeTo={end.strftime('%Y-%m-%dT%H:%M:%SZ')}",

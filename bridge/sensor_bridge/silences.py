@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 import socket
 import urllib.error
 import urllib.request
@@ -18,15 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, durations
 from sensor_bridge.errors import BridgeError
 
 TIMEOUT_S = 5.0
 SHOWN_STATES = ("active", "pending")
 """What ``silences`` lists; expired silences stay in Alertmanager for days, but mute nothing."""
 
-_DURATION = re.compile(r"^([1-9][0-9]*)(m|h|d|w)$")
-_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+SILENCE_UNITS = ("m", "h", "d", "w")
+"""Minutes to weeks: a silence of seconds or of years is a typing mistake."""
+
 # (isEqual, isRegex) -> how Alertmanager writes the matcher
 _OPERATORS = {(True, False): "=", (True, True): "=~", (False, False): "!=", (False, True): "!~"}
 
@@ -52,10 +52,13 @@ class Silence:
 
 def parse_duration(text: str) -> timedelta:
     """``30m``, ``8h``, ``2d`` or ``1w``; ValueError otherwise."""
-    match = _DURATION.match(text)
-    if match is None:
+    try:
+        _, unit = durations.split(text)
+    except ValueError:
+        unit = ""
+    if unit not in SILENCE_UNITS:
         raise ValueError(f"{text!r} is not a duration like 30m, 8h, 2d or 1w")
-    return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+    return timedelta(seconds=durations.seconds(text))
 
 
 def author() -> str:

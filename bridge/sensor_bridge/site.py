@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
 from sensor_bridge.store import urls as store_urls
 from sensor_bridge.store.urls import StoreUrls
@@ -40,8 +41,6 @@ VECTOR_VERSION = "0.57.0"
 VECTOR_MIN_DISK_BUFFER_BYTES = 268435488
 """Vector refuses a smaller disk buffer."""
 
-_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|h|d|w|y)$")
-
 
 def _valid_id(value: str) -> str:
     problem = id_problem(value)
@@ -51,18 +50,8 @@ def _valid_id(value: str) -> str:
 
 
 def _valid_duration(value: str) -> str:
-    if not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a duration like 30s, 5m, 14d or 100y")
+    durations.split(value)
     return value
-
-
-_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31557600}
-
-
-def duration_seconds(duration: str) -> float:
-    """A site duration (``30s``, ``5m``, ...) in seconds."""
-    unit = duration.lstrip("0123456789")
-    return int(duration[: -len(unit)]) * _SECONDS[unit]
 
 
 Id = Annotated[str, AfterValidator(_valid_id)]
@@ -243,11 +232,6 @@ class Storage(_Model):
         if self.insert_url is not None and self.select_url is not None:
             return store_urls.cluster(self.insert_url, self.select_url)
         return store_urls.single_node(self.url or store_urls.DEFAULT_URL)
-
-    @property
-    def local(self) -> bool:
-        """Whether the store is the Pi's own single node, which the deploy runs."""
-        return self.urls.local
 
 
 class Pipeline(_Model):
@@ -473,9 +457,9 @@ class Site(_Model):
 
     @model_validator(mode="after")
     def _heals_before_paging(self) -> Site:
-        stale_after = duration_seconds(self.monit.stale_after)
+        stale_after = durations.seconds(self.monit.stale_after)
         for device in self.devices:
-            if stale_after >= duration_seconds(device.thresholds.no_data_for):
+            if stale_after >= durations.seconds(device.thresholds.no_data_for):
                 raise ValueError(
                     f"monit.stale_after ({self.monit.stale_after}) must be shorter than "
                     f"{device.id}'s thresholds.no_data_for ({device.thresholds.no_data_for}): "

@@ -1,10 +1,11 @@
 """One ``@deploy`` per part of the stack; each operation is named so the log reads as a story.
 
-The service deploys install what their service needs (packages, images, data directories) and
-enable it at boot; ``configuration`` renders, validates and swaps every service's files at
-once (nothing is swapped unless everything validates); ``activation`` then restarts what
-changed. On a staging root (``--data root=DIR``, the tests) the system steps are not run:
-``recorded_system_steps`` writes them to a file under the root instead.
+``service`` installs what a service of the registry that this Pi runs needs (its packages, from
+its repository, or its image and data directory) and enables it at boot; ``configuration``
+renders, validates and swaps every service's files at once (nothing is swapped unless
+everything validates); ``activation`` then restarts what changed. On a staging root
+(``--data root=DIR``, the tests) the system steps are not run: ``recorded_system_steps`` writes
+them to a file under the root instead.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import apt, files, server, systemd
 
 from sensor_bridge.install import host_setup, preflight
-from sensor_bridge.install.activation import ALERTMANAGER, ALLOY, MONIT, MOSQUITTO, Unit
+from sensor_bridge.install.activation import Unit, unit_of
 from sensor_bridge.install.layout import SITE_DIR
-from sensor_bridge.render import vector as vector_render
-from sensor_bridge.render import victoriametrics as victoriametrics_render
-from sensor_bridge.render import vmalert as vmalert_render
+from sensor_bridge.registry import AptRepository, Quadlet, Service, here
 from sensor_bridge.site import Site
 from sensor_deploy import ops
 from sensor_deploy.facts import DpkgArchitecture, OsRelease
@@ -35,25 +34,10 @@ REPO = Path(__file__).resolve().parents[2]
 VERIFY_TIMEOUT_S = 300
 """VictoriaMetrics opening its data and Vector's first connection can take minutes on a Pi."""
 
-VICTORIAMETRICS = Unit(f"{victoriametrics_render.NAME}.service", True)
-VMALERT = Unit(f"{vmalert_render.NAME}.service", True)
-VECTOR = Unit(f"{vector_render.NAME}.service", True)
-ACTIVATION_ORDER = (
-    MOSQUITTO,
-    ALERTMANAGER,
-    VICTORIAMETRICS,
-    VMALERT,
-    VECTOR,
-    ALLOY,
-    # Last: monit watches the others and must not nudge them while they restart.
-    MONIT,
-)
-
 
 def activation_order(site: Site) -> list[Unit]:
-    """``ACTIVATION_ORDER`` of the units this Pi runs: no VictoriaMetrics when the site's store
-    is elsewhere."""
-    return [unit for unit in ACTIVATION_ORDER if site.storage.local or unit != VICTORIAMETRICS]
+    """The units of the services this Pi runs, in the registry's order (monit last)."""
+    return [unit_of(entry) for entry in here(site)]
 
 
 @deploy("Preflight")
@@ -104,6 +88,22 @@ def podman_base(target: Target) -> None:
     )
 
 
+def service(target: Target, entry: Service) -> None:
+    """What ``entry`` needs before its configuration is swapped in, under its own title."""
+
+    def install() -> None:
+        runs = entry.runs
+        if isinstance(runs, Quadlet):
+            data_dir = runs.data_dir(target.site) if runs.data_dir is not None else None
+            _container_service(target, runs.image(target.site), data_dir)
+            return
+        if runs.repository is not None:
+            _repository(runs.repository)
+        _system_service(entry.title, runs.packages, unit_of(entry))
+
+    deploy(entry.title)(install)()
+
+
 def _system_service(title: str, packages: tuple[str, ...], unit: Unit) -> None:
     apt.packages(name=f"Install {title} ({', '.join(packages)})", packages=list(packages))
     # Enabled, not started here: it (re)starts once its configuration is in place.
@@ -125,58 +125,22 @@ def _container_service(target: Target, image: str, data_dir: Path | None = None)
     ops.image_pulled(name=f"Pull {image} for the pre-swap checks", image=image, user="root")
 
 
-@deploy("Mosquitto")
-def mosquitto() -> None:
-    _system_service("Mosquitto", host_setup.MOSQUITTO_PACKAGES, MOSQUITTO)
-
-
-@deploy("VictoriaMetrics")
-def victoriametrics(target: Target) -> None:
-    """The single node, when the site's store is this Pi's own."""
-    storage = target.site.storage
-    if not storage.local:
-        return
-    _container_service(target, storage.image, storage.data_path)
-
-
-@deploy("Vector")
-def vector(target: Target) -> None:
-    pipeline = target.site.pipeline
-    _container_service(target, pipeline.image, pipeline.data_path)
-
-
-@deploy("vmalert")
-def vmalert(target: Target) -> None:
-    _container_service(target, target.site.alerts.image)
-
-
-@deploy("Alertmanager")
-def alertmanager() -> None:
-    _system_service("Alertmanager", host_setup.ALERTMANAGER_PACKAGES, ALERTMANAGER)
-
-
-@deploy("monit")
-def monit() -> None:
-    _system_service("monit", host_setup.MONIT_PACKAGES, MONIT)
-
-
-@deploy("Alloy")
-def alloy() -> None:
-    """From Grafana's apt repository (arm64 and amd64 only)."""
-    files.directory(name="Create /etc/apt/keyrings", path="/etc/apt/keyrings", mode="755")
+def _repository(repository: AptRepository) -> None:
+    """Its key, then the source; the package list is read again only when the source is new."""
+    keyrings = str(Path(repository.keyring).parent)
+    files.directory(name=f"Create {keyrings}", path=keyrings, mode="755")
     files.download(
-        name="Fetch Grafana's apt signing key",
-        src=host_setup.GRAFANA_KEY_URL,
-        dest=host_setup.GRAFANA_KEYRING,
+        name=f"Fetch {repository.title}'s apt signing key",
+        src=repository.key_url,
+        dest=repository.keyring,
         mode="644",
     )
-    repo = apt.repo(
-        name="Add Grafana's apt repository",
-        src=host_setup.GRAFANA_REPO,
-        filename=host_setup.GRAFANA_REPO_FILE,
+    added = apt.repo(
+        name=f"Add {repository.title}'s apt repository",
+        src=repository.line,
+        filename=repository.file,
     )
-    apt.update(name="Read Grafana's package list", _if=repo.did_change)
-    _system_service("Alloy", host_setup.GRAFANA_PACKAGES, ALLOY)
+    apt.update(name=f"Read {repository.title}'s package list", _if=added.did_change)
 
 
 @deploy("Time for the sensor nodes")
@@ -294,10 +258,13 @@ def recorded_system_steps(target: Target) -> None:
 def system_steps_text(target: Target) -> str:
     site = target.site
     data_dirs = host_setup.data_dirs(site)
-    lines = [
-        f"apt install {' '.join(host_setup.DEBIAN_PACKAGES)}",
-        f"apt repository {host_setup.GRAFANA_REPO}",
-        f"apt install {' '.join(host_setup.GRAFANA_PACKAGES)}",
+    lines = [f"apt install {' '.join(host_setup.DEBIAN_PACKAGES)}"]
+    for repository in host_setup.REPOSITORIES:
+        lines += [
+            f"apt repository {repository.line}",
+            f"apt install {' '.join(host_setup.packages(repository))}",
+        ]
+    lines += [
         f"user {target.user} home {site.service_user.home_dir}",
         f"loginctl enable-linger {target.user}",
         f"systemctl --user enable --now {' '.join(host_setup.USER_TIMERS)}",

@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, promql
 from sensor_bridge.local.receiver import Notified
 from sensor_bridge.local.stack import LocalStack
-from sensor_bridge.render import alertmanager, vmalert
+from sensor_bridge.render import alertmanager
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from tests.bench.chain import SEQUENCE, bench_context, furnaces, stored_samples
 from tests.bench.report import Result, percentiles, spread
@@ -121,7 +121,7 @@ def _first_dark(stack: LocalStack, device: str, since_s: float) -> float:
     """The timestamp (s) of ``device``'s first stored flame sample below the flame-out limit
     taken after ``since_s``."""
     limit = next(d for d in stack.site.devices if d.id == device).thresholds.flame_min_v
-    match = f'{{__name__="{vmalert.FLAME}",device="{device}"}}'
+    match = f'{{__name__="{promql.FLAME}",device="{device}"}}'
     (series,) = stack.storage.export(match)
     return min(
         stamp / 1000

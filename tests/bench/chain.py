@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sensor_bridge.alerting import promql
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.furnaces import virtual_furnace
-from sensor_bridge.render import RenderContext, vmalert
+from sensor_bridge.render import RenderContext
 from sensor_bridge.store.client import Store
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 
@@ -65,5 +66,5 @@ def stored_samples(
     return stamps
 
 
-SEQUENCE = vmalert.SEQUENCE
+SEQUENCE = promql.SEQUENCE
 """One sample per reading: the series the benchmarks count readings by."""

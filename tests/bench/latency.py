@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from sensor_bridge.alerting import durations
 from sensor_bridge.local.stack import LocalStack
 from sensor_bridge.render import vector
-from sensor_bridge.site import duration_seconds
 from sensor_protocol.payloads import decode_readings
 from sensor_protocol.topics import TELEMETRY, device_filter, parse_topic
 from tests.bench.chain import SEQUENCE, bench_context, furnaces, stored_samples
@@ -45,7 +45,7 @@ def run(quick: bool, minutes: float) -> Result:
             print(f"  {len(stack.site.devices)} virtual furnaces, pipeline {stack.pipeline_kind}")
             stored_at = _poll(stack, seconds)
             published_at = _published(subscriber)
-            offset = duration_seconds(stack.site.storage.latency_offset)
+            offset = durations.seconds(stack.site.storage.latency_offset)
             kind = stack.pipeline_kind
             devices = len(stack.site.devices)
     if not stored_at:

@@ -10,22 +10,23 @@ from sensor_bridge.checks import mosquitto as check_mosquitto
 from sensor_bridge.checks import quadlet as check_quadlet
 from sensor_bridge.checks import victoriametrics as check_victoriametrics
 from sensor_bridge.cli import main
-from sensor_bridge.render import mosquitto, quadlets, victoriametrics
+from sensor_bridge.registry import MOSQUITTO, VICTORIAMETRICS
+from sensor_bridge.render import mosquitto, victoriametrics
 
 
 def broker_and_storage_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Render and check Mosquitto, VictoriaMetrics and the quadlets only (not the pipeline):
     these tests are about the CLI, which treats every service alike."""
     monkeypatch.setattr(
-        render, "renderers", lambda: [mosquitto.render, victoriametrics.render, quadlets.render]
+        render, "renderers", lambda site: [mosquitto.render, victoriametrics.render]
     )
     monkeypatch.setattr(
         checks,
         "checkers",
         lambda: {
-            "mosquitto": check_mosquitto.check,
-            "victoriametrics": check_victoriametrics.check,
-            "quadlet": check_quadlet.check,
+            MOSQUITTO.name: check_mosquitto.check,
+            VICTORIAMETRICS.name: check_victoriametrics.check,
+            check_quadlet.NAME: check_quadlet.check,
         },
     )
 

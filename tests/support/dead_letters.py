@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sensor_bridge import alerts
-from sensor_bridge.render import dashboards, dead_letters, vmalert
+from sensor_bridge.alerting import alerts, rules
+from sensor_bridge.render import dashboards, dead_letters
 from sensor_bridge.site import Site
 
 EVAL_MIN = 240
@@ -70,7 +70,7 @@ def alert_rule(site: Site, limit: int) -> dict[str, Any]:
     )
     (rule,) = [
         rule
-        for group in vmalert.rules(limited)["groups"]
+        for group in rules.rules(limited)["groups"]
         for rule in group["rules"]
         if rule.get("alert") == alerts.DEAD_LETTERS
     ]

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
+from sensor_bridge.alerting import durations, promql, rules
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.furnaces import virtual_furnace
 from sensor_bridge.local.stack import LocalStack
-from sensor_bridge.render import RenderContext, vmalert
+from sensor_bridge.render import RenderContext
 from sensor_bridge.render.mosquitto import PIPELINE_USER
-from sensor_bridge.site import duration_seconds
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import decode_readings, sample_time_ms
 from sensor_protocol.topics import BACKFILL, TELEMETRY
@@ -122,7 +122,7 @@ def published(
 def stored(stack: LocalStack, device: str) -> list[tuple[int, int]]:
     """(sequence number, timestamp in ms) of every stored reading of ``device``."""
     stack.storage.flush()
-    selector = f'{vmalert.SEQUENCE}{{studio="{stack.site.studio}",device="{device}"}}'
+    selector = f'{promql.SEQUENCE}{{studio="{stack.site.studio}",device="{device}"}}'
     return [
         (int(value), at)
         for series in stack.storage.export(selector)
@@ -140,8 +140,8 @@ def start_rules_once_seen(stack: LocalStack, devices: Iterable[str]) -> None:
     query time: the store's latency offset back, rounded down to the group's interval (its
     eval alignment). Before that it would find them silent ("no data")."""
     offset_ms = 1000 * (
-        duration_seconds(stack.site.storage.latency_offset)
-        + duration_seconds(vmalert.SHOP_INTERVAL)
+        durations.seconds(stack.site.storage.latency_offset)
+        + durations.seconds(rules.SHOP_INTERVAL)
     )
 
     def seen(device: str) -> bool:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, promql
 from sensor_bridge.local.alertmanager import FAST_PAGING
 from sensor_bridge.local.receiver import Notified
 from sensor_bridge.local.stack import LocalStack
-from sensor_bridge.render import alertmanager, vmalert
+from sensor_bridge.render import alertmanager
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import decode_readings
 from tests.support.recorder import Recorder
@@ -43,11 +43,11 @@ FLAME, FAULTY, REBOOTED = "flame", "faulty", "rebooted"
 FLAME_PERIOD_S = 5
 """The default sample period: the latency goal is stated for it."""
 FLAME_OUT_GOAL_S = 20.0
-"""From the first dark reading to the owner's page (render.vmalert: within 20 s)."""
+"""From the first dark reading to the owner's page (alerting.rules: within 20 s)."""
 WORKING_TEMPERATURE_C = 1100.0
 """Where the furnaces start, well inside every threshold of the site, day or night."""
 FAULT_TIMEOUT_S = 60.0
-"""The fault is held 30 s (render.vmalert.FAULT_HOLD) after 3 debounced readings, seen 5 s
+"""The fault is held 30 s (alerting.rules.FAULT_HOLD) after 3 debounced readings, seen 5 s
 late, in a group evaluated every 5 s."""
 REBOOT_TIMEOUT_S = 60.0
 """The first health report after the reboot comes 10 s after it; the system group runs every
@@ -94,7 +94,7 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Events]:
 def _browned_out(stack: LocalStack, workdir: Path) -> Iterator[VirtualBoardProcess]:
     """Device ``REBOOTED`` after a brown-out: it ran (its health said so twice), lost power,
     and came back through safe mode, which resets it (an unplanned boot, its birth says).
-    Not the reset pin: a reboot someone asked for pages nobody (render.vmalert).
+    Not the reset pin: a reboot someone asked for pages nobody (alerting.rules).
 
     The rules see a reboot as the uptime of the health reports going down; they count whole
     seconds from the last boot, so the report before must be a later one than the first after.
@@ -124,7 +124,7 @@ def _browned_out(stack: LocalStack, workdir: Path) -> Iterator[VirtualBoardProce
 
 def _uptimes(stack: LocalStack) -> list[float]:
     stack.storage.flush()
-    selector = f'{vmalert.UPTIME}{{device="{REBOOTED}"}}'
+    selector = f'{promql.UPTIME}{{device="{REBOOTED}"}}'
     return [v for series in stack.storage.export(selector) for v in series["values"]]
 
 

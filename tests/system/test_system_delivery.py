@@ -20,12 +20,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, durations, promql
 from sensor_bridge.local.alertmanager import FAST_PAGING
 from sensor_bridge.local.receiver import Notified
 from sensor_bridge.local.stack import LocalStack
-from sensor_bridge.render import alertmanager, vmalert
-from sensor_bridge.site import duration_seconds
+from sensor_bridge.render import alertmanager
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.topics import BACKFILL
 from tests.support.recorder import Recorder
@@ -200,8 +199,8 @@ def test_an_hour_offline_backfills_completely_and_no_data_fires_then_resolves(
     # each for longer than its hold: live, both would have paged. From the backfill, neither
     # was ever pending in vmalert (its ALERTS series) nor sent.
     thresholds = stack.site.device(AWAY).thresholds
-    flame = _by_time(stack, vmalert.FLAME)
-    temperature = _by_time(stack, vmalert.TEMPERATURE)
+    flame = _by_time(stack, promql.FLAME)
+    temperature = _by_time(stack, promql.TEMPERATURE)
     dark = sorted(at for at, volts in flame.items() if volts < thresholds.flame_min_v)
     relit_and_cold = sorted(
         at
@@ -213,7 +212,9 @@ def test_an_hour_offline_backfills_completely_and_no_data_fires_then_resolves(
     # At catch-up speed the board's loop takes virtual seconds: allow a few periods.
     slack_ms = 3 * AWAY_PERIOD_S * 1000
     assert dark[-1] - dark[0] >= (RELIT_AT_S - FLAME_OUT_AT_S) * 1000 - slack_ms
-    assert relit_and_cold[-1] - relit_and_cold[0] > duration_seconds(thresholds.too_cold_for) * 1000
+    assert (
+        relit_and_cold[-1] - relit_and_cold[0] > durations.seconds(thresholds.too_cold_for) * 1000
+    )
     silenced = f"{alerts.FLAME_OUT}|{alerts.FURNACE_TOO_COLD}"
     assert stack.storage.export(f'ALERTS{{device="{AWAY}",alertname=~"{silenced}"}}') == []
     assert [

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 import pytest
 
+from sensor_bridge.alerting import promql
 from sensor_bridge.checks.alertmanager import rendered_args
 from sensor_bridge.local.stack import LocalStack
 from sensor_bridge.render import alertmanager, mosquitto, vector, victoriametrics, vmalert
@@ -158,7 +159,7 @@ def _dead_letters(stack: LocalStack) -> Counter[str]:
     """The pipeline's dead-letter counters in the store, by reason."""
     stack.storage.flush()
     counts: Counter[str] = Counter()
-    for series in stack.storage.export(vmalert.DEAD_LETTERS):
+    for series in stack.storage.export(promql.DEAD_LETTERS):
         counts[series["metric"]["reason"]] += int(max(series["values"]))
     return counts
 

@@ -35,25 +35,10 @@ Checker = Callable[[Path, Sequence[RenderedFile]], list[CheckResult]]
 
 
 def checkers() -> dict[str, Checker]:
-    """Checker by the name ``RenderedFile.check`` uses."""
-    from sensor_bridge.checks import (
-        alertmanager,
-        alloy,
-        monit,
-        mosquitto,
-        quadlet,
-        vector,
-        victoriametrics,
-        vmalert,
-    )
+    """Checker by the name ``RenderedFile.check`` uses: each service's (named by the
+    registry), then the quadlets' (every container service's unit)."""
+    from sensor_bridge.checks import quadlet
+    from sensor_bridge.registry import SERVICES
 
-    return {
-        "mosquitto": mosquitto.check,
-        "victoriametrics": victoriametrics.check,
-        "vector": vector.check,
-        "quadlet": quadlet.check,
-        "alertmanager": alertmanager.check,
-        "vmalert": vmalert.check,
-        "monit": monit.check,
-        "alloy": alloy.check,
-    }
+    found = {service.name: service.checker.load() for service in SERVICES}
+    return {**found, quadlet.NAME: quadlet.check}

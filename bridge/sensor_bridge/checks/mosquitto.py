@@ -20,9 +20,10 @@ from pathlib import Path
 from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, CheckResult
 from sensor_bridge.checks.process import Service, free_port, listening
 from sensor_bridge.checks.tools import find_tool, tool_version
+from sensor_bridge.registry import MOSQUITTO
 from sensor_bridge.render import RenderedFile
 
-NAME = "mosquitto"
+NAME = MOSQUITTO.name
 START_TIMEOUT_S = 10.0
 # Options whose value is a file or directory the broker opens.
 _PATH_OPTIONS = ("password_file", "acl_file", "certfile", "keyfile", "cafile", "capath")

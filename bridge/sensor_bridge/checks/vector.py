@@ -38,10 +38,11 @@ from typing import Any
 import yaml
 
 from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, UNAVAILABLE, CheckResult
+from sensor_bridge.registry import VECTOR
 from sensor_bridge.render import RenderedFile, broker_stats, vector_secrets
 from sensor_bridge.render.vector import DEAD_LETTER_KEEP_DAYS, ROUTE
 
-NAME = "vector"
+NAME = VECTOR.name
 TOOL = "vrl-python"
 TIMEOUT_S = 120
 _DAY_S = 86400

@@ -15,11 +15,12 @@ from pathlib import Path
 from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, CheckResult
 from sensor_bridge.checks.process import Service, free_port
 from sensor_bridge.checks.tools import find_tool, tool_version
+from sensor_bridge.registry import VICTORIAMETRICS
 from sensor_bridge.render import RenderedFile
 from sensor_bridge.store.client import Store
 from sensor_bridge.store.urls import single_node
 
-NAME = "victoriametrics"
+NAME = VICTORIAMETRICS.name
 TOOL = "victoria-metrics"
 START_TIMEOUT_S = 20.0
 # Flags that only make sense inside the container; the checker sets its own.

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from sensor_bridge.checks import FAILED, NOT_CHECKED, OK, CheckResult
 from sensor_bridge.checks.tools import find_tool, tool_version
+from sensor_bridge.registry import VMALERT
 from sensor_bridge.render import RenderedFile
 
-NAME = "vmalert"
+NAME = VMALERT.name
 TIMEOUT_S = 60
 
 

@@ -29,7 +29,7 @@ def test(site_file: str | None, quick: bool, verbose: bool) -> None:
     24-hour normal firing of the virtual furnace with no alert, an outage with backfill.
     Exits 1 when a case fails.
     """
-    from sensor_bridge.rule_tests import run_rule_tests
+    from sensor_bridge.alerting.runner import run_rule_tests
     from sensor_bridge.site import load_site
 
     site = load_site(site_file)

@@ -49,10 +49,10 @@ def dataflow(
       2  cannot check: the broker or VictoriaMetrics does not answer, or the site is broken
     """
     from sensor_bridge import dataflow as verdicts
+    from sensor_bridge.alerting import durations
     from sensor_bridge.observe import newest_sample_ages, retained_states
-    from sensor_bridge.render.mosquitto import PIPELINE_USER
-    from sensor_bridge.render.vector import broker_host
-    from sensor_bridge.site import duration_seconds, load_secrets, load_site
+    from sensor_bridge.render.mosquitto import PIPELINE_USER, broker_host
+    from sensor_bridge.site import load_secrets, load_site
     from sensor_bridge.store.client import Store
     from sensor_protocol.topics import STATUS, build_topic
 
@@ -69,7 +69,7 @@ def dataflow(
     states = retained_states(host, port, auth, topics, timeout=10.0)
     store = Store(vm_url or site.storage.urls)
     ages = newest_sample_ages(store, site.studio, WINDOW, time.time())
-    stale_after_s = duration_seconds(site.monit.stale_after)
+    stale_after_s = durations.seconds(site.monit.stale_after)
     flows = [
         verdicts.assess(d.id, states.get(d.id, verdicts.UNKNOWN), ages.get(d.id), stale_after_s)
         for d in site.devices

@@ -116,11 +116,12 @@ def influx(
     Exit status: 0 every series verified; 1 a series differs (the report names it) or a chunk
     failed; 2 a mistake to fix (site file, mapping, unreachable server); 130 interrupted.
     """
+    from sensor_bridge.alerting import durations
     from sensor_bridge.migrate import report
     from sensor_bridge.migrate.influxql import InfluxClient, InfluxSource
     from sensor_bridge.migrate.mapping import NameMap
     from sensor_bridge.migrate.plan import build_plan
-    from sensor_bridge.site import duration_seconds, load_site
+    from sensor_bridge.site import load_site
     from sensor_bridge.store.client import Store
 
     site = load_site(site_file)
@@ -140,7 +141,7 @@ def influx(
     client = InfluxClient(source)
     version = client.ping()
     names = NameMap(config, site.studio)
-    chunk_ns = int(duration_seconds(chunk) * 1_000_000_000)
+    chunk_ns = int(durations.seconds(chunk) * 1_000_000_000)
     plan = build_plan(client, names, start_ns, end_ns, chunk_ns)
     for line in report.plan_lines(plan, chunk, version):
         click.echo(line)

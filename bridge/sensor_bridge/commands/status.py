@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sensor_bridge.commands import site_option
+from sensor_bridge.registry import NAMES
 
 
 @click.command()
@@ -26,7 +27,7 @@ from sensor_bridge.commands import site_option
     multiple=True,
     metavar="SERVICE=HOST:PORT",
     help="Ask SERVICE there instead of where the rendered configuration puts it (repeatable; "
-    "services: mosquitto, victoriametrics, vmalert, alertmanager, vector, alloy, monit).",
+    f"services: {', '.join(NAMES)}).",
 )
 @click.option(
     "--root",

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts
 from sensor_bridge.local.receiver import Notified
 from sensor_bridge.render.alertmanager import HEARTBEAT, OWNER, SUPPORT
 

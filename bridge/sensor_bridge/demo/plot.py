@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from sensor_bridge.alerting.units import in_unit
 from sensor_bridge.demo.summary import RunRecord
 
 ALERT_COLOUR = "tab:red"
@@ -28,8 +29,7 @@ def write_plot(run: RunRecord, path: Path) -> Path:
     )
     for axes, device in zip((row[0] for row in axes_list), devices, strict=True):
         times, values = run.temperature.get(device, ([], []))
-        if run.unit == "F":
-            values = [v * 1.8 + 32 for v in values]
+        values = [in_unit(v, run.unit) for v in values]
         axes.plot([t - zero for t in times], values, color=TEMPERATURE_COLOUR, lw=1)
         axes.set_ylabel(f"temperature °{run.unit}", color=TEMPERATURE_COLOUR)
         axes.set_title(device, loc="left")

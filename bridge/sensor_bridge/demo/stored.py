@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sensor_bridge.alerts import DEVICE_LABEL, STUDIO_LABEL
-from sensor_bridge.render.vmalert import SEQUENCE
+from sensor_bridge.alerting.alerts import DEVICE_LABEL, STUDIO_LABEL
+from sensor_bridge.alerting.promql import SEQUENCE
 from sensor_bridge.site import Site
 from sensor_bridge.store.client import Store
 

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from sensor_bridge.alerting.units import in_unit
 from sensor_bridge.demo.alert_log import AlertRecord
 from sensor_bridge.demo.observer import Published
 
@@ -34,7 +35,7 @@ class Frame:
 def temperature(celsius: float | None, unit: str) -> str:
     if celsius is None:
         return "—"
-    value = celsius * 1.8 + 32 if unit == "F" else celsius
+    value = in_unit(celsius, unit)
     return f"{value:.1f} °{unit}"
 
 

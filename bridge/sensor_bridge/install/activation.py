@@ -1,36 +1,22 @@
 """Which units restart or reload because of which changed files.
 
-Rules, per file (a file no rule covers is an error, so a new renderer has to say what its
-files need):
-
-* a quadlet (``*.container``): the user manager's daemon-reload (the generator reads it) and a
-  restart of the unit it becomes;
-* Mosquitto: its conf.d file needs a restart (listeners are not reloaded); the password file
-  and the ACL a reload (SIGHUP re-reads both);
-* Vector's config or secrets file: restart; its ``tests.yaml`` is only read by ``vector test``,
-  its tmpfiles rule by the user's cleanup timer: neither restarts anything;
-* vmalert's rules: restart (the quadlet defines no reload; alert state survives through
-  ``-remoteRead``);
-* Alertmanager's config: reload; its flags file: restart;
-* monit: restart (monitrc holds the web interface's listener);
-* Alloy's config: reload (SIGHUP); its environment file: restart;
-* dashboards: nothing here (``sensor-bridge dashboards push`` sends them).
+A quadlet (``*.container``) needs the user manager's daemon-reload (the generator reads it) and a
+restart of the unit it becomes. Any other file belongs to a service of the registry, whose
+``on_change`` (next to the renderer that knows the file) says what its change asks of the
+service's unit; without one, any change restarts it. Dashboards need nothing here
+(``sensor-bridge dashboards push`` sends them). A file of a service the registry does not know
+is an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from sensor_bridge.render import alertmanager, alloy, dashboards, monit, mosquitto, vector, vmalert
-
-MOSQUITTO_SERVICE = "mosquitto"
-"""The ``service`` of Mosquitto's rendered files (render.mosquitto has no NAME constant)."""
-
-RESTART = "restart"
-RELOAD = "reload"
+from sensor_bridge.registry import RESTART, Service, by_name
+from sensor_bridge.render import dashboards
 
 
 @dataclass(frozen=True, order=True)
@@ -76,54 +62,25 @@ class Activation:
         )
 
 
-def _system(name: str) -> Unit:
-    return Unit(name, False)
+def unit_of(entry: Service) -> Unit:
+    return Unit(entry.unit, entry.user)
 
-
-def _user(name: str) -> Unit:
-    return Unit(name, True)
-
-
-MOSQUITTO = _system("mosquitto.service")
-ALERTMANAGER = _system("prometheus-alertmanager.service")
-MONIT = _system("monit.service")
-ALLOY = _system("alloy.service")
-
-VECTOR = _user(f"{vector.NAME}.service")
-VMALERT = _user(f"{vmalert.NAME}.service")
 
 Action = tuple[str, Unit] | None
 
 
-def _vector(path: PurePosixPath) -> Action:
-    # tests.yaml is read by `vector test` only, the tmpfiles rule by the cleanup timer.
-    if path.name == "tests.yaml" or path.suffix == ".conf":
-        return None
-    return RESTART, VECTOR
-
-
-_RULES: dict[str, Callable[[PurePosixPath], Action]] = {
-    MOSQUITTO_SERVICE: lambda p: (RESTART if p == mosquitto.CONF_PATH else RELOAD, MOSQUITTO),
-    vector.NAME: _vector,
-    vmalert.NAME: lambda p: (RESTART, VMALERT),
-    alertmanager.NAME: lambda p: (
-        RELOAD if p == alertmanager.CONFIG_PATH else RESTART,
-        ALERTMANAGER,
-    ),
-    monit.NAME: lambda p: (RESTART, MONIT),
-    alloy.NAME: lambda p: (RELOAD if p == alloy.CONFIG_PATH else RESTART, ALLOY),
-    dashboards.NAME: lambda p: None,
-}
-
-
-def action(path: PurePosixPath, service: str) -> Action:
+def action(path: PurePosixPath, service_name: str) -> Action:
     """What the change of one file asks of which unit; None: nothing."""
     if path.suffix == ".container":
-        return RESTART, _user(f"{path.stem}.service")
-    rule = _RULES.get(service)
-    if rule is None:
-        raise ValueError(f"no activation rule for {path} (service {service!r})")
-    return rule(path)
+        return RESTART, Unit(f"{path.stem}.service", True)
+    if service_name == dashboards.NAME:
+        return None
+    try:
+        entry = by_name(service_name)
+    except ValueError:
+        raise ValueError(f"no activation rule for {path} (service {service_name!r})") from None
+    wanted = RESTART if entry.on_change is None else entry.on_change.load()(path)
+    return None if wanted is None else (wanted, unit_of(entry))
 
 
 def activation_for(changed: Iterable[tuple[PurePosixPath, str]]) -> Activation:

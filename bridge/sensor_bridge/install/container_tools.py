@@ -19,17 +19,19 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from sensor_bridge.registry import Quadlet, here
 from sensor_bridge.site import Site
 
 PODMAN = "/usr/bin/podman"
 
 
 def images(site: Site) -> dict[str, str]:
-    """Tool name (as the checkers look it up) -> the image that holds it as entrypoint."""
+    """Tool name (as the checkers look it up) -> the image that holds it as entrypoint, for
+    the quadlets this Pi runs (only their files are rendered, so only they are checked)."""
     return {
-        "victoria-metrics": site.storage.image,
-        "vmalert": site.alerts.image,
-        "vector": site.pipeline.image,
+        service.runs.tool: service.runs.image(site)
+        for service in here(site)
+        if isinstance(service.runs, Quadlet)
     }
 
 

@@ -1,12 +1,14 @@
-"""What the Pi needs besides the rendered files: packages, Grafana's repository, images, the
-service user's directories, and the NTP server the sensor nodes use. Data only; ``deploy/``
-turns it into pyinfra operations, and the planning test reads it to know what to expect.
+"""What the Pi needs besides the rendered files: packages, package repositories, images, the
+service user's directories, and the NTP server the sensor nodes use; what each service needs
+comes from the registry. Data only; ``deploy/`` turns it into pyinfra operations, and the
+planning test reads it to know what to expect.
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from sensor_bridge.registry import SERVICES, AptRepository, Package, Quadlet, here
 from sensor_bridge.site import Site
 
 BASE_PACKAGES = ("python3-venv", "curl")
@@ -14,26 +16,28 @@ BASE_PACKAGES = ("python3-venv", "curl")
 PODMAN_PACKAGES = ("podman", "uidmap", "dbus-user-session", "systemd-container")
 """Rootless quadlets: podman (>= 4.4), its user-namespace helpers, and the user's D-Bus that
 ``systemctl --user --machine=USER@.host`` (the deploy and monit) talks to."""
-MOSQUITTO_PACKAGES = ("mosquitto", "mosquitto-clients")
-ALERTMANAGER_PACKAGES = ("prometheus-alertmanager",)
-MONIT_PACKAGES = ("monit",)
 NTP_PACKAGES = ("chrony",)
 """The sensor nodes set their clock from the broker host (the firmware's NTP default)."""
-DEBIAN_PACKAGES = (
-    *BASE_PACKAGES,
-    *PODMAN_PACKAGES,
-    *MOSQUITTO_PACKAGES,
-    *ALERTMANAGER_PACKAGES,
-    *MONIT_PACKAGES,
-    *NTP_PACKAGES,
-)
 
-GRAFANA_KEY_URL = "https://apt.grafana.com/gpg-full.key"
-GRAFANA_KEYRING = "/etc/apt/keyrings/grafana.asc"
-GRAFANA_REPO = f"deb [signed-by={GRAFANA_KEYRING}] https://apt.grafana.com stable main"
-GRAFANA_REPO_FILE = "grafana"
-"""/etc/apt/sources.list.d/grafana.list"""
-GRAFANA_PACKAGES = ("alloy",)
+
+def packages(repository: AptRepository | None = None) -> tuple[str, ...]:
+    """The packages of the system services from ``repository`` (None: Debian's)."""
+    return tuple(
+        package
+        for service in SERVICES
+        if isinstance(service.runs, Package) and service.runs.repository == repository
+        for package in service.runs.packages
+    )
+
+
+DEBIAN_PACKAGES = (*BASE_PACKAGES, *PODMAN_PACKAGES, *packages(), *NTP_PACKAGES)
+REPOSITORIES = tuple(
+    dict.fromkeys(
+        service.runs.repository
+        for service in SERVICES
+        if isinstance(service.runs, Package) and service.runs.repository is not None
+    )
+)
 
 HOST_PACKAGE_DIR = PurePosixPath("/opt/sensor-pipeline")
 HOST_PACKAGE_VENV = HOST_PACKAGE_DIR / "venv"
@@ -48,15 +52,18 @@ LAN_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80
 
 
 def images(site: Site) -> list[str]:
-    """The container images the quadlets run, pinned by the site (the versions tested)."""
-    store = [site.storage.image] if site.storage.local else []
-    return [*store, site.alerts.image, site.pipeline.image]
+    """The container images of the quadlets this Pi runs, pinned by the site (the versions
+    tested)."""
+    return [service.runs.image(site) for service in here(site) if isinstance(service.runs, Quadlet)]
 
 
 def data_dirs(site: Site) -> list[PurePosixPath]:
     """Directories the containers write, owned by the service user."""
-    store = [PurePosixPath(site.storage.data_path)] if site.storage.local else []
-    return [*store, PurePosixPath(site.pipeline.data_path)]
+    return [
+        PurePosixPath(service.runs.data_dir(site))
+        for service in here(site)
+        if isinstance(service.runs, Quadlet) and service.runs.data_dir is not None
+    ]
 
 
 def chrony_conf() -> str:

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Self
 
+from sensor_bridge.registry import ALLOY
 from sensor_bridge.render import alloy
 from sensor_bridge.store.client import Store, StoreError
 
@@ -48,7 +49,7 @@ class Prober:
             raise ValueError(f"jobs Alloy does not have: {sorted(unknown)}")
         self._store = store
         self._studio = studio
-        self._checks = {**checks, "alloy": always}
+        self._checks = {**checks, ALLOY.name: always}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
 

@@ -28,6 +28,7 @@ from sensor_bridge.local.prober import Prober, http_ok
 from sensor_bridge.local.receiver import WebhookReceiver
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.local.victoriametrics import VictoriaMetrics, storing_in
+from sensor_bridge.registry import ALERTMANAGER, MOSQUITTO, VECTOR, VICTORIAMETRICS, VMALERT
 from sensor_bridge.render import (
     RenderContext,
     alertmanager,
@@ -39,9 +40,6 @@ from sensor_bridge.site import Alertmanager as AlertmanagerSettings
 from sensor_bridge.tree import write_tree
 
 START_TIMEOUT_S = 20.0
-
-SERVICES = ("mosquitto", "pipeline", "victoriametrics", "vmalert", "alertmanager")
-"""What ``LocalStack`` runs, for listings (the receiver is the test's or the demo's own)."""
 
 
 class LocalStack:
@@ -91,11 +89,11 @@ class LocalStack:
             self.storage,
             self.context.site.studio,
             {
-                "mosquitto": lambda: listening(self.broker.port),
-                "victoriametrics": self.storage.healthy,
-                "vmalert": http_ok(f"http://127.0.0.1:{self.rules_port}/health"),
-                "alertmanager": http_ok(f"{self.alertmanager.url}/-/healthy"),
-                "vector": lambda: self.pipeline is not None and self.pipeline.healthy(),
+                MOSQUITTO.name: lambda: listening(self.broker.port),
+                VICTORIAMETRICS.name: self.storage.healthy,
+                VMALERT.name: http_ok(f"http://127.0.0.1:{self.rules_port}/health"),
+                ALERTMANAGER.name: http_ok(f"{self.alertmanager.url}/-/healthy"),
+                VECTOR.name: lambda: self.pipeline is not None and self.pipeline.healthy(),
             },
         )
         self._defer_rules = defer_rules

@@ -1,9 +1,10 @@
 """Renderers: pure functions from the site (and its secrets) to configuration file text.
 
-Each service module exposes ``render(context) -> list[RenderedFile]``; ``render_all`` runs
-them all. No renderer reads or writes files: what a renderer needs from the machine (the
-previous password file, so unchanged passwords keep their hashes) comes in ``RenderContext``.
-Paths mirror where a file goes on the Pi, relative to ``/``.
+Each service's module exposes ``render(context) -> list[RenderedFile]`` (the registry names
+it); ``render_all`` runs every service's, then the dashboards'. No renderer reads or writes
+files: what a renderer needs from the machine (the previous password file, so unchanged
+passwords keep their hashes) comes in ``RenderContext``. Paths mirror where a file goes on the
+Pi, relative to ``/``.
 """
 
 from __future__ import annotations
@@ -42,35 +43,17 @@ class RenderContext:
 Renderer = Callable[[RenderContext], list[RenderedFile]]
 
 
-def renderers() -> list[Renderer]:
-    """Every service's renderer, in the order the files are listed."""
-    from sensor_bridge.render import (
-        alertmanager,
-        alloy,
-        dashboards,
-        monit,
-        mosquitto,
-        quadlets,
-        vector,
-        victoriametrics,
-        vmalert,
-    )
+def renderers(site: Site) -> list[Renderer]:
+    """The renderer of every service this Pi runs for ``site``, in the registry's order, then
+    the dashboards' (Grafana's, not a service of the Pi): the order the files are listed in."""
+    from sensor_bridge.registry import here
+    from sensor_bridge.render import dashboards
 
-    return [
-        mosquitto.render,
-        victoriametrics.render,
-        vector.render,
-        quadlets.render,
-        alertmanager.render,
-        vmalert.render,
-        monit.render,
-        alloy.render,
-        dashboards.render,
-    ]
+    return [*(service.renderer.load() for service in here(site)), dashboards.render]
 
 
 def render_all(context: RenderContext) -> list[RenderedFile]:
-    files = [f for renderer in renderers() for f in renderer(context)]
+    files = [f for renderer in renderers(context.site) for f in renderer(context)]
     seen: set[PurePosixPath] = set()
     for rendered in files:
         if rendered.path in seen:

@@ -21,11 +21,12 @@ from typing import Any
 
 import yaml
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts
+from sensor_bridge.registry import ALERTMANAGER, RELOAD, RESTART
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.site import Paging, Secrets, Site
 
-NAME = "alertmanager"
+NAME = ALERTMANAGER.name
 CONFIG_PATH = PurePosixPath("etc/prometheus/alertmanager.yml")
 DEFAULTS_PATH = PurePosixPath("etc/default/prometheus-alertmanager")
 
@@ -51,6 +52,15 @@ def render(context: RenderContext) -> list[RenderedFile]:
         ),
         RenderedFile(DEFAULTS_PATH, render_defaults(context.site), check=NAME, service=NAME),
     ]
+
+
+def address(site: Site) -> str:
+    return f"127.0.0.1:{site.alertmanager.port}"
+
+
+def on_change(path: PurePosixPath) -> str:
+    """SIGHUP re-reads the config; the flags file is read only when the unit starts."""
+    return RELOAD if path == CONFIG_PATH else RESTART
 
 
 def render_config(site: Site, secrets: Secrets) -> str:
@@ -101,7 +111,7 @@ def config(site: Site, secrets: Secrets) -> dict[str, Any]:
 
 def render_defaults(site: Site) -> str:
     """The package's flags file: loopback only, no cluster."""
-    args = f"--web.listen-address=127.0.0.1:{site.alertmanager.port} --cluster.listen-address="
+    args = f"--web.listen-address={address(site)} --cluster.listen-address="
     return (
         HEADER
         + "# Read by prometheus-alertmanager.service (EnvironmentFile). Only vmalert and\n"

@@ -1,5 +1,5 @@
 """Grafana Alloy (Grafana's apt package, system service): the Pi's health and the stack's own
-metrics, to the local VictoriaMetrics and, when the secrets file has it, to Grafana Cloud.
+metrics, to the studio's VictoriaMetrics and, when the secrets file has it, to Grafana Cloud.
 
 ``/etc/alloy/config.alloy`` (no secrets: it reads them with ``sys.env``) and
 ``/etc/default/alloy`` (the package's unit reads it as its EnvironmentFile, as root, before
@@ -8,11 +8,12 @@ Alloy drops to user ``alloy``: mode 0600 keeps the Grafana Cloud token to root).
 Scrape jobs, each series with ``job`` and the external label ``studio``:
 
 * ``node``: the embedded node_exporter (CPU, memory, disk, network, thermal zone, hwmon);
-* ``victoriametrics``, ``vmalert``, ``alertmanager``, ``alloy``: their own ``/metrics``;
-* ``mosquitto`` (TCP connect to the broker) and ``vector`` (its API's ``/health``): probes,
-  since neither exposes Prometheus metrics here. A probe's ``probe_success`` is renamed ``up``
-  (the scrape's own ``up`` only says Alloy's embedded prober answered), so that every service
-  has ``up{job="..."}`` for the "service down" alerts.
+* every service the registry scrapes for ``METRICS``: its own ``/metrics`` (VictoriaMetrics,
+  vmalert, Alertmanager, Alloy itself);
+* every service it marks ``PROBE``, which exposes no Prometheus metrics here: a probe of its
+  health, a TCP connect (the broker) or an HTTP GET (Vector's API). A probe's
+  ``probe_success`` is renamed ``up`` (the scrape's own ``up`` only says Alloy's embedded
+  prober answered), so that every service has ``up{job="..."}`` for the "service down" alerts.
 
 The broker's health beyond answering, its ``$SYS`` statistics (clients, messages received,
 sent and dropped, load, store, uptime), comes through Vector: no Alloy component reads MQTT,
@@ -30,31 +31,34 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from sensor_bridge.errors import SiteError
-from sensor_bridge.render import (
-    RenderContext,
-    RenderedFile,
-    broker_stats,
-    monit,
-    victoriametrics,
-    vmalert,
+from sensor_bridge.registry import (
+    ALLOY,
+    METRICS,
+    MOSQUITTO,
+    PROBE,
+    RELOAD,
+    RESTART,
+    SERVICES,
+    Service,
+    here,
 )
-from sensor_bridge.render import vector as vector_render
+from sensor_bridge.render import RenderContext, RenderedFile, broker_stats
 from sensor_bridge.site import GrafanaCloudSecrets, Site
 
-NAME = "alloy"
+NAME = ALLOY.name
 CONFIG_PATH = PurePosixPath("etc/alloy/config.alloy")
 DEFAULTS_PATH = PurePosixPath("etc/default/alloy")
-LISTEN = "{}:{}".format(*monit.ALLOY_LISTEN)
+LISTEN = "127.0.0.1:12345"
+"""Alloy's UI and ``/-/ready``."""
 SCRAPE_INTERVAL = "15s"
 PROBE_TIMEOUT = "5s"
 
 NODE_JOB = "node"
-SERVICE_JOBS = ("victoriametrics", "vmalert", "alertmanager", "alloy")
-PROBE_JOBS = ("mosquitto", "vector")
-BROKER_STATS_JOB = "mosquitto"
+BROKER_STATS_JOB = MOSQUITTO.name
 """The job of the broker's statistics: the broker's, though its ``up`` stays the probe's."""
-JOBS = (NODE_JOB, *SERVICE_JOBS, *PROBE_JOBS)
-"""Every ``job`` label Alloy writes; ``up{job=...}`` exists for each."""
+JOBS = (NODE_JOB, *(service.name for service in SERVICES if service.scrape is not None))
+"""Every ``job`` label Alloy writes on a Pi that runs every service (``registry.here``);
+``up{job=...}`` exists for each it scrapes."""
 
 NODE_COLLECTORS = (
     "cpu",
@@ -93,6 +97,15 @@ def render(context: RenderContext) -> list[RenderedFile]:
     ]
 
 
+def address(site: Site) -> str:
+    return LISTEN
+
+
+def on_change(path: PurePosixPath) -> str:
+    """SIGHUP re-reads the config; its environment file is read only when the unit starts."""
+    return RELOAD if path == CONFIG_PATH else RESTART
+
+
 def defaults(cloud: GrafanaCloudSecrets | None, secrets_path: str) -> str:
     """``/etc/default/alloy``: the package's variables, the listen address, the secrets."""
     lines = [
@@ -116,16 +129,12 @@ def defaults(cloud: GrafanaCloudSecrets | None, secrets_path: str) -> str:
 def config(site: Site, to_cloud: bool) -> str:
     """``config.alloy``."""
     write = "prometheus.remote_write.default.receiver"
-    broker = f"{vector_render.broker_host(site)}:{site.broker.port}"
     service_targets = {
-        victoriametrics.NAME: site.storage.urls.address,
-        "vmalert": vmalert.LISTEN,
-        "alertmanager": f"127.0.0.1:{site.alertmanager.port}",
-        "alloy": LISTEN,
+        service.name: service.address.load()(site)
+        for service in here(site)
+        if service.scrape == METRICS
     }
-    if not site.storage.local:
-        # Not on this Pi: the cluster's operator watches it.
-        del service_targets[victoriametrics.NAME]
+    probed = [service for service in here(site) if service.scrape == PROBE]
     modules = {
         "modules": {
             "tcp_connect": {"prober": "tcp", "timeout": PROBE_TIMEOUT},
@@ -166,8 +175,7 @@ def config(site: Site, to_cloud: bool) -> str:
             [
                 # JSON is YAML: the modules as one line.
                 f"config = {_str(json.dumps(modules))}",
-                _target("mosquitto", broker, "tcp_connect"),
-                _target("vector", f"http://{vector_render.API_ADDRESS}/health", "http_2xx"),
+                *(_probe_target(service, site) for service in probed),
             ],
             "Services without Prometheus metrics here: the broker accepts connections, "
             "Vector's API says healthy.",
@@ -259,6 +267,15 @@ def _scrape(name: str, targets: str, forward_to: str) -> str:
             f"scrape_interval = {_str(SCRAPE_INTERVAL)}",
         ],
     )
+
+
+def _probe_target(service: Service, site: Site) -> str:
+    """A TCP connect, or an HTTP GET of the service's health path."""
+    where = service.address.load()(site)
+    path = service.health.path if service.health is not None else None
+    if path is None:
+        return _target(service.name, where, "tcp_connect")
+    return _target(service.name, f"http://{where}{path}", "http_2xx")
 
 
 def _target(name: str, address: str, module: str) -> str:

@@ -36,6 +36,8 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableOption,
 )
 
+from sensor_bridge.alerting import units
+from sensor_bridge.alerting.promql import matchers
 from sensor_bridge.render import (
     RenderContext,
     RenderedFile,
@@ -79,6 +81,8 @@ BROKER_MESSAGES = {
 
 _UNITS = {"celsius": "celsius", "volts": "volt", "seconds": "s", "bytes": "bytes", "dBm": "dBm"}
 """The contract's units in Grafana's unit ids."""
+_DISPLAY_UNITS = {units.CELSIUS: "celsius", units.FAHRENHEIT: "fahrenheit"}
+"""The site's temperature unit in Grafana's unit ids."""
 
 
 def directory(site: Site) -> PurePosixPath:
@@ -129,7 +133,7 @@ def _query(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
 def _broker_queries(site: Site, exprs: dict[str, str]) -> list[prometheus.Dataquery]:
     """One query per legend; each empty once the broker stops publishing (its uptime stalls:
     Vector's exporter keeps the last values, since Mosquitto publishes only changes)."""
-    fresh = f"changes({BROKER_UPTIME}{{{_selector(site)}}}[1m]) > 0"
+    fresh = f"changes({BROKER_UPTIME}{{{matchers(site)}}}[1m]) > 0"
     return [
         _query(f"({expr}) and on() {fresh}", legend, chr(ord("A") + index))
         for index, (legend, expr) in enumerate(exprs.items())
@@ -162,18 +166,12 @@ def _threshold_lines(panel: timeseries.Panel, steps: list[Threshold]) -> timeser
 
 def _temperature(site: Site, expr: str) -> tuple[str, str]:
     """The query in the site's unit, and that unit's Grafana id."""
-    if site.alerts.temperature_unit == "F":
-        return f"({expr}) * 9 / 5 + 32", "fahrenheit"
-    return expr, "celsius"
+    unit = site.alerts.temperature_unit
+    return units.query_in_unit(expr, unit), _DISPLAY_UNITS[unit]
 
 
 def _degrees(site: Site, celsius: float) -> float:
-    return celsius * 9 / 5 + 32 if site.alerts.temperature_unit == "F" else celsius
-
-
-def _selector(site: Site, device: str | None = None) -> str:
-    where = f'studio="{site.studio}"'
-    return where + (f', device="{device}"' if device is not None else "")
+    return units.in_unit(celsius, site.alerts.temperature_unit)
 
 
 def furnace(site: Site) -> dashboard.Dashboard:
@@ -183,7 +181,7 @@ def furnace(site: Site) -> dashboard.Dashboard:
         .datasource(DATASOURCE)
         .enable(True)
         .icon_color("red")
-        .expr(f'ALERTS{{alertstate="firing", {_selector(site)}}}')
+        .expr(f'ALERTS{{alertstate="firing", {matchers(site)}}}')
     )
     board = _base(site, "furnace", "Furnaces").annotation(alerts)
     for device in site.devices:
@@ -198,7 +196,7 @@ def _device_title(device: Device) -> str:
 
 
 def _furnace_panels(site: Site, device: Device) -> list[timeseries.Panel]:
-    where = _selector(site, device.id)
+    where = matchers(site, device.id)
     limits = device.thresholds
     expr, unit = _temperature(site, f"{full_metric_name(field_by_key('temp_c'))}{{{where}}}")
     temperature = _threshold_lines(
@@ -234,7 +232,7 @@ def _furnace_panels(site: Site, device: Device) -> list[timeseries.Panel]:
 
 
 def device_health(site: Site) -> dashboard.Dashboard:
-    where = _selector(site)
+    where = matchers(site)
     board = _base(site, "devices", "Device health").with_panel(
         statetimeline.Panel()
         .title("Online (the broker's retained status)")
@@ -258,7 +256,7 @@ def device_health(site: Site) -> dashboard.Dashboard:
 
 
 def pipeline_health(site: Site) -> dashboard.Dashboard:
-    where = _selector(site)
+    where = matchers(site)
     jobs = "|".join(alloy.JOBS)
     sequence = full_metric_name(field_by_key("seq"))
     panels = [

@@ -27,19 +27,15 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from sensor_bridge.errors import SiteError
+from sensor_bridge.registry import MONIT, VECTOR, Package, Service, here
 from sensor_bridge.render import RenderContext, RenderedFile
-from sensor_bridge.render import vector as vector_render
-from sensor_bridge.render import vmalert as vmalert_render
 from sensor_bridge.site import Secrets, Site
 
-NAME = "monit"
+NAME = MONIT.name
 CONTROL_PATH = PurePosixPath("etc/monit/monitrc")
 CHECKS_PATH = PurePosixPath("etc/monit/conf.d/sensor-pipeline")
 HTTPD_USER = "admin"
 DATAFLOW_CHECK = "dataflow"
-
-ALLOY_LISTEN = ("127.0.0.1", 12345)
-"""Alloy's UI and /-/ready (``render.alloy`` sets it in /etc/default/alloy)."""
 
 CONTAINER_FOR_CYCLES = 3
 """A container may need this many cycles to answer after a start."""
@@ -76,21 +72,6 @@ class Options:
     systemctl: str = "/usr/bin/systemctl"
 
 
-@dataclass(frozen=True)
-class Service:
-    """One service monit watches: how it is found, where it answers, how it is restarted."""
-
-    name: str
-    unit: str
-    user_unit: bool
-    address: tuple[str, int]
-    request: str | None
-    """An HTTP path that answers 2xx/3xx when healthy; None: a TCP connect is the test."""
-    content: str | None = None
-    process: str | None = None
-    """``with pidfile ...`` or ``matching ...`` for system services; None: a container."""
-
-
 def render(context: RenderContext) -> list[RenderedFile]:
     site, secrets = context.site, context.secrets
     return [
@@ -106,62 +87,14 @@ def render(context: RenderContext) -> list[RenderedFile]:
     ]
 
 
-def services(site: Site) -> list[Service]:
-    """Every service of the stack on this Pi, as monit checks it (VictoriaMetrics only when the
-    store is the Pi's own)."""
-    vector_host, vector_port = vector_render.API_ADDRESS.split(":")
-    found = [
-        Service(
-            "mosquitto",
-            "mosquitto.service",
-            False,
-            (vector_render.broker_host(site), site.broker.port),
-            None,
-            # Debian's mosquitto.conf writes it.
-            process="with pidfile /run/mosquitto/mosquitto.pid",
-        ),
-        Service(
-            "victoriametrics",
-            "victoriametrics.service",
-            True,
-            ("127.0.0.1", site.storage.urls.port),
-            "/health",
-            content="OK",
-        ),
-        Service(
-            "vmalert",
-            f"{vmalert_render.NAME}.service",
-            True,
-            ("127.0.0.1", vmalert_render.PORT),
-            "/health",
-            content="OK",
-        ),
-        Service(
-            "alertmanager",
-            "prometheus-alertmanager.service",
-            False,
-            ("127.0.0.1", site.alertmanager.port),
-            "/-/healthy",
-            # Anchored: the systemctl that restarts it has the name in its arguments too.
-            process='matching "^/usr/bin/prometheus-alertmanager"',
-        ),
-        Service(
-            "vector",
-            f"{vector_render.NAME}.service",
-            True,
-            (vector_host, int(vector_port)),
-            "/health",
-        ),
-        Service(
-            "alloy",
-            "alloy.service",
-            False,
-            ALLOY_LISTEN,
-            "/-/ready",
-            process='matching "^/usr/bin/alloy run"',
-        ),
-    ]
-    return [service for service in found if site.storage.local or service.name != "victoriametrics"]
+def watched(site: Site) -> list[Service]:
+    """Every service monit checks: those this Pi runs for ``site`` with a health check, in the
+    registry's order."""
+    return [service for service in here(site) if service.health is not None]
+
+
+def address(site: Site) -> str:
+    return f"127.0.0.1:{Options().httpd_port}"
 
 
 def control_file(site: Site, secrets: Secrets, options: Options = Options()) -> str:
@@ -213,28 +146,30 @@ def _mmonit(site: Site, secrets: Secrets, options: Options) -> list[str]:
 def checks(site: Site, options: Options = Options()) -> str:
     """The conf.d file: every service, the Pi itself, and the data-flow check."""
     blocks = [HEADER]
-    blocks += [_service_check(service, site, options) for service in services(site)]
+    blocks += [_service_check(service, site, options) for service in watched(site)]
     blocks += [_system_checks(site), dataflow_check(site, options)]
     return "\n\n".join(blocks) + "\n"
 
 
 def restart_command(service: Service, site: Site, options: Options) -> str:
-    user = f" --user --machine={site.service_user.name}@.host" if service.user_unit else ""
+    user = f" --user --machine={site.service_user.name}@.host" if service.user else ""
     return f"{options.systemctl}{user} restart {service.unit}"
 
 
 def _service_check(service: Service, site: Site, options: Options) -> str:
-    host, port = service.address
+    host, _, port = service.address.load()(site).rpartition(":")
     restart = (
         f'exec "{restart_command(service, site, options)}" repeat every {REPEAT_CYCLES} cycles'
     )
-    if service.request is None:
+    health = service.health
+    if health is None or health.path is None:
         probe = "type tcp"
     else:
-        probe = f'protocol http request "{service.request}"'
-        if service.content is not None:
-            probe += f' with content = "{service.content}"'
-    if service.process is None:
+        probe = f'protocol http request "{health.path}"'
+        if health.content is not None:
+            probe += f' with content = "{health.content}"'
+    process = service.runs.process if isinstance(service.runs, Package) else None
+    if process is None:
         kind = "a rootless container of the service user"
         head = f"check host {service.name} with address {host}"
         test = f"if failed port {port} {probe}"
@@ -242,7 +177,7 @@ def _service_check(service: Service, site: Site, options: Options) -> str:
         rules = [f"    {test} for {cycles} cycles then {restart}"]
     else:
         kind = "a system service"
-        head = f"check process {service.name} {service.process}"
+        head = f"check process {service.name} {process}"
         cycles = SYSTEM_FOR_CYCLES
         rules = [
             f"    if does not exist for {cycles} cycles then {restart}",
@@ -289,8 +224,7 @@ def dataflow_command(site: Site, options: Options) -> str:
 
 def dataflow_check(site: Site, options: Options = Options()) -> str:
     """The ``check program`` block of ``sensor-bridge dataflow``."""
-    (vector,) = (s for s in services(site) if s.name == "vector")
-    restart = restart_command(vector, site, options)
+    restart = restart_command(VECTOR, site, options)
     return "\n".join(
         [
             "# The data flow: exit 1 = a device the broker says is online has no fresh samples",

@@ -18,12 +18,15 @@ import hmac
 import secrets
 from pathlib import PurePosixPath
 
+from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
+from sensor_bridge.registry import MOSQUITTO, RELOAD, RESTART
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.site import Site
 from sensor_protocol.limits import PIPELINE_MAX_PACKET_BYTES
 from sensor_protocol.topics import device_filter
 
+NAME = MOSQUITTO.name
 CONF_PATH = PurePosixPath("etc/mosquitto/conf.d/sensor-pipeline.conf")
 PASSWD_PATH = PurePosixPath("etc/mosquitto/sensor-pipeline.passwd")
 ACL_PATH = PurePosixPath("etc/mosquitto/sensor-pipeline.acl")
@@ -49,15 +52,13 @@ exports them for Alloy (``render.broker_stats``), which scrapes every 15 s."""
 
 HEADER = "# Rendered by sensor-bridge from the site file; edits here are overwritten."
 
-_HOURS = {"ms": 1 / 3_600_000, "s": 1 / 3600, "m": 1 / 60, "h": 1, "d": 24, "w": 168, "y": 8766}
-
 
 def render(context: RenderContext) -> list[RenderedFile]:
     site = context.site
     users = _users(context)
     previous = _hashes(context.previous.get(PASSWD_PATH, ""))
     return [
-        RenderedFile(CONF_PATH, render_conf(site), check="mosquitto", service="mosquitto"),
+        RenderedFile(CONF_PATH, render_conf(site), check=NAME, service=NAME),
         RenderedFile(
             PASSWD_PATH,
             "".join(
@@ -65,10 +66,26 @@ def render(context: RenderContext) -> list[RenderedFile]:
             ),
             mode=0o600,
             secret=True,
-            service="mosquitto",
+            service=NAME,
         ),
-        RenderedFile(ACL_PATH, render_acl(site), service="mosquitto"),
+        RenderedFile(ACL_PATH, render_acl(site), service=NAME),
     ]
+
+
+def broker_host(site: Site) -> str:
+    """Where a client on the Pi (Vector, on the host network; the probes) reaches the broker's
+    LAN listener."""
+    listen = site.broker.address
+    return "127.0.0.1" if listen in ("0.0.0.0", "::") else listen
+
+
+def address(site: Site) -> str:
+    return f"{broker_host(site)}:{site.broker.port}"
+
+
+def on_change(path: PurePosixPath) -> str:
+    """Listeners are not reloaded; SIGHUP re-reads the password file and the ACL."""
+    return RESTART if path == CONF_PATH else RELOAD
 
 
 def render_conf(site: Site) -> str:
@@ -182,6 +199,4 @@ def _b64(data: bytes) -> str:
 
 def _mosquitto_duration(duration: str) -> str:
     """A site duration in Mosquitto's units (h d w m y, where m is a month): whole hours."""
-    number = int(duration.rstrip("mshdwy"))
-    unit = duration[len(str(number)) :]
-    return f"{max(1, round(number * _HOURS[unit]))}h"
+    return f"{max(1, round(durations.seconds(duration) / 3600))}h"

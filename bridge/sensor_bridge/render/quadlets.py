@@ -13,8 +13,6 @@ image, arguments, ports, volumes, health command. What every service gets is dec
   talks to the loopback interface only;
 * ``[Install] WantedBy=default.target``: quadlet applies it, starting the unit with the user
   manager (which linger starts at boot).
-
-``render`` adds no file of its own: every ``.container`` comes from its service's renderer.
 """
 
 from __future__ import annotations
@@ -22,8 +20,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
-from sensor_bridge.render import RenderContext, RenderedFile, quadlet_dir
+from sensor_bridge.render import RenderedFile, quadlet_dir
 from sensor_bridge.site import Site
 
 HEADER = "# Rendered by sensor-bridge from the site file; edits here are overwritten."
@@ -57,15 +56,15 @@ class Container:
     unit cannot order itself after a system unit such as mosquitto.service."""
 
 
-def render(context: RenderContext) -> list[RenderedFile]:
-    """No file of its own; the services render theirs with ``container_file``."""
-    return []
+def container_path(site: Site, name: str) -> PurePosixPath:
+    """Where the quadlet of container ``name`` goes: the service user's quadlet dir."""
+    return quadlet_dir(site) / f"{name}.container"
 
 
 def container_file(site: Site, container: Container, *, service: str, check: str) -> RenderedFile:
-    """The ``<name>.container`` quadlet of ``container`` in the service user's quadlet dir."""
+    """The ``<name>.container`` quadlet of ``container``."""
     return RenderedFile(
-        quadlet_dir(site) / f"{container.name}.container",
+        container_path(site, container.name),
         container_unit(container),
         check=check,
         service=service,

@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from sensor_bridge.errors import SiteError
+from sensor_bridge.registry import RESTART, VECTOR
 from sensor_bridge.render import (
     RenderContext,
     RenderedFile,
@@ -51,7 +52,7 @@ from sensor_bridge.render import (
     victoriametrics,
 )
 from sensor_bridge.render import examples as contract_examples
-from sensor_bridge.render.mosquitto import PIPELINE_USER
+from sensor_bridge.render.mosquitto import PIPELINE_USER, broker_host
 from sensor_bridge.render.quadlets import Container, container_file
 from sensor_bridge.render.vrl import DEAD_LETTER_METRIC, decode_program, vrl_literal, vrl_string
 from sensor_bridge.site import Site
@@ -59,7 +60,7 @@ from sensor_protocol import topics
 from sensor_protocol.fields import METRIC_NAMESPACE
 from sensor_protocol.limits import PIPELINE_MAX_PACKET_BYTES
 
-NAME = "vector"
+NAME = VECTOR.name
 API_ADDRESS = "127.0.0.1:8686"
 """Vector's API (``/health``, ``vector top``, ``vector tap``): loopback only, it has no auth."""
 
@@ -108,10 +109,16 @@ def render(context: RenderContext) -> list[RenderedFile]:
     ]
 
 
-def broker_host(site: Site) -> str:
-    """Where Vector (on the host network) reaches the broker's LAN listener."""
-    address = site.broker.address
-    return "127.0.0.1" if address in ("0.0.0.0", "::") else address
+def address(site: Site) -> str:
+    return API_ADDRESS
+
+
+def on_change(path: PurePosixPath) -> str | None:
+    """Its tests are read by ``vector test`` only, its tmpfiles rule by the user's cleanup
+    timer: neither restarts it."""
+    if path.name == "tests.yaml" or path.suffix == ".conf":
+        return None
+    return RESTART
 
 
 def mqtt_topics(site: Site) -> list[str]:

@@ -37,7 +37,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sensor_bridge.render import vector_secrets, vmalert
+from sensor_bridge.alerting import rules as alert_rules
+from sensor_bridge.render import vector_secrets
 from sensor_bridge.render.vrl import vrl_string
 from sensor_bridge.site import Site
 from sensor_node.settings import SETTINGS
@@ -150,7 +151,7 @@ def series_per_device(site: Site, device_id: str) -> dict[str, int]:
 
     rules = [
         rule
-        for group in vmalert.rules(site)["groups"]
+        for group in alert_rules.rules(site)["groups"]
         for rule in group["rules"]
         if rule["labels"].get("device") == device_id
     ]

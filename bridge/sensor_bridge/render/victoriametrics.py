@@ -1,8 +1,8 @@
 """VictoriaMetrics single node: a rootless quadlet, published on the loopback port of the
 site's ``[storage] url`` only.
 
-Rendered only when that URL is the Pi's own (``Storage.local``): a studio whose store is
-elsewhere (another single node, or a tenant of a cluster) runs no VictoriaMetrics here.
+Rendered only when that URL is the Pi's own (the registry's ``runs_here``): a studio whose
+store is elsewhere (another single node, or a tenant of a cluster) runs no VictoriaMetrics here.
 
 The flags are the ones the Debian package's defaults get wrong for us: retention (Debian keeps
 one month; the site says 100y), deduplication (without it a re-imported sample is stored twice;
@@ -12,24 +12,29 @@ offset (30 s by default hides the newest samples from queries and so from alerts
 
 from __future__ import annotations
 
+from sensor_bridge.registry import VICTORIAMETRICS
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.render.quadlets import Container, container_file
 from sensor_bridge.site import Site
 
-NAME = "victoriametrics"
+NAME = VICTORIAMETRICS.name
 CONTAINER_DATA = "/storage"
 DEDUP_INTERVAL = "1ms"
 
 
 def render(context: RenderContext) -> list[RenderedFile]:
-    if not context.site.storage.local:
-        return []
     return [container_file(context.site, container(context.site), service=NAME, check=NAME)]
+
+
+def address(site: Site) -> str:
+    """Where the store answers reads: the Pi's own node (published on its loopback) when it
+    runs here."""
+    return site.storage.urls.address
 
 
 def after(site: Site) -> list[str]:
     """The units a service that uses the store starts after: this one, when it runs here."""
-    return [f"{NAME}.service"] if site.storage.local else []
+    return [f"{NAME}.service"] if VICTORIAMETRICS.runs_here(site) else []
 
 
 def container(site: Site) -> Container:

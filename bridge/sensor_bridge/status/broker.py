@@ -4,14 +4,13 @@ pipeline read) and every device's retained status (birth or last will)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.observe import BrokerUnreachable, retained_messages, statuses
 from sensor_bridge.status.report import CANNOT_CHECK, DOWN, UNHEALTHY, UP, ServiceStatus
-from sensor_bridge.status.services import why_no_answer
+from sensor_bridge.status.services import Ask, why_no_answer
 
 VERSION_TOPIC = "$SYS/broker/version"
 CLIENTS_TOPIC = "$SYS/broker/clients/connected"
@@ -24,15 +23,10 @@ class BrokerFindings:
     """Device → its decoded retained status (absent: none); None: the broker was not asked."""
 
 
-def probe(
-    name: str,
-    address: str,
-    login: tuple[str, str] | None,
-    missing: str,
-    topics: Mapping[str, str],
-    timeout: float,
-) -> BrokerFindings:
-    """``topics``: device → its status topic."""
+def probe(ask: Ask) -> BrokerFindings:
+    """As the pipeline user; ``ask.topics``: device → its status topic."""
+    name, address, timeout, topics = ask.name, ask.address, ask.timeout, ask.topics
+    login, missing = ask.logins.broker, ask.logins.missing
     if login is None:
         return BrokerFindings(
             ServiceStatus(name, address, CANNOT_CHECK, detail=f"no login: {missing}"), None

@@ -8,9 +8,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sensor_bridge import dataflow
+from sensor_bridge.alerting import durations
 from sensor_bridge.errors import BridgeError
-from sensor_bridge.site import Device, Site, duration_seconds
-from sensor_bridge.status import broker, firing, samples, services
+from sensor_bridge.registry import ALERTMANAGER, MOSQUITTO, SERVICES, VICTORIAMETRICS, VMALERT
+from sensor_bridge.site import Device, Site
+from sensor_bridge.status import firing, samples, services
+from sensor_bridge.status.broker import BrokerFindings
 from sensor_bridge.status.report import (
     DOWN,
     NOT_DEPLOYED,
@@ -21,18 +24,8 @@ from sensor_bridge.status.report import (
     Report,
     ServiceStatus,
 )
-from sensor_bridge.status.targets import (
-    ALERTMANAGER,
-    ALLOY,
-    MONIT,
-    MOSQUITTO,
-    SERVICES,
-    VECTOR,
-    VICTORIAMETRICS,
-    VMALERT,
-    Endpoints,
-    Logins,
-)
+from sensor_bridge.status.services import Ask
+from sensor_bridge.status.targets import Endpoints, Logins
 from sensor_protocol.fields import unexpected_reset
 from sensor_protocol.topics import STATUS, build_topic
 
@@ -51,41 +44,33 @@ def collect(
     started, now = time.monotonic(), time.time()
     topics = {d.id: build_topic(site.topic_root, site.studio, d.id, STATUS) for d in site.devices}
     with ThreadPoolExecutor(max_workers=len(SERVICES) + 3) as pool:
-        at = endpoints.address
-        found_broker = pool.submit(
-            broker.probe, MOSQUITTO, at(MOSQUITTO), logins.broker, logins.missing, topics, timeout
-        )
-        probes = {
-            VICTORIAMETRICS: pool.submit(
-                services.victoriametrics, VICTORIAMETRICS, at(VICTORIAMETRICS), timeout
-            ),
-            VMALERT: pool.submit(services.victoriametrics, VMALERT, at(VMALERT), timeout),
-            ALERTMANAGER: pool.submit(
-                services.alertmanager, ALERTMANAGER, at(ALERTMANAGER), timeout
-            ),
-            VECTOR: pool.submit(services.vector, VECTOR, at(VECTOR), timeout),
-            ALLOY: pool.submit(services.alloy, ALLOY, at(ALLOY), timeout),
-            MONIT: pool.submit(
-                services.monit, MONIT, at(MONIT), logins.monit, logins.missing, timeout
-            ),
+        # Every service, not only those this Pi runs: VictoriaMetrics' line is the store's,
+        # asked where it answers (the samples below come from there); ``deployed`` says
+        # whether it is this Pi's.
+        asked = {
+            service.name: pool.submit(
+                service.probe.load(),
+                Ask(service.name, endpoints.address(service.name), timeout, logins, topics),
+            )
+            for service in SERVICES
         }
-        store = samples.store_at(site, at(VICTORIAMETRICS), timeout)
+        store = samples.store_at(site, endpoints.address(VICTORIAMETRICS.name), timeout)
         found_samples = pool.submit(samples.probe, store, site.studio, now)
-        managed = pool.submit(firing.from_alertmanager, endpoints.url(ALERTMANAGER), timeout)
-        evaluated = pool.submit(firing.from_vmalert, endpoints.url(VMALERT), timeout)
+        managed = pool.submit(firing.from_alertmanager, endpoints.url(ALERTMANAGER.name), timeout)
+        evaluated = pool.submit(firing.from_vmalert, endpoints.url(VMALERT.name), timeout)
 
-        broker_findings = found_broker.result()
-        by_name = {MOSQUITTO: broker_findings.service}
-        by_name |= {name: future.result() for name, future in probes.items()}
-        statuses = [_placed(by_name[name], deployed) for name in SERVICES]
-        vm_up = by_name[VICTORIAMETRICS].state == UP
+        answers = {name: future.result() for name, future in asked.items()}
+        by_name = {name: _service(answer) for name, answer in answers.items()}
+        statuses = [_placed(status, deployed) for status in by_name.values()]
+        vm_up = by_name[VICTORIAMETRICS.name].state == UP
         stored, samples_problem = _samples(found_samples, vm_up)
         alerts = _alerts(managed, evaluated)
 
-    stale_after_s = duration_seconds(site.monit.stale_after)
-    devices = [
-        _device(device, broker_findings.statuses, stored, stale_after_s) for device in site.devices
-    ]
+    stale_after_s = durations.seconds(site.monit.stale_after)
+    # The broker's probe read every device's retained status in the same session.
+    broker = answers[MOSQUITTO.name]
+    device_statuses = broker.statuses if isinstance(broker, BrokerFindings) else None
+    devices = [_device(device, device_statuses, stored, stale_after_s) for device in site.devices]
     return Report(
         studio=site.studio,
         checked_at=now,
@@ -129,6 +114,10 @@ def _device(
         buffer_depth=latest.get(samples.BUFFER),
         flow=flow,
     )
+
+
+def _service(answer: ServiceStatus | BrokerFindings) -> ServiceStatus:
+    return answer.service if isinstance(answer, BrokerFindings) else answer
 
 
 def _placed(status: ServiceStatus, deployed: frozenset[str]) -> ServiceStatus:

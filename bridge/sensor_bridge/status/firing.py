@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 
-from sensor_bridge import alerts
+from sensor_bridge import registry
+from sensor_bridge.alerting import alerts
 from sensor_bridge.status.report import FiringAlert
 from sensor_bridge.status.services import get
 
-ALERTMANAGER = "Alertmanager"
-VMALERT = "vmalert"
+ALERTMANAGER = registry.ALERTMANAGER.title
+VMALERT = registry.VMALERT.title
+"""Where the alerts on the screen come from, as the services' projects write their names."""
 
 
 class Unreadable(Exception):

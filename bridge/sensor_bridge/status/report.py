@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sensor_bridge.dataflow import OFFLINE, STALE, UNKNOWN
-from sensor_bridge.status.targets import ALERTMANAGER, VMALERT
+from sensor_bridge.registry import ALERTMANAGER, VMALERT
 
 EXIT_OK = 0
 """Every deployed service answers and is healthy, every device is online with fresh data, and
@@ -148,7 +148,9 @@ class Report:
     def alerting_deployed(self) -> bool:
         """Whether Alertmanager or vmalert is deployed here (else no alerts is no problem)."""
         return any(
-            s.state != NOT_DEPLOYED for s in self.services if s.name in (ALERTMANAGER, VMALERT)
+            s.state != NOT_DEPLOYED
+            for s in self.services
+            if s.name in (ALERTMANAGER.name, VMALERT.name)
         )
 
     @property

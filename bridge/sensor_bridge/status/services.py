@@ -1,6 +1,7 @@
-"""The HTTP services' probes: up, version, health. Each returns a ``ServiceStatus`` and never
-raises for a service that is down, slow or odd; ``collect`` turns "not running" into "not
-deployed here" where the service is not installed.
+"""The HTTP services' probes: up, version, health. Each takes an ``Ask`` and returns a
+``ServiceStatus``, and never raises for a service that is down, slow or odd; ``collect`` turns
+"not running" into "not deployed here" where the service is not installed. The registry names
+each service's probe (the broker's is ``status.broker``).
 
 Versions come from the services' own build information: ``vm_app_version`` (VictoriaMetrics,
 vmalert), ``alloy_build_info``, Alertmanager's ``/api/v2/status``, monit's status XML. A
@@ -15,15 +16,39 @@ import json
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from sensor_bridge.status.report import DOWN, UNHEALTHY, UP, ServiceStatus
+from sensor_bridge.status.targets import Logins
+
+if TYPE_CHECKING:
+    from sensor_bridge.status.broker import BrokerFindings
 
 _VM_VERSION = re.compile(r'^vm_app_version\{[^}]*short_version="([^"]*)"', re.MULTILINE)
 _ALLOY_VERSION = re.compile(r'^alloy_build_info\{[^}]*version="([^"]*)"', re.MULTILINE)
 _MAX_BODY = 4 * 1024 * 1024
 """VictoriaMetrics' own /metrics is ~50 KiB; anything much bigger is not what we asked for."""
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a probe is given: which service, at which address, how long it may take; the
+    logins (the broker's and monit's probes need one) and every device's status topic (the
+    broker's probe reads them in the same session)."""
+
+    name: str
+    address: str
+    timeout: float
+    logins: Logins
+    topics: Mapping[str, str]
+
+
+Probe = Callable[[Ask], "ServiceStatus | BrokerFindings"]
+"""A service's line of ``sensor-bridge status``; the broker's also holds the devices'
+statuses."""
 
 
 class NoAnswer(Exception):
@@ -83,8 +108,9 @@ def _version(pattern: re.Pattern[str], metrics: Answer) -> str | None:
     return match.group(1) or None
 
 
-def victoriametrics(name: str, address: str, timeout: float) -> ServiceStatus:
+def victoriametrics(ask: Ask) -> ServiceStatus:
     """VictoriaMetrics or vmalert: ``/health`` says OK, the version from ``/metrics``."""
+    name, address, timeout = ask.name, ask.address, ask.timeout
     url = f"http://{address}"
     try:
         health = get(f"{url}/health", timeout)
@@ -96,8 +122,9 @@ def victoriametrics(name: str, address: str, timeout: float) -> ServiceStatus:
     return ServiceStatus(name, address, UP, version, "healthy")
 
 
-def alertmanager(name: str, address: str, timeout: float) -> ServiceStatus:
+def alertmanager(ask: Ask) -> ServiceStatus:
     """``/-/healthy``, then ``/api/v2/status`` for the version and the cluster state."""
+    name, address, timeout = ask.name, ask.address, ask.timeout
     url = f"http://{address}"
     try:
         health = get(f"{url}/-/healthy", timeout)
@@ -116,8 +143,9 @@ def alertmanager(name: str, address: str, timeout: float) -> ServiceStatus:
     return ServiceStatus(name, address, UP, version, detail)
 
 
-def vector(name: str, address: str, timeout: float) -> ServiceStatus:
+def vector(ask: Ask) -> ServiceStatus:
     """Vector's API ``/health`` (``{"ok": true}``); the API reports no version."""
+    name, address, timeout = ask.name, ask.address, ask.timeout
     try:
         health = get(f"http://{address}/health", timeout)
     except NoAnswer as why:
@@ -131,8 +159,9 @@ def vector(name: str, address: str, timeout: float) -> ServiceStatus:
     return ServiceStatus(name, address, UP, None, "healthy (its API reports no version)")
 
 
-def alloy(name: str, address: str, timeout: float) -> ServiceStatus:
+def alloy(ask: Ask) -> ServiceStatus:
     """Alloy's ``/-/ready``, the version from ``alloy_build_info``."""
+    name, address, timeout = ask.name, ask.address, ask.timeout
     url = f"http://{address}"
     try:
         ready = get(f"{url}/-/ready", timeout)
@@ -144,11 +173,11 @@ def alloy(name: str, address: str, timeout: float) -> ServiceStatus:
     return ServiceStatus(name, address, UP, version, "ready")
 
 
-def monit(
-    name: str, address: str, login: tuple[str, str] | None, missing: str, timeout: float
-) -> ServiceStatus:
+def monit(ask: Ask) -> ServiceStatus:
     """monit's web interface (``/_status?format=xml``, its only machine-readable status): its
     version, and the checks that fail."""
+    name, address, timeout = ask.name, ask.address, ask.timeout
+    login, missing = ask.logins.monit, ask.logins.missing
     try:
         answer = get(f"http://{address}/_status?format=xml", timeout, login)
     except NoAnswer as why:

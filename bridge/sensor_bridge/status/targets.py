@@ -1,92 +1,64 @@
 """Where each service answers, whether it is deployed here, and the logins the probes use.
 
-Addresses come from the site file and the renderers' constants, exactly where the rendered
-configuration makes each service listen. A service counts as deployed when the file the deploy
-installs for it is on this machine; one that is not deployed and does not answer is "not
-deployed here", not a fault.
+Addresses come from each service's renderer (the registry names it), exactly where the rendered
+configuration makes each service listen; VictoriaMetrics' is the site's store, wherever it runs.
+A service counts as deployed when this Pi runs it for the site (``registry.here``) and the file
+the deploy installs for it is on this machine; one that is not deployed and does not answer is
+"not deployed here", not a fault.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from sensor_bridge.errors import BridgeError
+from sensor_bridge.registry import NAMES, SERVICES, Package, here
 from sensor_bridge.site import Site
-
-MOSQUITTO = "mosquitto"
-VICTORIAMETRICS = "victoriametrics"
-VMALERT = "vmalert"
-ALERTMANAGER = "alertmanager"
-VECTOR = "vector"
-ALLOY = "alloy"
-MONIT = "monit"
-SERVICES = (MOSQUITTO, VICTORIAMETRICS, VMALERT, ALERTMANAGER, VECTOR, ALLOY, MONIT)
-"""In the order the screen lists them: data in, storage, alerting, shipping, watching."""
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    """``host:port`` of each service."""
+    """``host:port`` of each service, by name."""
 
-    mosquitto: str
-    victoriametrics: str
-    vmalert: str
-    alertmanager: str
-    vector: str
-    alloy: str
-    monit: str
+    addresses: Mapping[str, str]
 
     @classmethod
     def of_site(cls, site: Site) -> Endpoints:
         """Where the rendered configuration makes each service listen on the Pi."""
-        from sensor_bridge.render import alloy, monit, vmalert
-        from sensor_bridge.render import vector as vector_render
-
-        return cls(
-            mosquitto=f"{vector_render.broker_host(site)}:{site.broker.port}",
-            victoriametrics=site.storage.urls.address,
-            vmalert=vmalert.LISTEN,
-            alertmanager=f"127.0.0.1:{site.alertmanager.port}",
-            vector=vector_render.API_ADDRESS,
-            alloy=alloy.LISTEN,
-            monit=f"127.0.0.1:{monit.Options().httpd_port}",
-        )
+        return cls({service.name: service.address.load()(site) for service in SERVICES})
 
     def moved(self, overrides: Mapping[str, str]) -> Endpoints:
         """These endpoints with some services at other addresses (``name`` → ``host:port``)."""
         for name, address in overrides.items():
-            if name not in SERVICES:
-                raise BridgeError(f"no service {name!r}; services are {', '.join(SERVICES)}")
+            if name not in NAMES:
+                raise BridgeError(f"no service {name!r}; services are {', '.join(NAMES)}")
             host, _, port = address.rpartition(":")
             if not host or not port.isdigit():
                 raise BridgeError(f"{name}={address}: use HOST:PORT, e.g. 127.0.0.1:9093")
-        return dataclasses.replace(self, **overrides)
+        return Endpoints({**self.addresses, **overrides})
 
     def address(self, name: str) -> str:
-        address: str = getattr(self, name)
-        return address
+        return self.addresses[name]
 
     def url(self, name: str) -> str:
         return f"http://{self.address(name)}"
 
 
 def installed_files(site: Site) -> dict[str, PurePosixPath]:
-    """Service → the file the deploy installs for it (relative to ``/``)."""
-    from sensor_bridge.render import alertmanager, alloy, monit, mosquitto, quadlet_dir
+    """Service → the file the deploy installs for it (relative to ``/``): its quadlet, or the
+    file its registry entry names; for the services this Pi runs only."""
+    from sensor_bridge.render.quadlets import container_path
 
-    quadlets = quadlet_dir(site)
     return {
-        MOSQUITTO: mosquitto.CONF_PATH,
-        VICTORIAMETRICS: quadlets / f"{VICTORIAMETRICS}.container",
-        VMALERT: quadlets / f"{VMALERT}.container",
-        ALERTMANAGER: alertmanager.CONFIG_PATH,
-        VECTOR: quadlets / f"{VECTOR}.container",
-        ALLOY: alloy.CONFIG_PATH,
-        MONIT: monit.CHECKS_PATH,
+        service.name: (
+            service.runs.installed.load()
+            if isinstance(service.runs, Package)
+            else container_path(site, service.name)
+        )
+        for service in here(site)
     }
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
+from sensor_bridge.alerting.units import in_unit
 from sensor_bridge.dataflow import ONLINE
 from sensor_bridge.status.report import (
     CANNOT_CHECK,
@@ -86,7 +87,7 @@ def _newest(report: Report, age_s: float | None) -> str:
 def _temperature(report: Report, latest: Latest | None) -> str:
     if latest is None:
         return "temperature -"
-    value = latest.value * 9 / 5 + 32 if report.temperature_unit == "F" else latest.value
+    value = in_unit(latest.value, report.temperature_unit)
     return f"{value:.1f} °{report.temperature_unit}{_old(report, latest)}"
 
 

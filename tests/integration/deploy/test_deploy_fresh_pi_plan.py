@@ -17,6 +17,7 @@ from sensor_bridge.install import host_setup
 from sensor_bridge.install.layout import Layout
 from sensor_bridge.install.steps import plan
 from sensor_bridge.local.examples import example_site
+from sensor_bridge.registry import GRAFANA, SERVICES
 from sensor_bridge.site import load_secrets, load_site
 from sensor_bridge.store.urls import DEFAULT_URL
 from tests.integration.deploy.pyinfra_runs import BOOKWORM, DEPLOY, TRIXIE, Run, pyinfra
@@ -24,13 +25,7 @@ from tests.integration.deploy.pyinfra_runs import BOOKWORM, DEPLOY, TRIXIE, Run,
 pytestmark = pytest.mark.integration
 
 APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get -y"
-SYSTEM_UNITS = (
-    "mosquitto.service",
-    "prometheus-alertmanager.service",
-    "monit.service",
-    "alloy.service",
-    "chrony.service",
-)
+SYSTEM_UNITS = (*(service.unit for service in SERVICES if not service.user), "chrony.service")
 
 
 def fake_pi(
@@ -78,10 +73,11 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
     ran = commands(run)
     installed = [c.split(" install ")[1].split() for c in ran if c.startswith(APT_INSTALL)]
     assert sorted(p for packages in installed for p in packages) == sorted(
-        [*host_setup.DEBIAN_PACKAGES, *host_setup.GRAFANA_PACKAGES]
+        [*host_setup.DEBIAN_PACKAGES, *host_setup.packages(GRAFANA)]
     )
-    assert any(host_setup.GRAFANA_REPO in c and "grafana.list" in c for c in ran)
-    assert any(host_setup.GRAFANA_KEY_URL in c for c in ran)
+    assert host_setup.packages(GRAFANA) == ("alloy",)
+    assert any(GRAFANA.line in c and "grafana.list" in c for c in ran)
+    assert any(GRAFANA.key_url in c for c in ran)
     assert "useradd -d /home/sensor -s /usr/sbin/nologin -m sensor" in ran
     assert "loginctl enable-linger sensor" in ran
     assert "systemctl --user --machine=sensor@.host enable systemd-tmpfiles-clean.timer" in ran
@@ -104,15 +100,9 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
         c for c in ran if re.match(r"systemctl (--user --machine=sensor@\.host )?restart ", c)
     ]
     assert stage < swap < reload_user < ran.index(restarts[0])
-    assert [c.split()[-1] for c in restarts] == [
-        "mosquitto.service",
-        "prometheus-alertmanager.service",
-        "victoriametrics.service",
-        "vmalert.service",
-        "vector.service",
-        "alloy.service",
-        "monit.service",
-    ]
+    # Every service, in the registry's order: monit last.
+    assert [c.split()[-1] for c in restarts] == [service.unit for service in SERVICES]
+    assert restarts[-1].endswith(" restart monit.service")
     assert any(c.startswith("/usr/local/bin/sensor-bridge deploy verify") for c in ran)
     secrets = load_secrets(site)
     for secret in [secrets.pipeline_password(), *secrets.mqtt.devices.values()]:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, promql
 from sensor_bridge.local.alertmanager import FAST_PAGING
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.receiver import Notified
 from sensor_bridge.local.remote_write import Series, write
 from sensor_bridge.local.stack import LocalStack
-from sensor_bridge.render import RenderContext, alertmanager, vmalert
+from sensor_bridge.render import RenderContext, alertmanager
 from sensor_bridge.site import Thresholds
 from tests.support.waiting import wait_until
 
@@ -60,11 +60,11 @@ class Furnaces:
             return Series(labels, [(at_ms, value)])
 
         return [
-            one(vmalert.TEMPERATURE, WATCHED, 1100.0),
-            one(vmalert.FLAME, WATCHED, LIT_V if self.lit else DARK_V),
-            one(vmalert.SEQUENCE, WATCHED, self._seq),
-            one(vmalert.UPTIME, WATCHED, uptime_s),
-            *([one(vmalert.FLAME, SILENT, DARK_V)] if self.silent_flame else []),
+            one(promql.TEMPERATURE, WATCHED, 1100.0),
+            one(promql.FLAME, WATCHED, LIT_V if self.lit else DARK_V),
+            one(promql.SEQUENCE, WATCHED, self._seq),
+            one(promql.UPTIME, WATCHED, uptime_s),
+            *([one(promql.FLAME, SILENT, DARK_V)] if self.silent_flame else []),
         ]
 
     def history(self) -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, promql
+from sensor_bridge.alerting.runner import run_rule_tests
 from sensor_bridge.checks import FAILED, OK
 from sensor_bridge.checks import vmalert as check_vmalert
 from sensor_bridge.local import remote_write
 from sensor_bridge.local.examples import example_context, example_site
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderedFile, victoriametrics, vmalert
-from sensor_bridge.rule_tests import run_rule_tests
 from sensor_bridge.tree import write_tree
 from tests.support.cli import run
 
@@ -59,15 +59,15 @@ def test_replay_prints_the_flame_out_in_stored_history(tmp_path: Path) -> None:
             server.urls.remote_write,
             [
                 remote_write.Series(
-                    {"__name__": vmalert.FLAME, **labels},
+                    {"__name__": promql.FLAME, **labels},
                     [(t * 1000, 0.05 if out_from <= t < out_to else 3.5) for t in stamps],
                 ),
                 remote_write.Series(
-                    {"__name__": vmalert.TEMPERATURE, **labels},
+                    {"__name__": promql.TEMPERATURE, **labels},
                     [(t * 1000, 1100.0) for t in stamps],
                 ),
                 remote_write.Series(
-                    {"__name__": vmalert.SEQUENCE, **labels},
+                    {"__name__": promql.SEQUENCE, **labels},
                     [(t * 1000, float(i)) for i, t in enumerate(stamps)],
                 ),
             ],

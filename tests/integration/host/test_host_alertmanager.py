@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from sensor_bridge import alerts
-from sensor_bridge.alerts import INHIBITIONS
+from sensor_bridge.alerting import alerts, rules
+from sensor_bridge.alerting.alerts import INHIBITIONS
 from sensor_bridge.checks import FAILED, OK
 from sensor_bridge.checks import alertmanager as check_alertmanager
 from sensor_bridge.local.alertmanager import FAST_PAGING, Alertmanager, routed_to
 from sensor_bridge.local.examples import example_context, example_site
 from sensor_bridge.local.receiver import Notified, WebhookReceiver
 from sensor_bridge.local.tools import require_tool
-from sensor_bridge.render import RenderContext, RenderedFile, alertmanager, vmalert
+from sensor_bridge.render import RenderContext, RenderedFile, alertmanager
 from sensor_bridge.render.alertmanager import CONFIG_PATH, DEFAULTS_PATH
 from sensor_bridge.tree import write_tree
 from tests.support.cli import run
@@ -72,9 +72,9 @@ def test_every_rule_routes_to_the_receiver_of_its_type(
     """amtool's own router on every alert the rendered rules can raise."""
     root = _tree(tmp_path / "tree", alertmanager.render(context))
     receivers = {alerts.SHOP: alertmanager.OWNER, alerts.SYSTEM: alertmanager.SUPPORT}
-    rules = [r for g in vmalert.rules(context.site)["groups"] for r in g["rules"]]
+    every_rule = [r for g in rules.rules(context.site)["groups"] for r in g["rules"]]
     seen = set()
-    for rule in rules:
+    for rule in every_rule:
         labels = {"alertname": rule["alert"], **rule["labels"]}
         key = tuple(sorted(labels.items()))
         if key in seen:
@@ -172,7 +172,7 @@ def test_a_flame_out_soon_after_relighting_pages_at_once(
 ) -> None:
     """With the site's own paging: the device's group outlives the all-clear, so the second
     flame out waits for the group's next interval. vmalert fires 10-17 s after the flame goes
-    out (render.vmalert): of the 20 s goal, Alertmanager may take a few seconds at most."""
+    out (alerting.rules): of the 20 s goal, Alertmanager may take a few seconds at most."""
     bound_s = 7.0
     with WebhookReceiver() as receiver:
         routed = routed_to(context, receiver, settings=context.site.alertmanager)

@@ -10,6 +10,7 @@ import pytest
 
 from sensor_bridge.checks import victoriametrics as check_victoriametrics
 from sensor_bridge.local.examples import example_site
+from sensor_bridge.registry import VICTORIAMETRICS
 from sensor_bridge.site import load_site
 from sensor_bridge.store.urls import DEFAULT_URL
 from tests.support.cli import broker_and_storage_only, run
@@ -93,7 +94,7 @@ def test_whole_example_site_renders_and_checks(tmp_path: Path, storage: str) -> 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     lines = checked.stdout.splitlines()
     assert lines[-1].split(", ")[1] == "0 failed", checked.stdout
-    local = load_site(site_file).storage.local
+    local = VICTORIAMETRICS.runs_here(load_site(site_file))
     # A cluster store runs elsewhere: nothing of VictoriaMetrics is rendered to check.
     assert any("  victoria-metrics  " in line for line in lines) is local, checked.stdout
     for tool in ("mosquitto", "podman quadlet", *(["victoria-metrics"] if local else [])):
@@ -110,7 +111,7 @@ def test_strict_check_fails_on_a_vector_config_that_needs_interpolation(
     from sensor_bridge.checks import vector as check_vector
     from sensor_bridge.render import vector
 
-    monkeypatch.setattr(render, "renderers", lambda: [vector.render])
+    monkeypatch.setattr(render, "renderers", lambda site: [vector.render])
     monkeypatch.setattr(checks, "checkers", lambda: {"vector": check_vector.check})
     site_file = example_site(tmp_path / "site")
     out = tmp_path / "out"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.site import Site

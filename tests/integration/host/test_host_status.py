@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, promql
 from sensor_bridge.checks.process import Service, free_port
 from sensor_bridge.local.alertmanager import Alertmanager, routed_to
 from sensor_bridge.local.broker import RenderedMosquitto
@@ -32,10 +32,10 @@ from sensor_bridge.local.receiver import WebhookReceiver
 from sensor_bridge.local.remote_write import Series, write
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.local.victoriametrics import VictoriaMetrics, storing_in
+from sensor_bridge.registry import NAMES
 from sensor_bridge.render import RenderContext, alertmanager, mosquitto, victoriametrics, vmalert
 from sensor_bridge.site import load_secrets, load_site
 from sensor_bridge.status.report import EXIT_OK, EXIT_WRONG
-from sensor_bridge.status.targets import SERVICES
 from sensor_bridge.tree import write_tree
 from sensor_protocol.fields import STATUS_FIELDS
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, encode_status
@@ -254,7 +254,7 @@ def test_offline_stale_alerting_and_a_stopped_service_are_each_named(stack: Stac
     assert code == EXIT_WRONG
     report = json.loads(text)
     assert report["exit"] == EXIT_WRONG
-    assert [s["name"] for s in report["services"]] == list(SERVICES)
+    assert [s["name"] for s in report["services"]] == list(NAMES)
     by_service = {s["name"]: s for s in report["services"]}
     assert by_service["vmalert"]["state"] == "not running"
     assert by_service["vmalert"]["ok"] is False
@@ -288,7 +288,7 @@ def test_with_no_service_running_every_line_says_so(tmp_path: Path) -> None:
         *alertmanager.render(context),
     ]
     write_tree(root, deployed)
-    moved = [f"--address={name}=127.0.0.1:{free_port()}" for name in SERVICES]
+    moved = [f"--address={name}=127.0.0.1:{free_port()}" for name in NAMES]
 
     result = run("status", "--site", str(site_file), "--root", str(root), *moved)
     print(f"\n{result.output}")
@@ -305,7 +305,7 @@ def test_with_no_service_running_every_line_says_so(tmp_path: Path) -> None:
     # Nothing installed either: nothing is "not running", and that is said in one line.
     result = run("status", "--site", str(site_file), "--root", str(tmp_path / "empty"), *moved)
     assert result.exit_code == EXIT_WRONG
-    assert result.output.count("not deployed here") == len(SERVICES) + 1
+    assert result.output.count("not deployed here") == len(NAMES) + 1
     assert result.output.endswith(
         "Problems\n  - no service of the pipeline is deployed here, and none answers\n"
     )
@@ -328,7 +328,7 @@ def test_with_alertmanager_down_the_alerts_come_from_vmalert(tmp_path: Path) -> 
         now_ms = int(time.time() * 1000)
         labels = {"studio": site.studio, "device": FURNACE}
         dark = [(now_ms - step * 5000, 0.05) for step in range(13)]
-        flame = Series({"__name__": vmalert.FLAME, **labels}, dark)
+        flame = Series({"__name__": promql.FLAME, **labels}, dark)
         assert write(vm.urls.remote_write, [flame]) == 204
         vm.flush()
         rules = Service(

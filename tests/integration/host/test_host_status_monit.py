@@ -11,10 +11,12 @@ import pytest
 from sensor_bridge.checks.process import Service, free_port
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
+from sensor_bridge.registry import NAMES
 from sensor_bridge.render import monit
 from sensor_bridge.status import services
 from sensor_bridge.status.report import EXIT_WRONG, UNHEALTHY
-from sensor_bridge.status.targets import SERVICES
+from sensor_bridge.status.services import Ask
+from sensor_bridge.status.targets import Logins
 from sensor_bridge.tree import write_tree
 from tests.support.cli import run
 
@@ -52,15 +54,15 @@ def test_monits_version_and_failing_check_and_a_wrong_password(tmp_path: Path) -
     root = tmp_path / "root"
     write_tree(root, [f for f in monit.render(context) if f.path == monit.CHECKS_PATH])
     address = f"127.0.0.1:{options.httpd_port}"
-    login = (monit.HTTPD_USER, context.secrets.monit.httpd_password or "")
+    logins = Logins(None, (monit.HTTPD_USER, context.secrets.monit.httpd_password or ""))
 
     with Service([require_tool("monit"), "-I", "-c", control], tmp_path / "monit.out") as daemon:
         found = daemon.wait_until(
-            lambda: services.monit("monit", address, login, "", 0.5).state == UNHEALTHY,
+            lambda: services.monit(Ask("monit", address, 0.5, logins, {})).state == UNHEALTHY,
             WAIT_S,
         )
         assert found, f"the failing check within {WAIT_S} s; monit said: {daemon.output()}"
-        moved = [f"--address={name}=127.0.0.1:{free_port()}" for name in SERVICES]
+        moved = [f"--address={name}=127.0.0.1:{free_port()}" for name in NAMES]
         args = ["status", "--site", str(context.site.path), "--root", str(root), *moved]
         result = run(*args, f"--address=monit={address}")
         print(f"\n{result.output}")

@@ -6,15 +6,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from sensor_bridge.install.activation import (
-    ALERTMANAGER,
-    ALLOY,
-    MONIT,
-    MOSQUITTO,
-    Activation,
-    Unit,
-    activation_for,
-)
+from sensor_bridge import registry
+from sensor_bridge.install.activation import Activation, Unit, activation_for, unit_of
 from sensor_bridge.install.ownership import owner
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import render_all
@@ -27,6 +20,10 @@ from sensor_bridge.render.mosquitto import ACL_PATH, CONF_PATH, PASSWD_PATH
 VECTOR = Unit("vector.service", True)
 VMALERT = Unit("vmalert.service", True)
 VICTORIAMETRICS = Unit("victoriametrics.service", True)
+MOSQUITTO = Unit("mosquitto.service", False)
+ALERTMANAGER = Unit("prometheus-alertmanager.service", False)
+MONIT = Unit("monit.service", False)
+ALLOY = Unit("alloy.service", False)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +44,7 @@ def test_every_rendered_file_has_a_rule(rendered: dict[str, tuple[PurePosixPath,
         VMALERT,
         VICTORIAMETRICS,
     }
+    assert set(everything.restart) == {unit_of(service) for service in registry.SERVICES}
     # Restart wins over reload for the same unit.
     assert everything.reload == ()
 

@@ -19,7 +19,7 @@ from sensor_bridge.install import container_tools, health, host_setup
 from sensor_bridge.install.redaction import MASK, redact
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import REPO_ROOT
-from sensor_bridge.render.monit import Service
+from sensor_bridge.registry import MOSQUITTO, VECTOR, Health
 
 
 def test_every_secret_value_is_masked(tmp_path: Path) -> None:
@@ -78,18 +78,19 @@ class _Health(BaseHTTPRequestHandler):
 def test_health_probes_name_what_does_not_answer() -> None:
     server = HTTPServer(("127.0.0.1", 0), _Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    closed = free_port()
+    address = f"127.0.0.1:{server.server_address[1]}"
     try:
-        up = Service("vm", "vm.service", True, ("127.0.0.1", port), "/health", content="OK")
-        wrong = Service("x", "x.service", True, ("127.0.0.1", port), "/other")
-        down = Service("broker", "mosquitto.service", False, ("127.0.0.1", closed), None)
-        assert health.probe(up) is None
-        assert health.probe(wrong) == f"http://127.0.0.1:{port}/other answered HTTP 404"
-        assert "no TCP connection" in str(health.probe(down))
+        assert health.probe(address, Health("/health", content="OK")) is None
+        assert health.probe(address, Health("/health", content="ready")) == (
+            f"http://{address}/health answered without 'ready'"
+        )
+        assert health.probe(address, Health("/other")) == (
+            f"http://{address}/other answered HTTP 404"
+        )
+        closed = f"127.0.0.1:{free_port()}"
+        assert "no TCP connection" in str(health.probe(closed, Health()))
         with socket.create_server(("127.0.0.1", 0)) as listener:
-            tcp = Service("tcp", "t.service", False, listener.getsockname()[:2], None)
-            assert health.probe(tcp) is None
+            assert health.probe(f"127.0.0.1:{listener.getsockname()[1]}", Health()) is None
     finally:
         server.shutdown()
         server.server_close()
@@ -97,17 +98,18 @@ def test_health_probes_name_what_does_not_answer() -> None:
 
 def test_unhealthy_waits_until_the_deadline_then_names_the_rest(tmp_path: Path) -> None:
     site = example_context(tmp_path).site
+    vector = VECTOR.address.load()(site)
     calls: dict[str, int] = {}
 
-    def flaky(service: Service) -> str | None:
-        calls[service.name] = calls.get(service.name, 0) + 1
-        if service.name == "vector":
+    def flaky(address: str, expected: Health) -> str | None:
+        calls[address] = calls.get(address, 0) + 1
+        if address == vector:
             return "still starting"
-        return None if calls[service.name] > 1 else "not yet"
+        return None if calls[address] > 1 else "not yet"
 
     problems = health.unhealthy(site, timeout_s=0.5, check=flaky)
-    assert problems == {"vector": "still starting"}
-    assert calls["mosquitto"] == 2
+    assert problems == {VECTOR.name: "still starting"}
+    assert calls[MOSQUITTO.address.load()(site)] == 2
 
 
 def test_chrony_serves_private_ranges_only() -> None:

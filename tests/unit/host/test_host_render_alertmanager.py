@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sensor_bridge import alerts
-from sensor_bridge.alerts import INHIBITIONS
+from sensor_bridge.alerting import alerts
+from sensor_bridge.alerting.alerts import INHIBITIONS
 from sensor_bridge.checks.alertmanager import rendered_args
 from sensor_bridge.errors import SiteError
 from sensor_bridge.local.examples import SECRETS_EXAMPLE, example_context, example_site

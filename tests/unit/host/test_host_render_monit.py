@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from sensor_bridge.errors import SiteError
 from sensor_bridge.local.examples import example_context
+from sensor_bridge.registry import SERVICES
 from sensor_bridge.render import RenderContext, monit
 from sensor_bridge.site import Monit, MonitSecrets
 
@@ -41,12 +42,16 @@ def test_local_notifications_are_off(context: RenderContext) -> None:
 
 def test_every_service_is_checked_and_restarted_by_its_manager(context: RenderContext) -> None:
     checks = monit.checks(context.site)
-    for service in monit.services(context.site):
+    watched = monit.watched(context.site)
+    assert [s.name for s in watched] == [s.name for s in SERVICES if s.name != "monit"]
+    for service in watched:
         assert f" {service.name} " in checks
-        user = " --user --machine=sensor@.host" if service.user_unit else ""
+        user = " --user --machine=sensor@.host" if service.user else ""
         assert f'exec "/usr/bin/systemctl{user} restart {service.unit}"' in checks
-    containers = {s.name for s in monit.services(context.site) if s.user_unit}
+    containers = {s.name for s in watched if s.user}
     assert containers == {"victoriametrics", "vmalert", "vector"}
+    assert checks.count("\ncheck host ") == len(containers)
+    assert checks.count("\ncheck process ") == len(watched) - len(containers)
     assert 'request "/health" with content = "OK"' in checks
     assert "check filesystem rootfs with path /" in checks
     assert "check system $HOST" in checks

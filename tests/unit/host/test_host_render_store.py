@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts
+from sensor_bridge.alerting import rules as alert_rules
 from sensor_bridge.checks.victoriametrics import rendered_flags, unit_values
-from sensor_bridge.install import host_setup
+from sensor_bridge.install import container_tools, host_setup
 from sensor_bridge.local.examples import SITE_EXAMPLE, example_site
+from sensor_bridge.registry import SERVICES, VICTORIAMETRICS, here
 from sensor_bridge.render import RenderContext, alloy, monit, render_all, vector, vmalert
 from sensor_bridge.render import victoriametrics as victoriametrics_render
 from sensor_bridge.site import GrafanaCloudSecrets, load_secrets, load_site
-from sensor_bridge.status.targets import Endpoints
+from sensor_bridge.status.targets import Endpoints, installed_files
 from sensor_bridge.store.urls import DEFAULT_URL
 
 INSERT = "http://vminsert.fleet.lan:8480/insert/12/prometheus"
@@ -44,7 +46,7 @@ def _vmalert_flags(context: RenderContext) -> dict[str, str]:
 def _service_down_rules(context: RenderContext) -> set[str]:
     return {
         rule["labels"][alerts.SERVICE_LABEL]
-        for group in vmalert.rules(context.site)["groups"]
+        for group in alert_rules.rules(context.site)["groups"]
         for rule in group["rules"]
         if rule["alert"] == alerts.SERVICE_DOWN
     }
@@ -64,20 +66,22 @@ def test_a_cluster_tenant_is_written_and_read_where_the_site_says(cluster: Rende
 def test_a_pi_with_a_cluster_store_runs_and_watches_no_victoriametrics(
     cluster: RenderContext,
 ) -> None:
+    assert here(cluster.site) == tuple(s for s in SERVICES if s is not VICTORIAMETRICS)
     files = render_all(cluster)
-    assert victoriametrics_render.render(cluster) == []
     assert not [f for f in files if f.service == victoriametrics_render.NAME]
     for container in (vector.container(cluster.site), vmalert.container(cluster.site)):
         assert list(container.after) == []
-    assert "victoriametrics" not in {s.name for s in monit.services(cluster.site)}
+    assert VICTORIAMETRICS not in monit.watched(cluster.site)
     assert "check host victoriametrics" not in monit.checks(cluster.site)
     assert '"job" = "victoriametrics"' not in alloy.config(cluster.site, to_cloud=False)
-    assert "victoriametrics" not in _service_down_rules(cluster)
-    assert _service_down_rules(cluster) == set(vmalert.SERVICES) - {"victoriametrics"}
+    scraped = {s.name for s in SERVICES if s.scrape is not None}
+    assert _service_down_rules(cluster) == scraped - {VICTORIAMETRICS.name}
     assert cluster.site.storage.image not in host_setup.images(cluster.site)
     assert cluster.site.storage.data_path not in host_setup.data_dirs(cluster.site)
+    assert cluster.site.storage.image not in container_tools.images(cluster.site).values()
+    assert VICTORIAMETRICS.name not in installed_files(cluster.site)
     # status asks the store where it answers reads.
-    assert Endpoints.of_site(cluster.site).victoriametrics == "vmselect.fleet.lan:8481"
+    assert Endpoints.of_site(cluster.site).address("victoriametrics") == "vmselect.fleet.lan:8481"
 
 
 def test_the_pis_own_store_on_another_port_is_run_and_watched_there(tmp_path: Path) -> None:
@@ -88,8 +92,10 @@ def test_the_pis_own_store_on_another_port_is_run_and_watched_there(tmp_path: Pa
     assert unit_values(unit.text, "Container", "HealthCmd") == [
         "wget -q -O /dev/null http://127.0.0.1:9428/health"
     ]
-    (store,) = (s for s in monit.services(context.site) if s.name == "victoriametrics")
-    assert store.address == ("127.0.0.1", 9428)
+    assert VICTORIAMETRICS in here(context.site)
+    assert "check host victoriametrics with address 127.0.0.1\n    if failed port 9428 " in (
+        monit.checks(context.site)
+    )
     assert vector.config(context.site)["sinks"]["victoriametrics"]["endpoint"] == (
         "http://127.0.0.1:9428/api/v1/write"
     )
@@ -100,7 +106,8 @@ def test_the_pis_own_store_on_another_port_is_run_and_watched_there(tmp_path: Pa
 
 def test_another_machines_single_node_is_not_run_here(tmp_path: Path) -> None:
     context = _context(tmp_path, 'url = "http://vm.studio.lan:8428"')
-    assert victoriametrics_render.render(context) == []
+    assert VICTORIAMETRICS not in here(context.site)
+    assert not [f for f in render_all(context) if f.service == victoriametrics_render.NAME]
     assert vector.config(context.site)["sinks"]["victoriametrics"]["endpoint"] == (
         "http://vm.studio.lan:8428/api/v1/write"
     )

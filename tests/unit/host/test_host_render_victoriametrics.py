@@ -8,7 +8,7 @@ import pytest
 
 from sensor_bridge.checks.victoriametrics import rendered_flags, runnable_flags, unit_values
 from sensor_bridge.local.examples import example_context
-from sensor_bridge.render import RenderContext, RenderedFile, quadlets, victoriametrics
+from sensor_bridge.render import RenderContext, RenderedFile, victoriametrics
 from sensor_bridge.render.quadlets import Container, container_unit
 from sensor_bridge.site import VICTORIA_METRICS_VERSION, Storage
 
@@ -100,7 +100,3 @@ def test_container_unit_optional_keys() -> None:
     assert unit_values(text, "Container", "Network") == ["host"]
     assert unit_values(text, "Container", "Exec") == ["--config '/etc/x y.yaml'"]
     assert unit_values(text, "Container", "PublishPort") == []
-
-
-def test_quadlets_module_adds_no_file_of_its_own(context: RenderContext) -> None:
-    assert quadlets.render(context) == []

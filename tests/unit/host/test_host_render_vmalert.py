@@ -1,4 +1,4 @@
-"""vmalert's rules and quadlet, and the rendered rule unit tests' coverage."""
+"""The alert rules (``alerting``), vmalert's quadlet, and the rule unit tests' coverage."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sensor_bridge import alerts
+from sensor_bridge.alerting import alerts, promql, rules, runner, series
 from sensor_bridge.checks.victoriametrics import rendered_flags, unit_values
 from sensor_bridge.local.examples import example_context
-from sensor_bridge.render import RenderContext, vmalert, vmalert_tests
+from sensor_bridge.render import RenderContext, vmalert
 from sensor_bridge.site import Site
 
 
@@ -20,7 +20,7 @@ def context(tmp_path: Path) -> RenderContext:
 
 
 def _rules(site: Site) -> list[dict]:
-    return [rule for group in vmalert.rules(site)["groups"] for rule in group["rules"]]
+    return [rule for group in rules.rules(site)["groups"] for rule in group["rules"]]
 
 
 def test_every_alert_has_a_rule_with_its_labels_and_annotations(context: RenderContext) -> None:
@@ -52,7 +52,7 @@ def test_fahrenheit_converts_values_and_thresholds(tmp_path: Path) -> None:
         update={"alerts": context.site.alerts.model_copy(update={"temperature_unit": "F"})}
     )
     too_hot = next(r for r in _rules(site) if r["alert"] == alerts.FURNACE_TOO_HOT)
-    assert "* 1.8 + 32) > 2282" in too_hot["expr"]
+    assert ") * 9 / 5 + 32 > 2282" in too_hot["expr"]
     assert "2282 °F" in too_hot["annotations"]["description"]
 
 
@@ -68,21 +68,32 @@ def test_quadlet_latency_settings_and_state(context: RenderContext) -> None:
     assert "-external.label=studio=studio-1" in flags
 
 
-def test_rule_tests_cover_every_alert_firing_and_not(context: RenderContext) -> None:
-    files = vmalert_tests.test_files(context.site, "rules.yaml", day=False)
-    fired: set[str] = set()
-    quiet: set[str] = set()
+def test_rule_tests_cover_every_alert_firing_and_not_for_every_device(
+    context: RenderContext,
+) -> None:
+    site = context.site
+    files = runner.test_files(site, "rules.yaml", day=False)
+    fired: dict[str | None, set[str]] = {}
+    quiet: dict[str | None, set[str]] = {}
     for text in files.values():
         for test in yaml.safe_load(text)["tests"]:
+            # Device cases name their device last: "flame out fires (furnace-1)".
+            about = next((d.id for d in site.devices if test["name"].endswith(f"({d.id})")), None)
             for check in test["alert_rule_test"]:
-                (fired if check["exp_alerts"] else quiet).add(check["alertname"])
+                seen = fired if check["exp_alerts"] else quiet
+                seen.setdefault(about, set()).add(check["alertname"])
     everything = {*alerts.SHOP_ALERTS, *alerts.SYSTEM_ALERTS}
-    assert fired >= everything | {alerts.HEARTBEAT}
-    assert quiet >= everything
+    per_device = {r["alert"] for r in _rules(site) if alerts.DEVICE_LABEL in r["labels"]}
+    assert len(site.devices) > 1
+    for device in site.devices:
+        assert fired[device.id] >= per_device, device.id
+        assert quiet[device.id] >= per_device, device.id
+    assert set().union(*fired.values()) >= everything | {alerts.HEARTBEAT}
+    assert set().union(*quiet.values()) >= everything
 
 
 def test_values_notation() -> None:
-    assert vmalert_tests.encode([1, 2, 3, None, None, 0.05, 0.05, 2e10]) == (
+    assert series.encode([1, 2, 3, None, None, 0.05, 0.05, 2e10]) == (
         "1+1x2 _ _ 0.05+0x1 20000000000"
     )
 
@@ -107,13 +118,7 @@ def test_idle_hours_follow_the_site_time_zone(context: RenderContext) -> None:
         update={"alerts": context.site.alerts.model_copy(update={"timezone": "Europe/Berlin"})}
     )
     device = site.devices[0]
-    assert 'timezone_offset("Europe/Berlin")' in str(vmalert.idle_expr(site, device))
+    assert 'timezone_offset("Europe/Berlin")' in str(promql.idle_expr(site, device))
     # 1970-01-01 19:30 UTC is 20:30 in Berlin: idle from 20:00.
-    assert vmalert_tests.is_idle(site, device, 19 * 3600 + 1800)
-    assert not vmalert_tests.is_idle(site, device, 18 * 3600 + 1800)
-
-
-def test_service_down_covers_every_job_alloy_scrapes() -> None:
-    from sensor_bridge.render import alloy
-
-    assert set(vmalert.SERVICES) == set(alloy.JOBS) - {alloy.NODE_JOB}
+    assert series.is_idle(site, device, 19 * 3600 + 1800)
+    assert not series.is_idle(site, device, 18 * 3600 + 1800)

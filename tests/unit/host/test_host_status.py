@@ -1,4 +1,4 @@
-"""``sensor-bridge status`` without services: where it looks (the render constants), what
+"""``sensor-bridge status`` without services: where it looks (each service's renderer), what
 counts as deployed, the problems a report adds up to, its JSON and its screen; and the
 dashboards push's comparison of a generated dashboard with a stored one."""
 
@@ -15,6 +15,7 @@ import pytest
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.grafana import differences
 from sensor_bridge.local.examples import example_site
+from sensor_bridge.registry import NAMES
 from sensor_bridge.render import alertmanager, alloy, monit, quadlet_dir, vmalert
 from sensor_bridge.render import vector as vector_render
 from sensor_bridge.site import load_site
@@ -33,24 +34,27 @@ from sensor_bridge.status.report import (
     ServiceStatus,
     as_json,
 )
-from sensor_bridge.status.targets import SERVICES, Endpoints, Logins, deployed, installed_files
+from sensor_bridge.status.targets import Endpoints, Logins, deployed, installed_files
 from tests.support.cli import run
 
 
 def test_endpoints_are_where_the_rendered_configuration_listens(tmp_path: Path) -> None:
     site = load_site(example_site(tmp_path))
     endpoints = Endpoints.of_site(site)
-    assert endpoints.victoriametrics == "127.0.0.1:8428"
-    assert endpoints.vmalert == vmalert.LISTEN
-    assert endpoints.alertmanager == f"127.0.0.1:{site.alertmanager.port}"
-    assert endpoints.vector == vector_render.API_ADDRESS
-    assert endpoints.alloy == alloy.LISTEN
-    assert endpoints.monit == f"127.0.0.1:{monit.Options().httpd_port}"
+    assert set(endpoints.addresses) == set(NAMES)
+    assert endpoints.address("victoriametrics") == "127.0.0.1:8428"
+    assert endpoints.address("vmalert") == vmalert.LISTEN
+    assert endpoints.address("alertmanager") == f"127.0.0.1:{site.alertmanager.port}"
+    assert endpoints.address("vector") == vector_render.API_ADDRESS
+    assert endpoints.address("alloy") == alloy.LISTEN
+    assert endpoints.address("monit") == f"127.0.0.1:{monit.Options().httpd_port}"
     # The broker listens on every interface; it is asked on loopback.
-    assert endpoints.mosquitto == f"127.0.0.1:{site.broker.port}"
+    assert endpoints.address("mosquitto") == f"127.0.0.1:{site.broker.port}"
 
     moved = endpoints.moved({"vmalert": "127.0.0.1:9999"})
-    assert (moved.vmalert, moved.url("vmalert")) == ("127.0.0.1:9999", "http://127.0.0.1:9999")
+    assert moved.address("vmalert") == "127.0.0.1:9999"
+    assert moved.url("vmalert") == "http://127.0.0.1:9999"
+    assert moved.address("alertmanager") == endpoints.address("alertmanager")
     with pytest.raises(BridgeError, match="no service 'grafana'; services are mosquitto, "):
         endpoints.moved({"grafana": "127.0.0.1:3000"})
     with pytest.raises(BridgeError, match="vmalert=localhost: use HOST:PORT"):
@@ -90,7 +94,7 @@ def _report(**changes: object) -> Report:
     now = time.time()
     services = tuple(
         ServiceStatus(name, "127.0.0.1:1", UP if name != "alloy" else NOT_DEPLOYED, "1.0")
-        for name in SERVICES
+        for name in NAMES
     )
     device = DeviceStatus(
         id="furnace-1",
@@ -180,7 +184,7 @@ def test_each_kind_of_trouble_is_a_problem_in_plain_words() -> None:
 
 
 def test_no_alerting_service_anywhere_is_only_a_problem_when_one_is_deployed() -> None:
-    nothing = tuple(ServiceStatus(n, "127.0.0.1:1", NOT_DEPLOYED) for n in SERVICES)
+    nothing = tuple(ServiceStatus(n, "127.0.0.1:1", NOT_DEPLOYED) for n in NAMES)
     report = _report(services=nothing, alerts=Alerts(None))
     assert report.problems == ["no service of the pipeline is deployed here, and none answers"]
     some = (ServiceStatus("alertmanager", "127.0.0.1:1", DOWN, detail="connection refused"),)

@@ -1,8 +1,9 @@
-"""The rule unit tests' cases: for every alert, when it must fire and when it must not; the
-24-hour normal firing of the virtual furnace. ``vmalert_tests`` turns them into vmalert-tool files.
+"""The rules' unit tests: for every alert, when it must fire and when it must not; the 24-hour
+normal firing of the virtual furnace. ``runner`` writes them to vmalert-tool files.
 
-Device cases run on the site's first device (every device's rules are generated alike); each case
-starts from every device steady and the host healthy, then changes one thing.
+The device cases run for every device of the site (each has its own thresholds, schedule and
+name in the text); each case starts from every device steady and the host healthy, then changes
+one thing.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sensor_bridge import alerts
-from sensor_bridge.render import vmalert
-from sensor_bridge.render.vmalert_tests import (
+from sensor_bridge.alerting import alerts, durations, promql, rules, units
+from sensor_bridge.alerting.series import (
     DAY_S,
     FAST_STEP_S,
     LEAD_S,
@@ -24,21 +24,29 @@ from sensor_bridge.render.vmalert_tests import (
     Values,
     change,
     device_labels,
-    display,
     event_time,
     is_idle,
     normal_case,
     normal_temperature,
     rule_check,
-    seconds,
     series_key,
     set_between,
     set_from,
     values_between,
     values_from,
 )
+from sensor_bridge.registry import VECTOR
 from sensor_bridge.site import Device, Site
 from sensor_protocol.fields import FAULT_BITS
+
+
+def seconds(duration: str) -> int:
+    """Whole seconds: the cases step through time in them."""
+    return int(durations.seconds(duration))
+
+
+def display(site: Site, celsius: float) -> float:
+    return units.in_unit(celsius, site.alerts.temperature_unit)
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def flame_cases(scene: Scene) -> list[Case]:
     hold = seconds(thresholds.flame_out_for)
     event = scene.flame_start(seconds(thresholds.erratic_window) + 600)
     out = scene.case("flame out fires", event, hold + 60, step=FAST_STEP_S)
-    set_from(out, vmalert.FLAME, scene.labels, event, 0.05)
+    set_from(out, promql.FLAME, scene.labels, event, 0.05)
     flame_out = scene.expect.alert(alerts.FLAME_OUT, device=scene.device)
     scene.check(out, event - FAST_STEP_S, alerts.FLAME_OUT)
     scene.check(out, event, alerts.FLAME_OUT)
@@ -83,7 +91,7 @@ def flame_cases(scene: Scene) -> list[Case]:
     dip = scene.case("one dark sample is no flame out", event, hold + 60, step=FAST_STEP_S)
     change(
         dip,
-        vmalert.FLAME,
+        promql.FLAME,
         scene.labels,
         lambda v: values_between(dip, event, event + FAST_STEP_S, 0.05, v),
     )
@@ -95,7 +103,7 @@ def flame_cases(scene: Scene) -> list[Case]:
     erratic = scene.case("erratic flame fires", event, window + hold_erratic + 60)
     count = erratic.steps() - event // erratic.step_s
     swinging = [3.5 + swing * (1 if i % 2 else -1) for i in range(count)]
-    change(erratic, vmalert.FLAME, scene.labels, lambda v: v[: event // erratic.step_s] + swinging)
+    change(erratic, promql.FLAME, scene.labels, lambda v: v[: event // erratic.step_s] + swinging)
     scene.check(erratic, event + hold_erratic, alerts.FLAME_ERRATIC)
     scene.check(
         erratic,
@@ -104,7 +112,7 @@ def flame_cases(scene: Scene) -> list[Case]:
         scene.expect.alert(alerts.FLAME_ERRATIC, device=scene.device),
     )
     relit = scene.case("a flame that went out and was relit is not erratic", event, window + 60)
-    set_between(relit, vmalert.FLAME, scene.labels, event, event + 60, 0.05)
+    set_between(relit, promql.FLAME, scene.labels, event, event + 60, 0.05)
     for at in range(event + 60, event + window + 60, 30):
         scene.check(relit, at, alerts.FLAME_ERRATIC)
     return [out, dip, erratic, relit]
@@ -125,7 +133,7 @@ def temperature_cases(scene: Scene) -> list[Case]:
         event = event_time(site, device, idle=idle, length_s=max(hot_for, cold_for) + 60)
         step = STEP_S if event + cold_for + 60 <= SLOW_AFTER_S else SLOW_STEP_S
         too_hot = scene.case(f"too hot fires ({when} hours)", event, hot_for + 60, step=step)
-        set_from(too_hot, vmalert.TEMPERATURE, scene.labels, event, hot + 20)
+        set_from(too_hot, promql.TEMPERATURE, scene.labels, event, hot + 20)
         scene.check(too_hot, event + hot_for - 30, alerts.FURNACE_TOO_HOT)
         scene.check(
             too_hot,
@@ -139,13 +147,13 @@ def temperature_cases(scene: Scene) -> list[Case]:
         spike = scene.case(
             f"a short spike is not too hot ({when} hours)", event, hot_for + 60, step=step
         )
-        set_between(spike, vmalert.TEMPERATURE, scene.labels, event, event + hot_for // 2, hot + 20)
+        set_between(spike, promql.TEMPERATURE, scene.labels, event, event + hot_for // 2, hot + 20)
         scene.check(spike, event + hot_for + step, alerts.FURNACE_TOO_HOT)
         cases.append(spike)
         if cold is None:
             continue
         too_cold = scene.case(f"too cold fires ({when} hours)", event, cold_for + 60, step=step)
-        set_from(too_cold, vmalert.TEMPERATURE, scene.labels, event, cold - 20)
+        set_from(too_cold, promql.TEMPERATURE, scene.labels, event, cold - 20)
         scene.check(too_cold, event + cold_for - 30, alerts.FURNACE_TOO_COLD)
         scene.check(
             too_cold,
@@ -160,8 +168,8 @@ def temperature_cases(scene: Scene) -> list[Case]:
             off = scene.case(
                 f"a furnace turned off is not too cold ({when} hours)", event, cold_for + 60
             )
-            set_from(off, vmalert.TEMPERATURE, scene.labels, event, cold - 20)
-            set_from(off, vmalert.FLAME, scene.labels, event, 0.05)
+            set_from(off, promql.TEMPERATURE, scene.labels, event, cold - 20)
+            set_from(off, promql.FLAME, scene.labels, event, 0.05)
             scene.check(off, event + cold_for + step, alerts.FURNACE_TOO_COLD)
             cases.append(off)
     return cases
@@ -170,20 +178,20 @@ def temperature_cases(scene: Scene) -> list[Case]:
 def _silence_device(case: Case, scene: Scene, start: int, end: int | None = None) -> None:
     """No readings or health from the device from ``start`` (until ``end``)."""
     stop = case.length_s + case.step_s if end is None else end
-    names = [vmalert.TEMPERATURE, vmalert.FLAME, vmalert.SEQUENCE, vmalert.UPTIME]
-    names += [vmalert.DROPS, vmalert.CLOCK_VALID]
+    names = [promql.TEMPERATURE, promql.FLAME, promql.SEQUENCE, promql.UPTIME]
+    names += [promql.DROPS, promql.CLOCK_VALID]
     for name in names:
         set_between(case, name, scene.labels, start, stop, None)
     for fault, _ in FAULT_BITS:
         labels = {**scene.labels, "fault": fault}
-        set_between(case, vmalert.FAULT, labels, start, stop, None)
+        set_between(case, promql.FAULT, labels, start, stop, None)
 
 
 def _set_online(case: Case, scene: Scene, at_s: int, online: float) -> None:
     labels = scene.labels
     if scene.device.name:
         labels = {**labels, "device_name": scene.device.name}
-    key = series_key(vmalert.ONLINE, labels)
+    key = series_key(promql.ONLINE, labels)
     values = case.series[key]
     values[at_s // case.step_s] = online
 
@@ -204,7 +212,7 @@ def data_cases(scene: Scene) -> list[Case]:
         scene.expect.alert(alerts.NO_DATA, device=scene.device, value=1),
     )
     scene.check(offline, event + no_data_for + 120, alerts.PIPELINE_STALLED)
-    stalled_for = seconds(vmalert.STALLED_FOR)
+    stalled_for = seconds(rules.STALLED_FOR)
     stalled = scene.case("pipeline stalled: online, no data", event, no_data_for + stalled_for + 60)
     _silence_device(stalled, scene, event)
     # The last reading is one step before the event.
@@ -240,10 +248,10 @@ def device_system_cases(scene: Scene) -> list[Case]:
     labels = scene.labels
     cases = []
     fault = {**labels, "fault": "open_tc"}
-    hold = seconds(vmalert.FAULT_HOLD)
+    hold = seconds(rules.FAULT_HOLD)
     broken = scene.case("thermocouple fault fires", event, hold + 60, step=FAST_STEP_S)
-    set_from(broken, vmalert.FAULT, fault, event, 1)
-    set_from(broken, vmalert.TEMPERATURE, labels, event, None)
+    set_from(broken, promql.FAULT, fault, event, 1)
+    set_from(broken, promql.TEMPERATURE, labels, event, None)
     scene.check(broken, event + hold - 2 * FAST_STEP_S, alerts.THERMOCOUPLE_FAULT)
     scene.check(
         broken,
@@ -254,7 +262,7 @@ def device_system_cases(scene: Scene) -> list[Case]:
         ),
     )
     blip = scene.case("a fault for 10 s is no fault alert", event, hold + 60, step=FAST_STEP_S)
-    set_between(blip, vmalert.FAULT, fault, event, event + 10, 1)
+    set_between(blip, promql.FAULT, fault, event, event + 10, 1)
     for at in range(event, event + hold + 30, FAST_STEP_S):
         scene.check(blip, at, alerts.THERMOCOUPLE_FAULT)
     cases += [broken, blip]
@@ -262,7 +270,7 @@ def device_system_cases(scene: Scene) -> list[Case]:
     reboot = scene.case("a reboot fires", event, 120)
     change(
         reboot,
-        vmalert.UPTIME,
+        promql.UPTIME,
         labels,
         lambda v: (
             v[: event // reboot.step_s]
@@ -279,7 +287,7 @@ def device_system_cases(scene: Scene) -> list[Case]:
     planned = scene.case("a power-on reset is expected", event, 120)
     planned.series = dict(reboot.series)
     planned.put(
-        vmalert.UNEXPECTED_RESET,
+        promql.UNEXPECTED_RESET,
         labels,
         [None] * (event // planned.step_s)
         + [0.0]
@@ -288,9 +296,9 @@ def device_system_cases(scene: Scene) -> list[Case]:
     scene.check(planned, event + 30, alerts.DEVICE_REBOOTED)
     # Rebooting every minute: each health report says the same small uptime, never less.
     looping = scene.case("a node stuck rebooting fires from its births", event, 120)
-    set_from(looping, vmalert.UPTIME, labels, 0, 60.0)
+    set_from(looping, promql.UPTIME, labels, 0, 60.0)
     looping.put(
-        vmalert.UNEXPECTED_RESET,
+        promql.UNEXPECTED_RESET,
         labels,
         [None] * (event // looping.step_s)
         + [1.0]
@@ -306,22 +314,22 @@ def device_system_cases(scene: Scene) -> list[Case]:
     cases += [reboot, planned, looping]
 
     drops = scene.case("buffer drops fire", event, 120)
-    set_from(drops, vmalert.DROPS, labels, event, 5)
+    set_from(drops, promql.DROPS, labels, event, 5)
     scene.check(
         drops,
         event + 30,
         alerts.DEVICE_BUFFER_DROPPING,
         scene.expect.alert(alerts.DEVICE_BUFFER_DROPPING, device=scene.device, value=5),
     )
-    window = seconds(vmalert.DROP_WINDOW)
+    window = seconds(rules.DROP_WINDOW)
     steady = scene.case("old drops are not new drops", event, window + 60)
-    change(steady, vmalert.DROPS, labels, lambda v: [3.0] * len(v))
+    change(steady, promql.DROPS, labels, lambda v: [3.0] * len(v))
     scene.check(steady, event + window + 30, alerts.DEVICE_BUFFER_DROPPING)
     cases += [drops, steady]
 
-    clock_for = seconds(vmalert.CLOCK_FOR)
+    clock_for = seconds(rules.CLOCK_FOR)
     clock = scene.case("invalid clock fires", event, clock_for + 60)
-    set_from(clock, vmalert.CLOCK_VALID, labels, event, 0)
+    set_from(clock, promql.CLOCK_VALID, labels, event, 0)
     scene.check(clock, event + clock_for - 30, alerts.DEVICE_CLOCK_INVALID)
     scene.check(
         clock,
@@ -330,7 +338,7 @@ def device_system_cases(scene: Scene) -> list[Case]:
         scene.expect.alert(alerts.DEVICE_CLOCK_INVALID, device=scene.device),
     )
     synced = scene.case("a clock set within minutes is fine", event, clock_for + 60)
-    set_between(synced, vmalert.CLOCK_VALID, labels, event, event + 300, 0)
+    set_between(synced, promql.CLOCK_VALID, labels, event, event + 300, 0)
     scene.check(synced, event + clock_for + synced.step_s, alerts.DEVICE_CLOCK_INVALID)
     cases += [clock, synced]
     return cases
@@ -346,7 +354,7 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
     dead = normal_case("dead letters above normal fire", site, event + 120)
     dead_labels = {"studio": site.studio, "reason": "not_json"}
     limit = site.alerts.dead_letters_per_hour
-    set_from(dead, vmalert.DEAD_LETTERS, dead_labels, event, 5 * limit + 5)
+    set_from(dead, promql.DEAD_LETTERS, dead_labels, event, 5 * limit + 5)
     check(
         dead,
         event + 30,
@@ -356,35 +364,35 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
     few = normal_case("a few dead letters are normal", site, event + 120)
     change(
         few,
-        vmalert.DEAD_LETTERS,
+        promql.DEAD_LETTERS,
         dead_labels,
         lambda v: values_from(few, event, max(limit - 1, 0), v),
     )
     check(few, event + 30, alerts.DEAD_LETTERS)
     cases += [dead, few]
 
-    window = seconds(vmalert.SERVICE_DOWN_WINDOW) + seconds(vmalert.SERVICE_DOWN_FOR)
-    service = {"job": "vector", "instance": "127.0.0.1"}
+    window = seconds(rules.SERVICE_DOWN_WINDOW) + seconds(rules.SERVICE_DOWN_FOR)
+    service = {"job": VECTOR.name, "instance": "127.0.0.1"}
     down = normal_case("a service down fires", site, event + window + 60)
     set_from(down, "up", service, event, 0)
-    down_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: "vector"})
+    down_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: VECTOR.name})
     down_alert["labels"] = {**down_alert["labels"], **service}
     check(down, event + window - 2 * down.step_s, alerts.SERVICE_DOWN)
     check(down, event + window, alerts.SERVICE_DOWN, down_alert)
     blip = normal_case("one failed scrape is not down", site, event + window + 60)
     set_between(blip, "up", service, event, event + blip.step_s, 0)
     check(blip, event + window, alerts.SERVICE_DOWN)
-    gone_window = seconds(vmalert.SERVICE_ABSENT_WINDOW) + seconds(vmalert.SERVICE_DOWN_FOR)
+    gone_window = seconds(rules.SERVICE_ABSENT_WINDOW) + seconds(rules.SERVICE_DOWN_FOR)
     gone = normal_case("a service nobody scrapes fires", site, event + gone_window + 60)
     set_from(gone, "up", service, event, None)
-    gone_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: "vector"})
-    gone_alert["labels"] = {**gone_alert["labels"], "job": "vector"}
+    gone_alert = expect.alert(alerts.SERVICE_DOWN, labels={alerts.SERVICE_LABEL: VECTOR.name})
+    gone_alert["labels"] = {**gone_alert["labels"], "job": VECTOR.name}
     check(gone, event + gone_window, alerts.SERVICE_DOWN, gone_alert)
     # The first scrape lands within a minute of vmalert's start: absent until then.
     boot = normal_case(
         "a Pi booting after a long stop does not page", site, event + 120, FAST_STEP_S
     )
-    first_scrape = seconds(vmalert.SERVICE_DOWN_FOR) - 2 * boot.step_s
+    first_scrape = seconds(rules.SERVICE_DOWN_FOR) - 2 * boot.step_s
     set_between(boot, "up", service, 0, first_scrape, None)
     check(boot, first_scrape - boot.step_s, alerts.SERVICE_DOWN)
     check(boot, first_scrape + boot.step_s, alerts.SERVICE_DOWN)
@@ -400,7 +408,7 @@ def pi_cases(site: Site, expect: Expect) -> list[Case]:
     def check(case: Case, at: int, name: str, *firing: dict[str, Any]) -> None:
         case.checks.append(rule_check(at, name, expect.group(name), firing))
 
-    pi_for = seconds(vmalert.PI_FOR)
+    pi_for = seconds(rules.PI_FOR)
     disk_labels = {"mountpoint": "/", "fstype": "ext4", "device": "/dev/mmcblk0p2"}
     full = normal_case("a nearly full disk fires", site, event + pi_for + 60)
     free = site.alerts.disk_free_percent / 2
@@ -414,7 +422,7 @@ def pi_cases(site: Site, expect: Expect) -> list[Case]:
     check(full, event + pi_for - 30, alerts.DISK_NEARLY_FULL)
     check(full, event + pi_for + full.step_s, alerts.DISK_NEARLY_FULL, disk_alert)
 
-    hot_for = seconds(vmalert.PI_HOT_FOR)
+    hot_for = seconds(rules.PI_HOT_FOR)
     hot = normal_case("an overheating Pi fires", site, event + hot_for + 60)
     too_hot = site.alerts.pi_temperature_c + 5
     change(
@@ -471,8 +479,8 @@ def normal_day(site: Site, expect: Expect, seed: int = 1) -> Case:
             temperature.append(round(sample.hot_c, 2))
             flame.append(round(sample.flame_v, 3))
         labels = device_labels(site, device)
-        case.put(vmalert.TEMPERATURE, labels, temperature)
-        case.put(vmalert.FLAME, labels, flame)
+        case.put(promql.TEMPERATURE, labels, temperature)
+        case.put(promql.FLAME, labels, flame)
 
     case.exprs.append(
         {
@@ -496,11 +504,14 @@ def normal_day(site: Site, expect: Expect, seed: int = 1) -> Case:
 
 
 def cases(site: Site) -> list[Case]:
-    """Every event case, for the first device (the rules of every device are alike)."""
+    """Every event case: each device's, then the Pi's and its services'."""
     expect = Expect(site)
-    scene = Scene(site, site.devices[0], expect)
-    found = flame_cases(scene) + temperature_cases(scene) + data_cases(scene)
-    found += device_system_cases(scene) + host_cases(site, expect) + pi_cases(site, expect)
+    found = []
+    for device in site.devices:
+        scene = Scene(site, device, expect)
+        found += flame_cases(scene) + temperature_cases(scene) + data_cases(scene)
+        found += device_system_cases(scene)
+    found += host_cases(site, expect) + pi_cases(site, expect)
     heartbeat = normal_case("the heartbeat always fires", site, 60)
     heartbeat.checks.append(
         rule_check(

@@ -1,6 +1,6 @@
 """The alerts' names and routing labels, defined once.
 
-The rules (``render.vmalert``) name their alerts and set their labels from here, and
+The rules (``alerting.rules``) name their alerts and set their labels from here, and
 Alertmanager's routes and inhibitions (``render.alertmanager``) match on the same constants:
 a renamed alert can never silently fall out of its route or inhibition.
 

@@ -1,35 +1,25 @@
-"""The alert rules' unit tests (vmalert-tool's format), rendered from the site like the rules.
-
-The cases (``vmalert_cases``): for every alert a case where it must fire (and by when: the
-latest evaluation at which it must already be firing) and cases where it must not; a 24-hour
-normal firing of the virtual furnace (``virtual.furnace.FurnaceModel``, realistic noise and
-burner cycling, turned down in its idle hours) with no alert but the heartbeat; and an outage
-followed by backfill and live data, which must raise no flame-out or too-cold alert. This module
-holds what they are built from: series, expected alerts, the site's times, the file format.
+"""What the rules' unit tests (vmalert-tool's format) are built from: a case's series and the
+checks of what must (not) be firing when, the expected alerts as the rules write them, the site's
+times of day, and the devices and host in their normal state. ``cases`` builds the cases from
+these; ``runner`` writes them to files and runs vmalert-tool.
 
 vmalert-tool starts every series at time 0 (1970-01-01 00:00 UTC) and evaluates every group each
 ``evaluation_interval`` from there, so each case starts at a time of day when the device works
 (or idles) under the site's schedule, in the site's time zone. It queries with no evaluation
 delay: a real vmalert sees each sample ``storage.latency_offset`` later.
-
-``test_files(site, rules_file)`` returns ``{file name: YAML text}``; the cases run with the
-rules at ``rules_file``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
-from sensor_bridge import alerts
-from sensor_bridge.render import vmalert
+from sensor_bridge.alerting import alerts, durations, promql, rules
 from sensor_bridge.site import Device, Site
 from sensor_protocol.fields import FAULT_BITS
 
@@ -49,12 +39,6 @@ LEAD_S = 300
 
 Values = list[float | None]
 """One value per step of its case from time 0; None is a missing sample."""
-
-
-def seconds(duration: str) -> int:
-    number, unit = re.fullmatch(r"(\d+)(ms|s|m|h|d|w|y)", duration).groups()  # type: ignore[union-attr]
-    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31557600}
-    return int(int(number) * scale[unit])
 
 
 def _number(value: float) -> str:
@@ -148,7 +132,7 @@ class Expect:
         self.site = site
         self.rules = [
             (group["name"], rule)
-            for group in vmalert.rules(site)["groups"]
+            for group in rules.rules(site)["groups"]
             for rule in group["rules"]
         ]
 
@@ -223,11 +207,6 @@ def _utc_offset_s(site: Site) -> int:
     return int(delta.total_seconds()) if delta is not None else 0
 
 
-def _local_s(site: Site, clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 3600 + int(minutes) * 60
-
-
 def event_time(site: Site, device: Device, *, idle: bool, length_s: int) -> int:
     """The first time (s from 0, after LEAD_S of history) from which ``device`` works (or
     idles) for ``length_s``, lead included: cases end before the next schedule change."""
@@ -243,7 +222,7 @@ def is_idle(site: Site, device: Device, at_s: int) -> bool:
     if schedule is None:
         return False
     local = (at_s + _utc_offset_s(site)) % DAY_S
-    start, end = _local_s(site, schedule.start), _local_s(site, schedule.end)
+    start, end = durations.clock_seconds(schedule.start), durations.clock_seconds(schedule.end)
     return start <= local < end if start < end else local >= start or local < end
 
 
@@ -269,35 +248,35 @@ def steady_device(case: Case, site: Site, device: Device) -> None:
     labels = device_labels(site, device)
     steps = case.steps()
     case.put(
-        vmalert.TEMPERATURE,
+        promql.TEMPERATURE,
         labels,
         [
             normal_temperature(site, device, is_idle(site, device, i * case.step_s))
             for i in range(steps)
         ],
     )
-    case.constant(vmalert.FLAME, labels, 3.5)
-    case.put(vmalert.SEQUENCE, labels, [float(i) for i in range(steps)])
-    case.put(vmalert.UPTIME, labels, [float(600 + i * case.step_s) for i in range(steps)])
-    case.constant(vmalert.DROPS, labels, 0)
-    case.constant(vmalert.CLOCK_VALID, labels, 1)
+    case.constant(promql.FLAME, labels, 3.5)
+    case.put(promql.SEQUENCE, labels, [float(i) for i in range(steps)])
+    case.put(promql.UPTIME, labels, [float(600 + i * case.step_s) for i in range(steps)])
+    case.constant(promql.DROPS, labels, 0)
+    case.constant(promql.CLOCK_VALID, labels, 1)
     for fault, _ in FAULT_BITS:
-        case.constant(vmalert.FAULT, {**labels, "fault": fault}, 0)
+        case.constant(promql.FAULT, {**labels, "fault": fault}, 0)
     online = {**labels, "device_name": device.name} if device.name else labels
-    case.put(vmalert.ONLINE, online, [1.0] + [None] * (steps - 1))
+    case.put(promql.ONLINE, online, [1.0] + [None] * (steps - 1))
 
 
 def healthy_host(case: Case, site: Site) -> None:
     """Every service up and the Pi comfortable."""
-    for service in vmalert.SERVICES:
-        case.constant("up", {"job": service, "instance": "127.0.0.1"}, 1)
+    for service in rules.scraped(site):
+        case.constant("up", {"job": service.name, "instance": "127.0.0.1"}, 1)
     disk = {"mountpoint": "/", "fstype": "ext4", "device": "/dev/mmcblk0p2"}
     case.constant("node_filesystem_avail_bytes", disk, 20e9)
     case.constant("node_filesystem_size_bytes", disk, 60e9)
     case.constant("node_thermal_zone_temp", {"zone": "0", "type": "cpu-thermal"}, 55)
     case.constant("node_memory_MemAvailable_bytes", {}, 3e9)
     case.constant("node_memory_MemTotal_bytes", {}, 4e9)
-    case.constant(vmalert.DEAD_LETTERS, {"studio": site.studio, "reason": "not_json"}, 0)
+    case.constant(promql.DEAD_LETTERS, {"studio": site.studio, "reason": "not_json"}, 0)
 
 
 def normal_case(name: str, site: Site, length_s: int, step_s: int = STEP_S) -> Case:
@@ -340,38 +319,3 @@ def set_between(
     """Series ``name{labels}`` of ``case`` reads ``value`` from ``start`` until ``end``."""
     key = series_key(name, labels)
     case.series[key] = values_between(case, start, end, value, case.series[key])
-
-
-def display(site: Site, celsius: float) -> float:
-    return celsius * 1.8 + 32 if site.alerts.temperature_unit == "F" else celsius
-
-
-DAY_FILE = "alerts-test-24h.yaml"
-
-
-def test_files(site: Site, rules_file: str, *, day: bool = True) -> dict[str, str]:
-    """``{file name: vmalert-tool test file}``: the event cases (one file per evaluation
-    interval), and the 24-hour firing."""
-    from sensor_bridge.render.vmalert_cases import cases, normal_day
-
-    found = cases(site)
-    files = {
-        f"alerts-test-{step}s.yaml": _file(
-            rules_file, step, [case for case in found if case.step_s == step]
-        )
-        for step in sorted({case.step_s for case in found})
-    }
-    if day:
-        files[DAY_FILE] = _file(rules_file, DAY_STEP_S, [normal_day(site, Expect(site))])
-    return files
-
-
-def _file(rules_file: str, interval_s: int, found: Iterable[Case]) -> str:
-    data = {
-        "rule_files": [rules_file],
-        "evaluation_interval": f"{interval_s}s",
-        "tests": [case.test() for case in found],
-    }
-    header = "# Rendered by sensor-bridge from the site file: the alert rules' unit tests.\n"
-    text: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1 << 16)
-    return header + text
