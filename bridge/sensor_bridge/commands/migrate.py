@@ -12,15 +12,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sensor_bridge.commands import site_option
+from sensor_bridge.commands import EXIT_INTERRUPTED, site_option
 
 if TYPE_CHECKING:
     from sensor_bridge.migrate.mapping import NameMap
     from sensor_bridge.migrate.plan import Plan
     from sensor_bridge.site import Site
-
-INTERRUPTED_EXIT = 130
-"""What a shell reports for Ctrl-C."""
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -194,7 +191,7 @@ def _copy(
             "run the same command again to resume",
             err=True,
         )
-        raise SystemExit(INTERRUPTED_EXIT) from None
+        raise SystemExit(EXIT_INTERRUPTED) from None
     if progress.failed is not None:
         click.echo("fix the cause and run the same command again to resume", err=True)
         raise SystemExit(1)

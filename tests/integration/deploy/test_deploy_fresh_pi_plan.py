@@ -20,8 +20,6 @@ from sensor_bridge.local.examples import example_site
 from sensor_bridge.site import load_secrets, load_site
 from tests.integration.deploy.pyinfra_runs import BOOKWORM, DEPLOY, TRIXIE, Run, pyinfra
 
-pytestmark = pytest.mark.integration
-
 APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get -y"
 SYSTEM_UNITS = (
     "mosquitto.service",

@@ -12,8 +12,6 @@ from sensor_bridge.checks import victoriametrics as check_victoriametrics
 from sensor_bridge.local.examples import example_site
 from tests.support.cli import broker_and_storage_only, run
 
-pytestmark = pytest.mark.integration
-
 CONF = "etc/mosquitto/conf.d/sensor-pipeline.conf"
 
 

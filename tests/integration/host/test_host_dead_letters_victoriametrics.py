@@ -17,8 +17,6 @@ from tests.support import dead_letters as history
 from tests.support import remote_write
 from tests.support.remote_write import Series
 
-pytestmark = pytest.mark.integration
-
 MINUTE_MS = 60_000
 
 

@@ -41,7 +41,7 @@ from sensor_bridge.render import victoriametrics
 from sensor_bridge.site import load_site
 from tests.support.cli import run
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 STUDIO = "studio-1"
 LOGIN = ("legacy-admin", "legacy-secret")
