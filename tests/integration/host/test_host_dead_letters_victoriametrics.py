@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge.local import remote_write
 from sensor_bridge.local.examples import example_context
+from sensor_bridge.local.remote_write import Series
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, victoriametrics
 from tests.support import dead_letters as history
-from tests.support import remote_write
-from tests.support.remote_write import Series
 
 MINUTE_MS = 60_000
 
