@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 import click
 
+from sensor_bridge.commands import EXIT_USAGE
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.virtual import handoff as handoffs
 from sensor_bridge.virtual.allocations import AllocationProbe
@@ -42,7 +43,6 @@ from sensor_bridge.virtual.settings import SettingValue, load_settings
 from sensor_bridge.virtual.thermocouple import BY_NAME
 from sensor_bridge.virtual.wdt import WatchdogMonitor
 
-EXIT_USAGE = 2
 PROG = "python -m sensor_bridge.virtual"
 PARENT_POLL_S = 0.5
 
