@@ -1,5 +1,5 @@
-"""What every test run states first: which pipeline the tests that need one run. And which
-directories a plain run leaves out."""
+"""What every test run states first: which pipeline the tests that need one run. Which
+directories a plain run leaves out. And each test's marker, from its directory."""
 
 from pathlib import Path
 
@@ -7,7 +7,11 @@ import pytest
 
 from sensor_bridge.local.pipeline import VectorPipeline
 
-HIL_DIR = Path(__file__).parent / "hil"
+TESTS_DIR = Path(__file__).parent
+HIL_DIR = TESTS_DIR / "hil"
+TIERS = ("unit", "integration", "system", "hil")
+"""Directories under tests/ whose name is their tests' marker (registered in pyproject.toml):
+`pytest -m unit`, `-m "not system"`."""
 
 
 def pytest_report_header() -> str:
@@ -22,3 +26,12 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if collection_path == HIL_DIR and not config.getoption("port", default=None):
         return True
     return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tryfirst: before -m deselects by marker.
+    for item in items:
+        tier = item.path.relative_to(TESTS_DIR).parts[0]
+        if tier in TIERS:
+            item.add_marker(tier)

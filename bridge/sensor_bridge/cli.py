@@ -1,9 +1,13 @@
-"""``sensor-bridge``: the host's command line.
+"""``sensor-bridge``: the host's command line, and the one command for everything else a
+user runs (the bundle, the demo, the virtual board).
 
 Each subcommand lives in its own module under ``sensor_bridge.commands`` and is imported only
 when it runs (or when ``--help`` lists it), and imports its own heavy dependencies inside its
-body: ``sensor-bridge --help`` stays instant on a Pi. A ``BridgeError`` (a problem the user can
-fix) prints its one line and exits 2, never a traceback.
+body: ``sensor-bridge --help`` stays instant on a Pi.
+
+Every subcommand exits the same way (0, 1, ``EXIT_USAGE``, ``EXIT_INTERRUPTED``: the
+comments in ``sensor_bridge.commands`` say when). On a usage error or a ``BridgeError`` one line on
+stderr names the problem and the fix, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 import click
 
 from sensor_bridge.__about__ import __version__
+from sensor_bridge.commands import EXIT_INTERRUPTED, EXIT_USAGE
 from sensor_bridge.errors import BridgeError
 
 # command name -> "module:attribute" under sensor_bridge.commands
@@ -27,8 +32,10 @@ COMMANDS = {
     "dashboards": "dashboards:dashboards",
     "deploy": "deploy:deploy",
     "provision": "provision:provision",
+    "bundle": "bundle:bundle",
     "console": "console:console",
     "virtual-board": "virtual_board:virtual_board",
+    "demo": "demo:demo",
 }
 
 
@@ -52,10 +59,25 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except BridgeError as error:
             click.echo(f"sensor-bridge: {error}", err=True)
-            ctx.exit(2)
+            ctx.exit(EXIT_USAGE)
+        except click.UsageError as error:
+            # click would print the usage and a hint on three more lines.
+            path = (error.ctx or ctx).command_path
+            message = error.format_message().rstrip(".")
+            click.echo(f"{path}: {message}; see '{path} --help'", err=True)
+            ctx.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("sensor-bridge: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
-@click.group(cls=LazyGroup)
+@click.group("sensor-bridge", cls=LazyGroup)
 @click.version_option(__version__, prog_name="sensor-bridge")
 def main() -> None:
-    """Render and check the Raspberry Pi's services from one site file."""
+    """Furnace monitoring from one command: the Pi's services rendered, checked and deployed
+    from one site file; a board's CIRCUITPY tree; the virtual board; the whole pipeline as a
+    local demo.
+
+    Exit status: 0 done or healthy, 1 a problem found, 2 something to fix first (one line
+    says what), 130 interrupted.
+    """

@@ -273,10 +273,7 @@ def provision(
     device = site.device(device_id)
     settings = render_settings(site, secrets, device_id).encode("utf-8")
     boot = check_drive(drive, device.id, device.board, force)
-    try:
-        line = bundle.release_line(boot, circuitpython, drive)
-    except bundle.RefusedError as error:
-        raise BridgeError(str(error)) from None
+    line = bundle.release_line(boot, circuitpython, drive)
     try:
         tree = bundle.build(device.board, line)
     except bundle.BundleError as error:

@@ -54,3 +54,8 @@ def readings(recorder: Recorder, channel: str) -> list[tuple[Message, dict[str, 
 
 def boot_line(board: VirtualBoardProcess, timeout: float = 30.0) -> str:
     return board.wait_for(r" INFO boot ", timeout)
+
+
+def boots(board: VirtualBoardProcess) -> int:
+    """How many times the firmware has booted on ``board`` so far."""
+    return sum(" INFO boot " in line for line in board.lines)

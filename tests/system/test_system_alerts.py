@@ -37,7 +37,7 @@ from tests.system.chain import (
     system_context,
 )
 
-pytestmark = [pytest.mark.system, pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 FLAME, FAULTY, REBOOTED = "flame", "faulty", "rebooted"
 FLAME_PERIOD_S = 5

@@ -40,7 +40,7 @@ from tests.system.chain import (
     wait_stored,
 )
 
-pytestmark = [pytest.mark.system, pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 STEADY, RESTARTED, AWAY = "steady", "restarted", "away"
 READINGS_BETWEEN_RESTARTS = 3

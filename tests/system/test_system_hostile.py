@@ -45,7 +45,7 @@ from tests.system.chain import (
 )
 from tests.system.sockets import PROC, children, is_loopback, listeners
 
-pytestmark = [pytest.mark.system, pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 HEALTHY, FLOODER, VICTIM = "healthy", "flooder", "victim"
 FLOOD_SIZE = 10_000

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sensor_bridge.commands import SingleNodeUrl, site_option
+from sensor_bridge.commands import EXIT_INTERRUPTED, SingleNodeUrl, site_option
 from sensor_bridge.store.urls import StoreUrls
 
 if TYPE_CHECKING:
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from sensor_bridge.migrate.plan import Plan
     from sensor_bridge.site import Site
     from sensor_bridge.store.client import Store
-
-INTERRUPTED_EXIT = 130
-"""What a shell reports for Ctrl-C."""
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -197,7 +194,7 @@ def _copy(
             "run the same command again to resume",
             err=True,
         )
-        raise SystemExit(INTERRUPTED_EXIT) from None
+        raise SystemExit(EXIT_INTERRUPTED) from None
     if progress.failed is not None:
         click.echo("fix the cause and run the same command again to resume", err=True)
         raise SystemExit(1)

@@ -1,6 +1,7 @@
 """The virtual board: emulated CircuitPython hardware that boots a real CIRCUITPY tree.
 
-One process is one board. ``python -m sensor_bridge.virtual --drive DIR`` installs fake
+One process is one board (``sensor-bridge virtual-board`` starts one for a user; the
+process is ``python -m sensor_bridge.virtual --drive DIR``). It installs fake
 ``board``/``busio``/``digitalio``/``analogio``/``microcontroller``/``supervisor``/``wifi``/
 ``socketpool``/``rtc``/``watchdog``/``neopixel_write`` modules and a ``time`` that follows a
 virtual clock, then runs ``DIR/code.py`` as ``__main__``, as CircuitPython would.

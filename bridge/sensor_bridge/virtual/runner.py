@@ -11,7 +11,6 @@ With ``--console-fd`` the console is a pseudo-terminal that behaves as CircuitPy
 console (``serial_console``): Ctrl-C, the REPL, soft reboots.
 """
 
-import argparse
 import importlib
 import io
 import os
@@ -20,17 +19,22 @@ import threading
 import time as _real_time
 import types
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NoReturn
 
+import click
+
+from sensor_bridge.commands import EXIT_USAGE
+from sensor_bridge.errors import BridgeError
 from sensor_bridge.virtual import handoff as handoffs
 from sensor_bridge.virtual.allocations import AllocationProbe
 from sensor_bridge.virtual.clock import VirtualClock
 from sensor_bridge.virtual.commands import Commands
 from sensor_bridge.virtual.control_server import ControlServer
-from sensor_bridge.virtual.enums import member
 from sensor_bridge.virtual.hardware import BootInfo, VirtualBoard
 from sensor_bridge.virtual.install import install_circuitpython
-from sensor_bridge.virtual.modules import NextRun, SafeModeReason, build_modules
+from sensor_bridge.virtual.modules import NextRun, build_modules
+from sensor_bridge.virtual.options import board_options, check
 from sensor_bridge.virtual.pins import board_spec
 from sensor_bridge.virtual.program import run_program
 from sensor_bridge.virtual.scenario import ScenarioRunner, load_scenario
@@ -39,69 +43,32 @@ from sensor_bridge.virtual.settings import SettingValue, load_settings
 from sensor_bridge.virtual.thermocouple import BY_NAME
 from sensor_bridge.virtual.wdt import WatchdogMonitor
 
-EXIT_USAGE = 2
-ENGINES = ("cpython", "vm")
+PROG = "python -m sensor_bridge.virtual"
 PARENT_POLL_S = 0.5
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m sensor_bridge.virtual",
-        description="Boot a CIRCUITPY tree (code.py, lib/) on emulated CircuitPython hardware.",
-    )
-    parser.add_argument("--drive", required=True, help="the CIRCUITPY directory")
-    parser.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="cpython",
-        help="cpython: the program on this interpreter with fake modules (fast, any --speed); "
-        "vm: the program on CircuitPython's own VM with the board's heap, in real time",
-    )
-    parser.add_argument(
-        "--free-heap",
-        type=int,
-        metavar="BYTES",
-        help="vm engine: gc.mem_free() at the start of code.py (default: the board's figure)",
-    )
-    parser.add_argument("--board", help="board id (default: the one in DRIVE/lib/boards/)")
-    parser.add_argument("--speed", type=float, default=1.0, help="virtual seconds per second")
-    parser.add_argument("--state-dir", help="nvm and run state (default: DRIVE/.virtual)")
-    parser.add_argument("--control", help="path of the control Unix socket")
-    parser.add_argument("--scenario", help="JSON list of {at_s, cmd} events")
-    parser.add_argument("--watchdog", choices=("fail", "reset"), default="reset")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the furnace and noise")
-    parser.add_argument("--epoch", type=float, help="wall clock at power-on, Unix seconds")
-    parser.add_argument("--no-ntp", action="store_true", help="start with NTP not answering")
-    parser.add_argument("--safe-mode", metavar="REASON", help="boot in safe mode (safemode.py)")
-    parser.add_argument(
-        "--trace-allocations",
-        action="store_true",
-        help="measure allocations per loop iteration (tracemalloc; slows the run)",
-    )
-    parser.add_argument(
-        "--console-fd",
-        type=int,
-        help="serve the console on this pseudo-terminal (master side) as CircuitPython's USB "
-        "console: Ctrl-C, the REPL, Ctrl-D (sensor-bridge virtual-board passes it)",
-    )
-    args = parser.parse_args(argv)
-    if args.speed <= 0:
-        parser.error("--speed must be > 0")
-    if args.engine == "vm":
-        for refused, why in (
-            (args.speed != 1, "--speed: the vm engine runs in real time; leave --speed at 1"),
-            (args.console_fd is not None, "--console-fd: the vm engine has no serial console"),
-            (args.trace_allocations, "--trace-allocations: the vm engine has the VM's own gc"),
-        ):
-            if refused:
-                parser.error(f"{why} (or use --engine cpython)")
-    elif args.free_heap is not None:
-        parser.error("--free-heap sizes the vm engine's heap: add --engine vm")
-    if args.safe_mode is not None:
-        try:
-            member(SafeModeReason, args.safe_mode)
-        except KeyError:
-            parser.error(f"--safe-mode: unknown SafeModeReason {args.safe_mode!r}")
+@click.command()
+@board_options
+@click.option(
+    "--console-fd",
+    type=int,
+    metavar="FD",
+    help="Serve the console on this pseudo-terminal (master side) as CircuitPython's USB "
+    "console: Ctrl-C, the REPL, Ctrl-D (sensor-bridge virtual-board passes it). Default: the "
+    "program's output on stdout.",
+)
+def _board(**options: Any) -> SimpleNamespace:
+    """Boot a CIRCUITPY tree (code.py, lib/) on emulated CircuitPython hardware: one process
+    is one board. Users start it with `sensor-bridge virtual-board`."""
+    console = None if options["console_fd"] is None else "--console-fd"
+    check(options, console)
+    return SimpleNamespace(**options)
+
+
+def parse_args(argv: list[str]) -> SimpleNamespace:
+    """The board's options; click.UsageError on a bad one, click's Exit after ``--help``."""
+    with _board.make_context(PROG, list(argv)) as ctx:
+        args: SimpleNamespace = _board.invoke(ctx)
     return args
 
 
@@ -115,39 +82,38 @@ def detect_board(drive: Path) -> str:
         }
     )
     if len(found) != 1:
-        raise SystemExit(
-            f"VIRTUAL cannot tell the board from {drive / 'lib' / 'boards'} "
+        raise click.UsageError(
+            f"cannot tell the board from {drive / 'lib' / 'boards'} "
             f"(found {found or 'none'}): pass --board"
         )
     return found[0]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Boot the board (this never returns once it runs); the exit status of a refusal."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)
-    drive = Path(args.drive).resolve()
-    if not drive.is_dir():
-        print(f"VIRTUAL no drive at {drive}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.engine == "vm":
-        from sensor_bridge.circuitpython_tools import CircuitPythonToolError
-        from sensor_bridge.virtual.vm.engine import VmRunner
+    try:
+        args = parse_args(argv)
+        if args.engine == "vm":
+            from sensor_bridge.virtual.vm.engine import VmRunner
 
-        try:
-            runner: Runner = VmRunner(args, argv, drive)
-        except CircuitPythonToolError as error:
-            print(f"VIRTUAL {error}", file=sys.stderr)
-            return EXIT_USAGE
-    else:
-        runner = Runner(args, argv, drive)
+            runner: Runner = VmRunner(args, argv, args.drive)
+        else:
+            runner = Runner(args, argv, args.drive)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except (click.UsageError, BridgeError) as error:
+        message = error.format_message() if isinstance(error, click.UsageError) else error
+        print(f"VIRTUAL {message}", file=sys.stderr)
+        return EXIT_USAGE
     runner.boot()
 
 
 class Runner:
-    def __init__(self, args: argparse.Namespace, argv: list[str], drive: Path) -> None:
+    def __init__(self, args: SimpleNamespace, argv: list[str], drive: Path) -> None:
         self._args = args
         self._argv = argv
         self._drive = drive

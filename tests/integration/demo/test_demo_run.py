@@ -1,4 +1,4 @@
-"""`python -m sensor_bridge.demo` end to end, as a user runs it: the real stack, two virtual
+"""`sensor-bridge demo` end to end, as a user runs it: the real stack, two virtual
 furnaces, a flame out paged to the owner; every process gone afterwards, also after Ctrl-C.
 
 Every process the demo starts has the run's temp dir in its command line (the temp dir is
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 READINGS = re.compile(r"^readings (\S+): published (\d+), stored (\d+)", re.MULTILINE)
 FLAME_OUT_PAGED = re.compile(
@@ -48,7 +48,7 @@ def _start_demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     temp = tmp_path / "tmp"
     temp.mkdir()
     return subprocess.Popen(
-        [sys.executable, "-m", "sensor_bridge.demo", "--out", str(tmp_path / "out"), *args],
+        [sys.executable, "-m", "sensor_bridge", "demo", "--out", str(tmp_path / "out"), *args],
         env={**os.environ, "TMPDIR": str(temp)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -22,8 +22,6 @@ from sensor_bridge.site import load_secrets, load_site
 from sensor_bridge.store.urls import DEFAULT_URL
 from tests.integration.deploy.pyinfra_runs import BOOKWORM, DEPLOY, TRIXIE, Run, pyinfra
 
-pytestmark = pytest.mark.integration
-
 APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get -y"
 SYSTEM_UNITS = (*(service.unit for service in SERVICES if not service.user), "chrony.service")
 

@@ -20,7 +20,7 @@ from sensor_bridge.site import load_secrets, load_site
 from sensor_bridge.tree import file_mode, render_site
 from tests.integration.deploy.pyinfra_runs import ROLLBACK, deploy_on_root, staging_root
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 RULES = "home/sensor/.config/sensor-pipeline/vmalert/rules.yaml"
 FURNACE_DASHBOARD = "home/sensor/.config/sensor-pipeline/dashboards/furnace.json"

@@ -26,7 +26,7 @@ from sensor_bridge.tree import write_tree
 from sensor_bridge.virtual.control import VirtualBoardControl
 from tests.integration.hil.broker_switch import BrokerSwitch
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 FEATHER_S3 = "adafruit_feather_esp32s3_4mbflash_2mbpsram"
 SETTINGS = {"SAMPLE_PERIOD_S": 1, "KEEPALIVE_S": 5, "HEALTH_PERIOD_S": 10, "PRODUCTION": 1}

@@ -15,7 +15,7 @@ from sensor_bridge.checks.process import free_port
 from tests.hil.serial_board import CTRL_A, CTRL_B, CTRL_D, BoardError, SerialBoard
 from tests.support.node import PICO_W, make_drive
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 BANNER = "Adafruit CircuitPython 10.0.3 on 2025-10-17; Raspberry Pi Pico W with rp2040"
 

@@ -26,7 +26,7 @@ from sensor_bridge.render import RenderContext, alertmanager
 from sensor_bridge.site import Thresholds
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 LIT_V, DARK_V = 3.5, 0.05
 SAMPLE_PERIOD_S = 1.0

@@ -20,7 +20,7 @@ from sensor_bridge.render import RenderedFile, victoriametrics, vmalert
 from sensor_bridge.tree import write_tree
 from tests.support.cli import run
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def test_rule_unit_tests_pass_with_vmalert_tool(tmp_path: Path) -> None:

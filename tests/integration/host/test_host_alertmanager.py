@@ -29,8 +29,6 @@ from sensor_bridge.tree import write_tree
 from tests.support.cli import run
 from tests.support.trees import replaced
 
-pytestmark = pytest.mark.integration
-
 STUDIO = "studio-1"
 ARRIVAL_TIMEOUT_S = 10.0
 

@@ -22,8 +22,6 @@ from sensor_bridge.tree import write_tree
 from tests.support.recorder import Message, Recorder
 from tests.support.trees import replaced
 
-pytestmark = pytest.mark.integration
-
 CONNECTED = "$SYS/broker/clients/connected"
 UPTIME = "$SYS/broker/uptime"
 # The broker publishes its tree at start (retained, before anyone connects), then every

@@ -20,8 +20,6 @@ from sensor_bridge.site import VICTORIA_METRICS_VERSION, TlsListener
 from sensor_bridge.tree import write_tree
 from tests.support.trees import replaced
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def files(tmp_path: Path) -> list[RenderedFile]:

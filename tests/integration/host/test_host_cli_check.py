@@ -15,8 +15,6 @@ from sensor_bridge.site import load_site
 from sensor_bridge.store.urls import DEFAULT_URL
 from tests.support.cli import broker_and_storage_only, run
 
-pytestmark = pytest.mark.integration
-
 CONF = "etc/mosquitto/conf.d/sensor-pipeline.conf"
 
 

@@ -33,8 +33,6 @@ from tests.support.cloud_standin import CloudStandIn, Sample
 from tests.support.recorder import DevicePublisher
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.integration
-
 HOUR_S = 3600
 PERIOD_S = 5
 TIMEOUT_S = 60.0

@@ -21,8 +21,6 @@ from sensor_bridge.render import RenderContext, dashboards
 from sensor_bridge.site import load_secrets, load_site
 from tests.support.cli import run
 
-pytestmark = pytest.mark.integration
-
 TOKEN = "glsa_test-token"
 UIDS = ["furnace-studio-1", "devices-studio-1", "pipeline-studio-1"]
 FOLDER = "sensor-pipeline-studio-1"

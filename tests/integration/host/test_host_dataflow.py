@@ -26,8 +26,6 @@ from sensor_protocol.topics import STATUS, build_topic
 from tests.support.cli import run
 from tests.support.recorder import DevicePublisher
 
-pytestmark = pytest.mark.integration
-
 FRESH_S = 5
 STALE_S = 600
 """Older than the example site's monit.stale_after (1m)."""

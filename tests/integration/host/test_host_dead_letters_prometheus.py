@@ -18,8 +18,6 @@ from sensor_bridge.local.tools import require_tool
 from sensor_bridge.site import Site
 from tests.support import dead_letters as history
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def site(tmp_path: Path) -> Site:

@@ -16,8 +16,6 @@ from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderContext, victoriametrics
 from tests.support import dead_letters as history
 
-pytestmark = pytest.mark.integration
-
 MINUTE_MS = 60_000
 
 

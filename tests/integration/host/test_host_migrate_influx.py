@@ -43,7 +43,7 @@ from sensor_bridge.store.client import Store
 from sensor_bridge.store.urls import single_node
 from tests.support.cli import run
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 STUDIO = "studio-1"
 LOGIN = ("legacy-admin", "legacy-secret")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import pytest
-
 from sensor_bridge.checks import FAILED, OK
 from sensor_bridge.checks import monit as check_monit
 from sensor_bridge.checks.process import Service, free_port
@@ -16,8 +14,6 @@ from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import monit
 from sensor_bridge.tree import write_tree
-
-pytestmark = pytest.mark.integration
 
 WAIT_S = 15.0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from sensor_bridge.render import RenderContext, mosquitto
 from sensor_bridge.tree import write_tree
 from sensor_protocol.topics import TELEMETRY, build_topic, device_filter
 from tests.support.recorder import DevicePublisher, Message, Recorder
-
-pytestmark = pytest.mark.integration
+from tests.support.waiting import stays_true
 
 PASSWORDS = {
     "furnace-1": "change-me-furnace-1",
@@ -130,8 +128,7 @@ def test_device_reads_nothing(broker: RenderedMosquitto, context: RenderContext)
             pipeline.wait_for(lambda m: m.text == "reading", TIMEOUT_S)
         finally:
             device.close()
-        time.sleep(SETTLE_S)
-        assert spy.messages == []
+        stays_true(lambda: spy.messages == [], SETTLE_S, "the device account reads nothing")
 
 
 def test_pipeline_receives_every_devices_telemetry(

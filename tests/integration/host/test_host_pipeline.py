@@ -5,7 +5,6 @@ contract's metrics; the rest are counted dead letters."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,8 +26,7 @@ from sensor_bridge.tree import write_tree
 from sensor_protocol import topics
 from sensor_protocol.fields import METRIC_NAMESPACE
 from tests.support.recorder import DevicePublisher
-
-pytestmark = pytest.mark.integration
+from tests.support.waiting import wait_until
 
 TIMEOUT_S = 20.0
 DEAD_LETTERS = f"{METRIC_NAMESPACE}_{DEAD_LETTER_METRIC}"
@@ -80,10 +78,7 @@ def _samples(store: VictoriaMetrics) -> set[tuple[str, frozenset[tuple[str, str]
 
 
 def _wait(check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while not check():
-        assert time.monotonic() < deadline, "the pipeline did not deliver in time"
-        time.sleep(0.2)
+    wait_until(check, TIMEOUT_S, "the pipeline delivered")
 
 
 def _stored(event: dict[str, Any]) -> tuple[str, frozenset[tuple[str, str]], int, float]:

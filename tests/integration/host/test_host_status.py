@@ -43,8 +43,6 @@ from sensor_protocol.topics import STATUS, build_topic
 from tests.support.cli import run
 from tests.support.recorder import DevicePublisher
 
-pytestmark = pytest.mark.integration
-
 FURNACE = "furnace-1"
 GLORY_HOLE = "glory-hole"
 

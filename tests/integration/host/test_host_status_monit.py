@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from sensor_bridge.checks.process import Service, free_port
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
@@ -19,8 +17,6 @@ from sensor_bridge.status.services import Ask
 from sensor_bridge.status.targets import Logins
 from sensor_bridge.tree import write_tree
 from tests.support.cli import run
-
-pytestmark = pytest.mark.integration
 
 WAIT_S = 10.0
 

@@ -19,8 +19,6 @@ from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderedFile, victoriametrics
 from sensor_bridge.store.client import Store, StoreError
 
-pytestmark = pytest.mark.integration
-
 LABELS = {"__name__": "furnace_furnace_temp", "studio": "studio-1", "device": "furnace-1"}
 
 

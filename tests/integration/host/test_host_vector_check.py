@@ -25,8 +25,6 @@ from sensor_bridge.site import VECTOR_VERSION
 from sensor_bridge.tree import write_tree
 from tests.support.trees import replaced
 
-pytestmark = pytest.mark.integration
-
 YAML = "home/sensor/.config/sensor-pipeline/vector/vector.yaml"
 TESTS = "home/sensor/.config/sensor-pipeline/vector/tests.yaml"
 TMPFILES = "home/sensor/.config/user-tmpfiles.d/sensor-pipeline-vector.conf"

@@ -21,8 +21,6 @@ from sensor_protocol.fields import (
     full_metric_name,
 )
 
-pytestmark = pytest.mark.integration
-
 STUDIO = "studio-1"
 DEVICES = ("furnace-1", "glory-hole")
 CONTRACT_NAMES = sorted(

@@ -12,15 +12,13 @@ from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import sample_time_ms
 from tests.support.node import PICO_W, make_drive, readings, topic
 from tests.support.recorder import Recorder
+from tests.support.waiting import wait_until
 
 PERIOD_S = 5
 
 
 def _wait_until_uptime(board: VirtualBoardProcess, uptime_s: float, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while board.status()["uptime_s"] < uptime_s:
-        assert time.monotonic() < deadline, "the virtual clock did not get there"
-        time.sleep(0.2)
+    wait_until(lambda: board.status()["uptime_s"] >= uptime_s, timeout, f"uptime {uptime_s} s")
 
 
 def _sample(reading: dict[str, Any]) -> dict[str, Any]:

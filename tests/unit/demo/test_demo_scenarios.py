@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from sensor_bridge.demo.actions import ACTIONS
-from sensor_bridge.demo.cli import main, parse_args, scenario_listing
+from sensor_bridge.demo.processes import scenario_listing
 from sensor_bridge.demo.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario, Step, timeline
 from sensor_bridge.local.examples import SITE_EXAMPLE
 from sensor_bridge.site import load_site
+from tests.support.cli import run
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -48,9 +49,10 @@ def test_speed_scales_the_timeline_and_duration_cuts_it() -> None:
         timeline(scenario, speed=0)
 
 
-def test_listing_names_every_scenario_and_step(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--list-scenarios"]) == 0
-    listing = capsys.readouterr().out
+def test_listing_names_every_scenario_and_step() -> None:
+    result = run("demo", "--list-scenarios")
+    assert result.exit_code == 0
+    listing = result.stdout
     assert listing == scenario_listing() + "\n"
     for name in SCENARIOS:
         assert listing.count(f"\n{name}") + listing.startswith(name) == 1
@@ -59,18 +61,23 @@ def test_listing_names_every_scenario_and_step(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize(
-    "argv",
-    [["--speed", "0"], ["--duration", "-5"], ["--scenario", "nope"], ["--speed", "fast"]],
+    ("argv", "named"),
+    [
+        (["--speed", "0"], "--speed"),
+        (["--duration", "-5"], "--duration"),
+        (["--scenario", "nope"], "--scenario"),
+        (["--speed", "fast"], "--speed"),
+    ],
 )
-def test_bad_options_are_usage_errors(argv: list[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        parse_args(argv)
-    assert exited.value.code == 2
+def test_bad_options_are_one_line_usage_errors(argv: list[str], named: str) -> None:
+    result = run("demo", *argv)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"sensor-bridge demo: Invalid value for '{named}'")
 
 
-def test_speed_help_says_what_stays_in_real_time(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        parse_args(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
+def test_speed_help_says_what_stays_in_real_time() -> None:
+    text = " ".join(run("demo", "--help").stdout.split())
     assert "real time" in text
     assert "--list-scenarios" in text

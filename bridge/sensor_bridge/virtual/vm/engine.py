@@ -16,7 +16,6 @@ later), a soft reload kills it (CircuitPython closes the program's sockets), the
 re-executes itself as the next boot. The VM gets SIGKILL if the host dies (PR_SET_PDEATHSIG).
 """
 
-import argparse
 import ctypes
 import os
 import queue
@@ -27,6 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NamedTuple, NoReturn
 
 from sensor_bridge import circuitpython_tools
@@ -64,7 +64,7 @@ class NextBoot(NamedTuple):
 
 
 class VmRunner(Runner):
-    def __init__(self, args: argparse.Namespace, argv: list[str], drive: Path) -> None:
+    def __init__(self, args: SimpleNamespace, argv: list[str], drive: Path) -> None:
         self._vm = circuitpython_tools.require(circuitpython_tools.MCU_VM)[0]
         super().__init__(args, argv, drive)
         board = self.board
