@@ -3,6 +3,7 @@ line on a broken file, and NOT_CHECKED when the tool is missing."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -52,6 +53,19 @@ def test_rendered_example_passes_every_check(tmp_path: Path, files: list[Rendere
         (quadlet, "podman quadlet", OK),
     ]
     assert all(r.version not in ("", "-", "?") for r in results), results
+
+
+def test_a_port_taken_between_pick_and_bind_starts_again_on_new_ones(
+    tmp_path: Path, files: list[RenderedFile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process binds the free port first: not the config's fault, so no failure."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        picks = iter([taken.getsockname()[1]])
+        real_free_port = check_mosquitto.free_port
+        monkeypatch.setattr(check_mosquitto, "free_port", lambda: next(picks, real_free_port()))
+        (conf, *_) = check_mosquitto.check(_written(tmp_path / "tree", files), files)
+    assert (conf.result, conf.detail) == (OK, "listening on 1 listener(s)")
 
 
 def test_tls_listener_starts_with_the_certificate_files(tmp_path: Path) -> None:
