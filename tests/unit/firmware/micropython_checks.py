@@ -105,15 +105,16 @@ def check_ring_buffer():
     assert len(buffer._data) == 3 * BYTES_PER_READING == 54
     for seq in range(5):
         up_ms = 2**32 - 2 + seq  # across the 32-bit boundary
-        buffer.append(up_ms, 1764000000000 + up_ms, None, 25.5, 3.25, 0x100)
+        buffer.append(up_ms, 1764000000000 + up_ms, (None, 25.5, 3.25), 0x100)
     assert buffer.drops == 2
-    row = buffer.row(0)
+    row = next(buffer.oldest(1))
     assert row == (2, 2**32, 1764000000000 + 2**32, None, 25.5, 3.25, 0x100), row
     buffer.ack(2)
     assert [row[0] for row in buffer.oldest(5)] == [4]
     buffer.ack(1)
-    buffer.append(5, None, 1234.5678, -12.344, 0.1234, 0)
-    assert buffer.row(0)[3:6] == (1234.57, -12.34, 0.123), buffer.row(0)
+    buffer.append(5, None, (1234.5678, -12.344, 0.1234), 0)
+    row = next(buffer.oldest(1))
+    assert row[3:6] == (1234.57, -12.34, 0.123), row
 
 
 def check_timing():

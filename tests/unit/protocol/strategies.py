@@ -34,10 +34,9 @@ def value_of(field: Field) -> st.SearchStrategy[Any]:
 
 
 def _row_field(field: Field) -> st.SearchStrategy[Any]:
-    # A float that survives the wire's rounding unchanged keeps round-trip checks exact.
-    if field.type == "float":
-        digits = 3 if field.key == "flame_v" else 2
-        scale = 10**digits
+    # A value at the precision the device keeps (its decimals) keeps round-trip checks exact.
+    if field.decimals is not None:
+        scale = 10**field.decimals
         ints = st.integers(round(field.lo * scale), round(field.hi * scale))
         exact = ints.map(lambda n: n / scale)
         return st.none() | exact if field.nullable else exact
