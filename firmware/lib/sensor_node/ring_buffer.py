@@ -2,8 +2,8 @@
 `sensor_node.ring_buffer`
 ================================================================================
 The store-and-forward buffer: a fixed-size ring of readings packed into one ``bytearray``
-allocated at boot (no per-reading objects, no fragmentation over months), 18 bytes a
-reading.
+allocated at boot (no per-reading objects, no fragmentation over months), ``BYTES_PER_READING``
+a reading.
 
 A reading leaves the buffer only when ``ack`` is called after its PUBACK. When the buffer
 is full, ``append`` drops the oldest reading and counts it in ``drops``. Rows come back as
@@ -14,7 +14,7 @@ where a value gets that precision, and the encoder writes it as it comes.
 The code is the same for every measured value; what differs is in three constants,
 ``READING_FORMAT``, ``VALUE_SCALES`` and ``BYTES_PER_READING``, which
 tests/unit/protocol/test_protocol_layout.py derives from the field table (the device cannot
-read the table: it would cost the heap the packing saves). One reading, struct ``<IiihHH``:
+read the table: it would cost the heap the packing saves). One reading, ``READING_FORMAT``:
 
 * ``seq``: not stored. The buffer numbers readings itself, consecutively from 0 at boot,
   so the oldest one's number and the position give every other.
@@ -26,11 +26,10 @@ read the table: it would cost the heap the packing saves). One reading, struct `
   empty. The offset moves only by NTP corrections, so it fits 32 bits unless the clock
   jumps by 24.8 days while readings wait: those readings then go out without ``t`` and
   the host places them by uptime.
-* each measured value as an integer of its decimals (``temp_c`` and ``cj_c`` in 0.01 degC,
-  ``flame_v`` in mV), in the smallest struct code that holds its valid range: 32, 16 and 16
-  bits.
-* the fault bits, then one bit for a None ``t`` and one per measured value that is None,
-  in as many bits as that takes (16 today, room for three more values).
+* each measured value as an integer of its decimals (0.01 degC, mV), in the smallest struct
+  code that holds its valid range.
+* the fault bits, then one bit for a None ``t`` and one per measured value that is None, in
+  the smallest code that holds them all.
 """
 
 from struct import pack_into, unpack_from

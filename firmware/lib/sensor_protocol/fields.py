@@ -101,7 +101,7 @@ READING_FIELDS = (
 )
 
 READING_KEYS = tuple(field.key for field in READING_FIELDS)
-"""Order of a reading row: ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)``."""
+"""Order of a reading row: ``(seq, up_ms, t, *values, faults)``."""
 
 _VERSION = Field("v", "int", "", 0, 255, None, False, 0, None, None,
                  "Major version of the contract.")

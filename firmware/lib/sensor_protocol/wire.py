@@ -8,11 +8,10 @@ the encoders next to its decoders). The device imports neither ``fields`` nor ``
 their tables, help texts and validation would cost a Pico W about 13 kB of RAM.
 
 A reading row is ``(seq, up_ms, t, *values, faults)`` in the order of
-``fields.READING_FIELDS``: today ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)``. The
-encoder (like ``sensor_node.ring_buffer``) treats every measured value alike, so a new one
-changes only ``READING_TEMPLATE`` here; the device cannot read the table, so
-tests/unit/protocol/test_protocol_layout.py derives the template from it and fails with the
-line to write when they differ.
+``fields.READING_FIELDS``. The encoder (like ``sensor_node.ring_buffer``) treats every
+measured value alike, so a new one changes only ``READING_TEMPLATE`` here; the device cannot
+read the table, so tests/unit/protocol/test_protocol_layout.py derives the template from it
+and fails with the line to write when they differ.
 """
 
 import json

@@ -78,16 +78,31 @@ class Numbers:
 def make_row(numbers, seq):
     """A valid reading row; ``None`` where the field allows it, now and then."""
     clock = None if numbers.below(3) == 0 else 1767225600000 + seq * 5000
-    temp = None if numbers.below(5) == 0 else numbers.between(-270, 1800, 100)
-    return (
-        seq,
-        seq * 5000 + numbers.below(1000),
-        clock,
-        temp,
-        numbers.between(-55, 125, 100),
-        numbers.between(0, 12, 1000),
-        numbers.below(FAULT_MASK_ALL + 1),
-    )
+    row = [seq, seq * 5000 + numbers.below(1000), clock]
+    for field in READING_FIELDS:
+        if field.decimals is not None:  # a measured value
+            value = numbers.between(field.lo, field.hi, 10**field.decimals)
+            row.append(None if numbers.below(5) == 0 else value)
+    row.append(numbers.below(FAULT_MASK_ALL + 1))
+    return tuple(row)
+
+
+def widest(field):
+    """The value of a reading field whose text on the wire is the longest."""
+    if field.decimals is None:
+        candidates = (field.lo, field.hi)
+    else:
+        unit = 10**-field.decimals
+        candidates = (
+            round(field.lo + unit, field.decimals),
+            round(field.hi - unit, field.decimals),
+        )
+    return max(candidates, key=lambda value: len(repr(value)))
+
+
+def widest_row():
+    """The reading whose text on the wire is the longest."""
+    return tuple(widest(field) for field in READING_FIELDS)
 
 
 def expect_error(decode, obj, field):
@@ -123,8 +138,8 @@ def check_readings_round_trip():
 
 
 def check_widest_batch_fits():
-    row = (2147483647, 2**53, 4102444800000, -269.99, -54.99, 11.999, FAULT_MASK_ALL)
-    payload, count = encode_readings(2147483647, 2**53, [row] * (MAX_BATCH_READINGS + 5))
+    rows = [widest_row()] * (MAX_BATCH_READINGS + 5)
+    payload, count = encode_readings(2147483647, 2**53, rows)
     assert count == MAX_BATCH_READINGS, count
     assert len(payload.encode("utf-8")) <= MAX_PAYLOAD_BYTES, len(payload)
     assert len(decode_readings(payload)["readings"]) == MAX_BATCH_READINGS

@@ -32,12 +32,13 @@ from tests.unit.protocol.strategies import (
     boots,
     health_bodies,
     reading_rows,
+    row,
     status_bodies,
     uptimes_ms,
     value_of,
 )
 
-ROW = (7, 61_000, 1_767_225_600_000, 1093.25, 24.5, 3.412, 0)
+ROW = row(seq=7, up_ms=61_000, t=1_767_225_600_000, temp_c=1093.25, cj_c=24.5, flame_v=3.412)
 HEALTH = {
     "uptime_s": 61,
     "mem_free": 90_000,
@@ -103,7 +104,9 @@ def test_telemetry_is_one_reading_with_the_envelope():
 
 
 def test_a_faulted_reading_carries_null_temperature():
-    decoded = decode_readings(encode_readings(1, 10, [(0, 5, None, None, None, None, 0x101)])[0])
+    decoded = decode_readings(
+        encode_readings(1, 10, [row(up_ms=5, t=None, temp_c=None, faults=0x101)])[0]
+    )
 
     reading = decoded["readings"][0]
     assert reading["temp_c"] is None

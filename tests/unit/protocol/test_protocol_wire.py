@@ -12,7 +12,7 @@ from sensor_protocol.fields import READING_KEYS
 from sensor_protocol.limits import MAX_BATCH_READINGS
 from sensor_protocol.payloads import decode_readings
 from tests.unit.device.subset_rules import FIRMWARE
-from tests.unit.protocol.strategies import reading_rows
+from tests.unit.protocol.strategies import reading_rows, row
 
 DEVICE_MODULES = (
     "sensor_node.clock",
@@ -41,7 +41,7 @@ def test_rows_are_read_one_at_a_time_and_no_further_than_a_batch():
     def rows():
         for seq in range(100):
             taken.append(seq)
-            yield (seq, 1000 + seq, None, 20.0, 20.0, 1.0, 0)
+            yield row(seq=seq, up_ms=1000 + seq, t=None)
 
     payload, count = wire.encode_readings(1, 2000, rows())
 
