@@ -76,9 +76,10 @@ UPTIME_MS_MAX = 2**53
 
 # A reading is its frame (seq, up_ms, t), its measured values, then its faults. A measured
 # value is a number or null with its decimals; a new one goes right before ``faults``. The
-# device's encoder and buffer are generic over the measured values: their layout constants
-# (wire.READING_TEMPLATE, wire.VALUE_DECIMALS, ring_buffer.READING_FORMAT) are derived from
-# this table by tests/unit/protocol/test_protocol_layout.py, which prints what they must be.
+# device's encoder and buffer treat every measured value alike; their layout constants
+# (wire.READING_TEMPLATE; ring_buffer.READING_FORMAT, VALUE_SCALES, BYTES_PER_READING) are
+# derived from this table by tests/unit/protocol/test_protocol_layout.py, which prints what
+# they must be.
 READING_FIELDS = (
     Field("seq", "int", "", 0, INT32_MAX, None, False, 0, "reading_sequence", "gauge",
           "Reading number since boot; with the boot count it identifies a reading."),
