@@ -19,7 +19,7 @@ from typing import Any
 
 from sensor_bridge.render import vrl
 from sensor_bridge.site import Site
-from sensor_protocol import SCHEMA_VERSION, fields, payloads, topics
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, fields, payloads, topics
 from sensor_protocol.limits import MAX_PAYLOAD_BYTES
 
 RECEIVED = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
@@ -116,6 +116,19 @@ def _edited(payload: bytes, path: tuple[Any, ...], value: Any, *, delete: bool =
     return json.dumps(obj).encode()
 
 
+def _of_minor(batch: bytes, minor: int) -> bytes:
+    """``batch`` as a board on the contract's ``minor`` sends it: without the fields of later
+    minors."""
+    obj = json.loads(batch)
+    later = {f.key for f in fields.ENVELOPE_FIELDS + fields.READING_FIELDS if f.since > minor}
+    for part in [obj, *obj[vrl.READINGS]]:
+        for key in later & set(part):
+            del part[key]
+    if vrl.MINOR in obj:
+        obj[vrl.MINOR] = minor
+    return json.dumps(obj).encode()
+
+
 def _messages() -> list[tuple[str, str, bytes, str | None]]:
     """(name, channel, payload, dead-letter reason) of every example."""
     offline = fields.STATUS_STATES[1]
@@ -127,6 +140,10 @@ def _messages() -> list[tuple[str, str, bytes, str | None]]:
         _reading(32, 1_002_000),
     )
     key = vrl.READINGS
+    previous = []
+    if SCHEMA_MINOR:  # a major's first release has none
+        older = _of_minor(batch, SCHEMA_MINOR - 1)
+        previous.append(("backfill batch of the previous minor", topics.BACKFILL, older, None))
     return [
         ("telemetry", topics.TELEMETRY, _readings(clock_reading), None),
         (
@@ -138,6 +155,13 @@ def _messages() -> list[tuple[str, str, bytes, str | None]]:
             None,
         ),
         ("backfill batch", topics.BACKFILL, batch, None),
+        *previous,
+        (
+            "backfill batch of a newer minor, with its new fields",
+            topics.BACKFILL,
+            _edited(_edited(batch, (vrl.MINOR,), SCHEMA_MINOR + 1), (key, 0, "humidity_pct"), 40.5),
+            None,
+        ),
         ("health", topics.HEALTH, _health(), None),
         ("health without wifi", topics.HEALTH, _health(rssi=None, last_error=None), None),
         ("status online", topics.STATUS, _status(), None),
@@ -327,7 +351,7 @@ def expected_events(
     elif channel == topics.HEALTH:
         for entry in fields.HEALTH_FIELDS:
             if entry.kind is not None:
-                events += _event(entry, obj[entry.key], tags, received, channel)
+                events += _event(entry, obj.get(entry.key), tags, received, channel)
     else:
         events += _reading_events(obj, tags, received, channel)
     return events
@@ -349,5 +373,5 @@ def _reading_events(
         when = _EPOCH + timedelta(milliseconds=sample_ms)
         for entry in fields.READING_FIELDS:
             if entry.kind is not None:
-                events += _event(entry, reading[entry.key], tags, when, channel)
+                events += _event(entry, reading.get(entry.key), tags, when, channel)
     return events

@@ -18,7 +18,10 @@ schema: ``after_sent`` (``up_ms`` later than ``sent_up_ms``) and ``before_epoch`
 reading whose true time would fall before what VictoriaMetrics accepts).
 
 Field names, types, ranges, metric names and fault bits all come from ``sensor_protocol``;
-re-rendering picks up any change to the table.
+re-rendering picks up any change to the table. Versions follow the contract's rule
+(``sensor_protocol``'s docstring), as its decoders do: every minor of the major is decoded, a
+field a later minor added may be absent, and in a payload of a newer minor than the
+contract's the keys the program does not know are left out instead of dead-lettering it.
 
 The program must compile in every VRL it meets: vrl-python's (VRL about 0.28) in the tests and
 the local forwarder, and Vector 0.57's (0.33.1, typed by the mqtt source's schema, where
@@ -43,7 +46,7 @@ from decimal import Decimal
 from typing import Any
 
 from sensor_bridge.site import Site
-from sensor_protocol import SCHEMA_VERSION, fields, payloads, topics
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, fields, payloads, topics
 from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
 
 DEAD_LETTER_METRIC = "pipeline_dead_letters_total"
@@ -79,6 +82,7 @@ UPTIME = _known("up_ms", fields.READING_FIELDS)
 CLOCK = _known("t", fields.READING_FIELDS)
 SENT_UPTIME = _known("sent_up_ms", fields.ENVELOPE_FIELDS)
 VERSION = _known("v", fields.ENVELOPE_FIELDS)
+MINOR = _known("minor", fields.ENVELOPE_FIELDS)
 STATE = _known("state", fields.STATUS_FIELDS)
 DEVICE_ONLINE, DEVICE_UNEXPECTED_RESET = fields.CONTRACT_METRICS
 _ONLINE, _OFFLINE = fields.STATUS_STATES
@@ -86,8 +90,9 @@ _ONLINE, _OFFLINE = fields.STATUS_STATES
 
 def _batch_key() -> str:
     """The key holding a telemetry or backfill payload's readings, as the encoder writes it."""
-    row = [0] * len(fields.READING_KEYS)
-    text, _ = payloads.encode_readings(0, 0, [row])
+    # No row: a reading that does not fit the encoder's template yet (a field being added)
+    # must fail in the layout test, which says what to write, not at every host import.
+    text, _ = payloads.encode_readings(0, 0, [])
     (key,) = set(json.loads(text)) - {f.key for f in fields.ENVELOPE_FIELDS}
     return key
 
@@ -205,7 +210,8 @@ def _check_object(
     ``where`` is a VRL string expression naming the object (``"payload"`` at the top level).
     """
     known = [*extra, *(f.key for f in table)]
-    with code.block('if reason == ""'):
+    # A newer minor's own fields are unknown here and optional: not a dead letter.
+    with code.block('if reason == "" && !newer'):
         code.add("unknown = false")
         with code.block(f"for_each(keys({var})) -> |_index, key|"):
             with code.block(f"if !includes({vrl_literal(known)}, key)"):
@@ -220,41 +226,45 @@ def _check_object(
 def _check_field(code: _Code, var: str, field: Any, where: str) -> None:
     path = _join(where, field.key)
     key = vrl_string(field.key)
-    with code.block('if reason == ""'):
+    present = f"includes(keys({var}), {key})"
+    guard = "value != null && " if field.nullable else ""
+    problems = [] if field.since else [(f"!{present}", "missing")]
+    if not field.nullable:
+        problems.append(("value == null", "null"))
+    problems.append((f"{guard}!({_type_test(field)})", "wrong_type"))
+    out_of_range = _range_test(field)
+    if out_of_range is not None:
+        problems.append((f"{guard}({out_of_range})", "out_of_range"))
+    # A field a later minor added is optional: absent, there is nothing to check.
+    with code.block('if reason == ""' if not field.since else f'if reason == "" && {present}'):
         code.add(f"value = get({var}, [{key}]) ?? null")
-        code.add(f"if !includes(keys({var}), {key}) {{")
-        code.add(f"  reason = {_reason(path, 'missing')}")
-        guard = "value != null && " if field.nullable else ""
-        if not field.nullable:
-            code.add("} else if value == null {")
-            code.add(f"  reason = {_reason(path, 'null')}")
-        code.add(f"}} else if {guard}!({_type_test(field)}) {{")
-        code.add(f"  reason = {_reason(path, 'wrong_type')}")
-        out_of_range = _range_test(field)
-        if out_of_range is not None:
-            code.add(f"}} else if {guard}({out_of_range}) {{")
-            code.add(f"  reason = {_reason(path, 'out_of_range')}")
+        for index, (condition, problem) in enumerate(problems):
+            code.add(f"{'} else if' if index else 'if'} {condition} {{")
+            code.add(f"  reason = {_reason(path, problem)}")
         code.add("}")
 
 
 def _emit(code: _Code, field: Any, var: str, tags: str, timestamp: str) -> None:
     """Push the metric event(s) of one field of object ``var``."""
     code.add(f"value = get({var}, [{vrl_string(field.key)}]) ?? null")
+    if field.nullable or field.since:
+        # A null sample (a faulted temperature, no Wi-Fi) or an absent one is a gap, not a zero.
+        with code.block("if value != null"):
+            _push(code, field, tags, timestamp)
+    else:
+        _push(code, field, tags, timestamp)
+
+
+def _push(code: _Code, field: Any, tags: str, timestamp: str) -> None:
     if field.kind == "flags":
         _emit_flags(code, field, tags, timestamp)
         return
     value = '{"value": to_float(value) ?? 0.0}'
-    event = (
-        f'{{"name": {vrl_string(field.metric)}, "kind": "absolute", '
+    code.add(
+        f'metrics = push(metrics, {{"name": {vrl_string(field.metric)}, "kind": "absolute", '
         f'{vrl_string(field.kind)}: {value}, "tags": {tags}, "timestamp": {timestamp}, '
-        '"channel": channel}'
+        '"channel": channel})'
     )
-    if field.nullable:
-        # A null sample (a faulted temperature, no Wi-Fi) is a gap, not a zero.
-        with code.block("if value != null"):
-            code.add(f"metrics = push(metrics, {event})")
-    else:
-        code.add(f"metrics = push(metrics, {event})")
 
 
 def _emit_flags(code: _Code, field: Any, tags: str, timestamp: str) -> None:
@@ -323,6 +333,9 @@ def _payload(code: _Code) -> None:
         code.add(f"version = get(body, [{version}]) ?? null")
         with code.block(f"if !is_integer(version) || version != {SCHEMA_VERSION}"):
             code.add('reason = "bad_version"')
+    # As payloads._newer_minor: a wrong minor is checked (and named) with the envelope.
+    code.add(f"minor = get(body, [{vrl_string(MINOR)}]) ?? null")
+    code.add(f"newer = is_integer(minor) && (int(minor) ?? 0) > {SCHEMA_MINOR}")
 
 
 def _readings(code: _Code) -> None:
@@ -389,13 +402,13 @@ def _health(code: _Code) -> None:
 
 
 def _status(code: _Code) -> None:
-    # As payloads.decode_status: the bare last will, or a birth message with the boot count.
-    table = fields.STATUS_FIELDS + fields.ENVELOPE_FIELDS[1:2]
+    # As payloads.decode_status: the bare last will, or a birth message with its envelope.
+    table = fields.STATUS_FIELDS + fields.STATUS_ENVELOPE_FIELDS
     state = vrl_string(STATE)
     with code.block(f'if reason == "" && channel == {vrl_string(topics.STATUS)}'):
         code.add(f"state = get(body, [{state}]) ?? null")
         with code.block(f"if length(keys(body)) != 2 || state != {vrl_string(_OFFLINE)}"):
-            _check_object(code, "body", table, vrl_string(TOP_LEVEL), (VERSION,))
+            _check_object(code, "body", table, vrl_string(TOP_LEVEL), ())
             states = vrl_literal(fields.STATUS_STATES)
             with code.block(f'if reason == "" && !includes({states}, state)'):
                 code.add(f"reason = {_reason(state, 'out_of_range')}")

@@ -157,9 +157,9 @@ class Node:
         if flags & FAULTS_INVALIDATING_TEMPERATURE:
             temp_c = None
         up_ms = self._sample_up_ms
-        if self._buffer.append(
-            up_ms, self._clock.epoch_ms(up_ms), temp_c, cj_c, self._sample_flame, flags
-        ):
+        # The measured values in the contract's order (fields.READING_FIELDS).
+        values = (temp_c, cj_c, self._sample_flame)
+        if self._buffer.append(up_ms, self._clock.epoch_ms(up_ms), values, flags):
             self._report_drop()
 
     def _report_drop(self) -> None:

@@ -2,15 +2,19 @@
 `sensor_node.ring_buffer`
 ================================================================================
 The store-and-forward buffer: a fixed-size ring of readings packed into one ``bytearray``
-allocated at boot (no per-reading objects, no fragmentation over months), 18 bytes a
-reading.
+allocated at boot (no per-reading objects, no fragmentation over months), ``BYTES_PER_READING``
+a reading.
 
 A reading leaves the buffer only when ``ack`` is called after its PUBACK. When the buffer
 is full, ``append`` drops the oldest reading and counts it in ``drops``. Rows come back as
-``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)``, the contract's reading order, at the
-precision the contract publishes (0.01 degC, 1 mV).
+``(seq, up_ms, t, *values, faults)``, the contract's reading order, each measured value at
+the precision the contract publishes (its ``decimals`` in the field table): the buffer is
+where a value gets that precision, and the encoder writes it as it comes.
 
-One reading, struct ``<IiihHH``:
+The code is the same for every measured value; what differs is in three constants,
+``READING_FORMAT``, ``VALUE_SCALES`` and ``BYTES_PER_READING``, which
+tests/unit/protocol/test_protocol_layout.py derives from the field table (the device cannot
+read the table: it would cost the heap the packing saves). One reading, ``READING_FORMAT``:
 
 * ``seq``: not stored. The buffer numbers readings itself, consecutively from 0 at boot,
   so the oldest one's number and the position give every other.
@@ -22,9 +26,10 @@ One reading, struct ``<IiihHH``:
   empty. The offset moves only by NTP corrections, so it fits 32 bits unless the clock
   jumps by 24.8 days while readings wait: those readings then go out without ``t`` and
   the host places them by uptime.
-* ``temp_c`` in 0.01 degC (32 bits), ``cj_c`` in 0.01 degC (16 bits), ``flame_v`` in mV
-  (16 bits).
-* the fault bits, and one bit per value that is None.
+* each measured value as an integer of its decimals (0.01 degC, mV), in the smallest struct
+  code that holds its valid range.
+* the fault bits, then one bit for a None ``t`` and one per measured value that is None, in
+  the smallest code that holds them all.
 """
 
 from struct import pack_into, unpack_from
@@ -35,23 +40,27 @@ except ImportError:  # CPython, under test
     const = int  # type: ignore[assignment]
 
 try:
-    from typing import Any, Iterator, Optional, Tuple
+    from typing import Any, Iterator, Optional, Sequence, Tuple
 except ImportError:
     pass
 
+READING_FORMAT = "<IiihHH"
+"""One buffered reading: up_ms, t, the measured values, the flags."""
+VALUE_SCALES = (100, 100, 1000)
+"""What each measured value is multiplied by to be kept as an integer: 10 to the power of its
+decimals (the MAX31856 resolves 1/128 degC, the ADC about 1 mV)."""
 BYTES_PER_READING = const(18)
-"""RAM one buffered reading takes."""
-_FORMAT = "<IiihHH"
+"""RAM one buffered reading takes: ``struct.calcsize(READING_FORMAT)``, written out (the call
+costs a Pico W 80 bytes of heap for good; the layout test checks the figure)."""
 # Not const(): wider than a small int on a board.
 _LOW_32 = 0xFFFFFFFF
 _SPAN_MS = 1 << 32
 _OFFSET_LIMIT = 1 << 31
-# Flags above the contract's 9 fault bits: which values are None.
+# Flags above the contract's 9 fault bits: which values are None (the first measured
+# value's bit, then one bit higher for each next one).
 _FAULTS = const(0x1FF)
 _NO_TIME = const(0x200)
-_NO_TEMP = const(0x400)
-_NO_COLD_JUNCTION = const(0x800)
-_NO_FLAME = const(0x1000)
+_NO_VALUE = const(0x400)
 
 
 class ReadingBuffer:
@@ -75,16 +84,11 @@ class ReadingBuffer:
         return self._count
 
     def append(
-        self,
-        up_ms: int,
-        t: "Optional[int]",
-        temp_c: "Optional[float]",
-        cj_c: "Optional[float]",
-        flame_v: "Optional[float]",
-        faults: int,
+        self, up_ms: int, t: "Optional[int]", values: "Sequence[Optional[float]]", faults: int
     ) -> bool:
-        """Add the reading numbered ``next_seq`` (values within the contract's ranges, as the
-        sensors give them); returns True when the oldest was dropped for it."""
+        """Add the reading numbered ``next_seq``: ``values`` are its measured values in the
+        contract's order, within their ranges, as the sensors give them. Returns True when
+        the oldest was dropped for it."""
         dropped = self._count == self.capacity
         if dropped:
             self._forget(1)
@@ -107,25 +111,21 @@ class ReadingBuffer:
             if not -_OFFSET_LIMIT < offset < _OFFSET_LIMIT:
                 offset = 0
                 flags |= _NO_TIME
-        if temp_c is None:
-            temp_c = 0
-            flags |= _NO_TEMP
-        if cj_c is None:
-            cj_c = 0
-            flags |= _NO_COLD_JUNCTION
-        if flame_v is None:
-            flame_v = 0
-            flags |= _NO_FLAME
+        record = [up_ms & _LOW_32, offset]
+        bit = _NO_VALUE
+        for value, scale in zip(values, VALUE_SCALES):
+            if value is None:
+                flags |= bit
+                record.append(0)
+            else:
+                record.append(round(value * scale))
+            bit <<= 1
+        record.append(flags)
         pack_into(
-            _FORMAT,
+            READING_FORMAT,
             self._data,
             (self._head + self._count) % self.capacity * BYTES_PER_READING,
-            up_ms & _LOW_32,
-            offset,
-            round(temp_c * 100),
-            round(cj_c * 100),
-            round(flame_v * 1000),
-            flags,
+            *record,
         )
         self._count += 1
         self.next_seq += 1
@@ -134,33 +134,26 @@ class ReadingBuffer:
     def _low_up_ms(self, index: int) -> int:
         return unpack_from("<I", self._data, index * BYTES_PER_READING)[0]
 
-    def row(self, position: int) -> "Tuple[Any, ...]":
-        """The reading ``position`` places from the oldest (0 = oldest)."""
-        if position < 0 or position >= self._count:
-            raise IndexError("no reading at position %d" % position)
-        index = (self._head + position) % self.capacity
-        low, offset, temp, cold_junction, flame, flags = unpack_from(
-            _FORMAT, self._data, index * BYTES_PER_READING
-        )
-        up_ms = self._head_up_ms + ((low - self._low_up_ms(self._head)) & _LOW_32)
-        t = None
-        if not flags & _NO_TIME:
-            t = up_ms + self._offset_base + offset
-        return (
-            self.next_seq - self._count + position,
-            up_ms,
-            t,
-            None if flags & _NO_TEMP else temp / 100,
-            None if flags & _NO_COLD_JUNCTION else cold_junction / 100,
-            None if flags & _NO_FLAME else flame / 1000,
-            flags & _FAULTS,
-        )
-
     def oldest(self, count: int) -> "Iterator[Tuple[Any, ...]]":
         """Up to ``count`` readings, oldest first, one at a time (a batch of rows is never
         all in RAM at once); they stay in the buffer."""
+        # The rows are unpacked here rather than in a method of their own: one function less
+        # is 128 bytes more free heap on a Pico W.
         for position in range(min(count, self._count)):
-            yield self.row(position)
+            index = (self._head + position) % self.capacity
+            record = unpack_from(READING_FORMAT, self._data, index * BYTES_PER_READING)
+            up_ms = self._head_up_ms + ((record[0] - self._low_up_ms(self._head)) & _LOW_32)
+            flags = record[-1]
+            t = None
+            if not flags & _NO_TIME:
+                t = up_ms + self._offset_base + record[1]
+            row = [self.next_seq - self._count + position, up_ms, t]
+            bit = _NO_VALUE
+            for stored, scale in zip(record[2:-1], VALUE_SCALES):
+                row.append(None if flags & bit else stored / scale)
+                bit <<= 1
+            row.append(flags & _FAULTS)
+            yield tuple(row)
 
     def ack(self, count: int) -> None:
         """Remove the ``count`` oldest readings: the broker has them."""

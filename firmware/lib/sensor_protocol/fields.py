@@ -1,9 +1,10 @@
 """
 `sensor_protocol.fields`
 ================================================================================
-The field table: every value a device publishes, with its type, unit, valid range and
-metric name. The host generates its pipeline program, alert rules and dashboards from
-these tables; nothing else re-types a field name.
+The field table: every value a device publishes, with its type, unit, valid range,
+precision, the contract version that added it and its metric name. The host generates its
+pipeline program, alert rules and dashboards from these tables, and the device's reading
+layout is checked against them; nothing else re-types a field name.
 
 A metric name here is the name inside the ``furnace`` namespace: the pipeline joins them
 with ``_``, so ``furnace_temp`` is stored as ``furnace_furnace_temp``, the series name the
@@ -39,93 +40,138 @@ METRIC_NAMESPACE = "furnace"
 
 Field = namedtuple(
     "Field",
-    ("key", "type", "unit", "lo", "hi", "nullable", "metric", "kind", "help"),
+    (
+        "key",
+        "type",
+        "unit",
+        "lo",
+        "hi",
+        "decimals",
+        "nullable",
+        "since",
+        "metric",
+        "kind",
+        "help",
+    ),
 )
 """One published value.
 
 ``type`` is ``"int"``, ``"float"``, ``"bool"`` or ``"str"``; ``lo``/``hi`` bound numbers
-(inclusive) and, for ``str``, the length. ``kind`` is ``"gauge"``, ``"counter"``,
-``"flags"`` (an int bitmask expanded to one 0/1 series per entry of ``FAULT_BITS``) or
-``None`` for values that are not metrics. ``metric`` is None when ``kind`` is None.
+(inclusive) and, for ``str``, the length. ``decimals`` is the precision of a reading's
+measured value, on the wire and in the device's buffer (None for every other field).
+``nullable``: the value may be null. ``since`` is the minor version that added the field: 0
+for a field of the major's first release, which every payload must carry; a field a later
+minor added is optional (see ``sensor_protocol``: the versioning rule). ``kind`` is
+``"gauge"``, ``"counter"``, ``"flags"`` (an int bitmask expanded to one 0/1 series per entry
+of ``FAULT_BITS``) or ``None`` for values that are not metrics. ``metric`` is None when
+``kind`` is None.
 """
 
 INT32_MAX = 2147483647
 UPTIME_MS_MAX = 2**53
 
 # fmt: off
-# One field per row reads as the table it is.
+# One field per row reads as the table it is. Columns: key, type, unit, lo, hi, decimals,
+# nullable, since, metric, kind, help.
+
+# A reading is its frame (seq, up_ms, t), its measured values, then its faults. A measured
+# value is a number or null with its decimals; a new one goes right before ``faults``. The
+# device's encoder and buffer treat every measured value alike; their layout constants
+# (wire.READING_TEMPLATE; ring_buffer.READING_FORMAT, VALUE_SCALES, BYTES_PER_READING) are
+# derived from this table by tests/unit/protocol/test_protocol_layout.py, which prints what
+# they must be.
 READING_FIELDS = (
-    Field("seq", "int", "", 0, INT32_MAX, False, "reading_sequence", "gauge",
+    Field("seq", "int", "", 0, INT32_MAX, None, False, 0, "reading_sequence", "gauge",
           "Reading number since boot; with the boot count it identifies a reading."),
-    Field("up_ms", "int", "ms", 0, UPTIME_MS_MAX, False, None, None,
+    Field("up_ms", "int", "ms", 0, UPTIME_MS_MAX, None, False, 0, None, None,
           "Device uptime when the sample was taken."),
-    Field("t", "int", "ms", EPOCH_MS_MIN, EPOCH_MS_MAX, True, None, None,
+    Field("t", "int", "ms", EPOCH_MS_MIN, EPOCH_MS_MAX, None, True, 0, None, None,
           "Unix time of the sample when the device clock was valid, else null."),
-    Field("temp_c", "float", "celsius", TEMP_C_MIN, TEMP_C_MAX, True, "furnace_temp",
+    Field("temp_c", "float", "celsius", TEMP_C_MIN, TEMP_C_MAX, 2, True, 0, "furnace_temp",
           "gauge",
           "Furnace thermocouple temperature; null when a fault makes it invalid."),
-    Field("cj_c", "float", "celsius", COLD_JUNCTION_C_MIN, COLD_JUNCTION_C_MAX, True,
+    Field("cj_c", "float", "celsius", COLD_JUNCTION_C_MIN, COLD_JUNCTION_C_MAX, 2, True, 0,
           "cold_junction_celsius", "gauge",
           "Cold-junction (board) temperature of the thermocouple amplifier."),
-    Field("flame_v", "float", "volts", FLAME_V_MIN, FLAME_V_MAX, True, "flame_volts", "gauge",
+    Field("flame_v", "float", "volts", FLAME_V_MIN, FLAME_V_MAX, 3, True, 0, "flame_volts",
+          "gauge",
           "Flame-rod signal voltage, median of the oversampled ADC."),
-    Field("faults", "int", "", 0, FAULT_MASK_ALL, False, "thermocouple_fault", "flags",
+    Field("faults", "int", "", 0, FAULT_MASK_ALL, None, False, 0, "thermocouple_fault",
+          "flags",
           "Thermocouple fault bits (FAULT_BITS), debounced."),
 )
 
 READING_KEYS = tuple(field.key for field in READING_FIELDS)
-"""Order of a reading row: ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)``."""
+"""Order of a reading row: ``(seq, up_ms, t, *values, faults)``."""
+
+_VERSION = Field("v", "int", "", 0, 255, None, False, 0, None, None,
+                 "Major version of the contract.")
+_BOOT = Field("boot", "int", "", 0, INT32_MAX, None, False, 0, None, None,
+              "Boot count of the device.")
+_MINOR = Field("minor", "int", "", 0, 255, None, False, 1, None, None,
+               "Minor version of the contract; absent from 1.0's payloads.")
 
 ENVELOPE_FIELDS = (
-    Field("v", "int", "", 0, 255, False, None, None, "Schema version."),
-    Field("boot", "int", "", 0, INT32_MAX, False, None, None, "Boot count of the device."),
-    Field("sent_up_ms", "int", "ms", 0, UPTIME_MS_MAX, False, None, None,
+    _VERSION,
+    _BOOT,
+    Field("sent_up_ms", "int", "ms", 0, UPTIME_MS_MAX, None, False, 0, None, None,
           "Device uptime when the payload was published."),
+    _MINOR,
 )
+"""What telemetry, backfill and health payloads carry around their body."""
+
+STATUS_ENVELOPE_FIELDS = (_VERSION, _BOOT, _MINOR)
+"""What a birth message carries around STATUS_FIELDS: it is no sample, so no sent_up_ms."""
 
 HEALTH_FIELDS = (
-    Field("uptime_s", "int", "seconds", 0, INT32_MAX, False, "device_uptime_seconds",
+    Field("uptime_s", "int", "seconds", 0, INT32_MAX, None, False, 0, "device_uptime_seconds",
           "gauge", "Seconds since boot."),
-    Field("mem_free", "int", "bytes", 0, INT32_MAX, False, "device_free_memory_bytes",
+    Field("mem_free", "int", "bytes", 0, INT32_MAX, None, False, 0, "device_free_memory_bytes",
           "gauge", "Free heap (gc.mem_free)."),
-    Field("rssi", "int", "dBm", RSSI_DBM_MIN, RSSI_DBM_MAX, True, "device_wifi_rssi_dbm",
-          "gauge",
+    Field("rssi", "int", "dBm", RSSI_DBM_MIN, RSSI_DBM_MAX, None, True, 0,
+          "device_wifi_rssi_dbm", "gauge",
           "Wi-Fi signal strength; null while not associated."),
-    Field("reconnects", "int", "", 0, INT32_MAX, False, "device_mqtt_reconnects_total",
-          "counter", "Broker connections made since boot, minus the first."),
-    Field("radio_restarts", "int", "", 0, INT32_MAX, False, "device_radio_restarts_total",
-          "counter", "Times the socket pool and radio were restarted to recover."),
-    Field("last_error", "str", "", 0, 120, True, None, None,
+    Field("reconnects", "int", "", 0, INT32_MAX, None, False, 0,
+          "device_mqtt_reconnects_total", "counter",
+          "Broker connections made since boot, minus the first."),
+    Field("radio_restarts", "int", "", 0, INT32_MAX, None, False, 0,
+          "device_radio_restarts_total", "counter",
+          "Times the socket pool and radio were restarted to recover."),
+    Field("last_error", "str", "", 0, 120, None, True, 0, None, None,
           "Most recent network or sensor error, null if none since boot."),
-    Field("max_loop_s", "float", "seconds", 0.0, 3600.0, False, "device_max_loop_seconds",
-          "gauge", "Longest main-loop iteration since the previous health report."),
-    Field("read_s", "float", "seconds", 0.0, 60.0, False, "device_sensor_read_seconds",
-          "gauge", "Time from starting a thermocouple conversion to its result."),
-    Field("tc_faults", "int", "", 0, INT32_MAX, False, "device_thermocouple_faults_total",
-          "counter", "Faulted thermocouple conversions since boot."),
-    Field("buffer_depth", "int", "", 0, INT32_MAX, False, "device_buffer_readings",
+    Field("max_loop_s", "float", "seconds", 0.0, 3600.0, None, False, 0,
+          "device_max_loop_seconds", "gauge",
+          "Longest main-loop iteration since the previous health report."),
+    Field("read_s", "float", "seconds", 0.0, 60.0, None, False, 0,
+          "device_sensor_read_seconds", "gauge",
+          "Time from starting a thermocouple conversion to its result."),
+    Field("tc_faults", "int", "", 0, INT32_MAX, None, False, 0,
+          "device_thermocouple_faults_total", "counter",
+          "Faulted thermocouple conversions since boot."),
+    Field("buffer_depth", "int", "", 0, INT32_MAX, None, False, 0, "device_buffer_readings",
           "gauge", "Readings waiting in the store-and-forward buffer."),
-    Field("buffer_capacity", "int", "", 0, INT32_MAX, False,
+    Field("buffer_capacity", "int", "", 0, INT32_MAX, None, False, 0,
           "device_buffer_capacity_readings", "gauge", "Size of the buffer in readings."),
-    Field("buffer_drops", "int", "", 0, INT32_MAX, False, "device_buffer_dropped_total",
-          "counter", "Readings dropped because the buffer was full."),
-    Field("clock_valid", "bool", "", 0, 1, False, "device_clock_valid", "gauge",
+    Field("buffer_drops", "int", "", 0, INT32_MAX, None, False, 0,
+          "device_buffer_dropped_total", "counter",
+          "Readings dropped because the buffer was full."),
+    Field("clock_valid", "bool", "", 0, 1, None, False, 0, "device_clock_valid", "gauge",
           "1 when the device clock is set from NTP."),
 )
 
 STATUS_STATES = ("online", "offline")
 
 STATUS_FIELDS = (
-    Field("state", "str", "", 6, 7, False, None, None, "online or offline."),
-    Field("fw", "str", "", 1, 32, True, None, None, "Firmware version."),
-    Field("board", "str", "", 1, 64, True, None, None, "board.board_id."),
-    Field("reset_reason", "str", "", 1, 32, True, None, None,
+    Field("state", "str", "", 6, 7, None, False, 0, None, None, "online or offline."),
+    Field("fw", "str", "", 1, 32, None, True, 0, None, None, "Firmware version."),
+    Field("board", "str", "", 1, 64, None, True, 0, None, None, "board.board_id."),
+    Field("reset_reason", "str", "", 1, 32, None, True, 0, None, None,
           "microcontroller.cpu.reset_reason at boot."),
-    Field("safe_mode_reason", "str", "", 1, 48, True, None, None,
+    Field("safe_mode_reason", "str", "", 1, 48, None, True, 0, None, None,
           "Safe-mode reason recorded by safemode.py before the last reset, if any."),
-    Field("reset_cause", "str", "", 1, 120, True, None, None,
+    Field("reset_cause", "str", "", 1, 120, None, True, 0, None, None,
           "Why the firmware itself reset the board last time, if it did."),
-    Field("sample_period_s", "float", "seconds", 0.5, 60.0, True, None, None,
+    Field("sample_period_s", "float", "seconds", 0.5, 60.0, None, True, 0, None, None,
           "Configured sample period."),
 )
 

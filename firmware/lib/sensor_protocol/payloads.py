@@ -1,29 +1,34 @@
 """
 `sensor_protocol.payloads`
 ================================================================================
-Every payload is one JSON object carrying ``"v"`` (the schema version).
+Every payload is one JSON object carrying ``"v"`` and ``"minor"``, the contract's version
+(``sensor_protocol`` says which versions a host decodes).
 
-* ``telemetry`` and ``backfill``: ``{"v", "boot", "sent_up_ms", "readings": [reading, ...]}``
-  where a reading is an object with the keys of ``READING_FIELDS``. Telemetry carries one
-  reading, a backfill batch up to ``MAX_BATCH_READINGS``.
+* ``telemetry`` and ``backfill``: the envelope (``ENVELOPE_FIELDS``: ``v``, ``minor``,
+  ``boot``, ``sent_up_ms``) and ``"readings": [reading, ...]``, where a reading is an object
+  with the keys of ``READING_FIELDS``. Telemetry carries one reading, a backfill batch up to
+  ``MAX_BATCH_READINGS``.
 * ``health``: the envelope plus the keys of ``HEALTH_FIELDS``.
-* ``status`` (retained): ``{"v", "state": "online", ...STATUS_FIELDS}`` as the birth
-  message, ``OFFLINE_PAYLOAD`` as the last will.
+* ``status`` (retained): ``{"v", "boot", "minor", "state": "online", ...STATUS_FIELDS}`` as
+  the birth message, ``OFFLINE_PAYLOAD`` (``v`` and ``state`` only) as the last will.
 
 A reading taken before the device clock was set has ``"t": null``; its true time is
 ``received - (sent_up_ms - up_ms)`` (``sample_time_ms``), exact to the publish latency.
 
 The decoders validate every payload against the field table; they run on the host only.
-The encoders are ``sensor_protocol.wire``'s, re-exported here.
+A field a later minor added may be absent. A payload of a newer minor than the host's comes
+back without the keys the host does not know. The encoders are ``sensor_protocol.wire``'s,
+re-exported here.
 """
 
 import json
 
-from sensor_protocol import SCHEMA_VERSION
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION
 from sensor_protocol.fields import (
     ENVELOPE_FIELDS,
     HEALTH_FIELDS,
     READING_FIELDS,
+    STATUS_ENVELOPE_FIELDS,
     STATUS_FIELDS,
     STATUS_STATES,
 )
@@ -85,17 +90,29 @@ def _check_value(field: "Any", value: "Any", where: str) -> None:
             )
 
 
-def _check_object(obj: "Any", fields: "Sequence[Any]", where: str, extra: "Tuple[str, ...]"):
+def _check_object(
+    obj: "Any", fields: "Sequence[Any]", where: str, extra: "Tuple[str, ...]", newer: bool
+):
     if not isinstance(obj, dict):
         raise PayloadError(where.rstrip(".") or "payload", "must be a JSON object")
     known = extra + tuple(field.key for field in fields)
-    for key in obj:
-        if key not in known:
+    for key in [key for key in obj if key not in known]:
+        if not newer:
             raise PayloadError(where + str(key), "is not a field of this payload")
+        # A newer minor's own field: optional by the versioning rule, and nothing this host
+        # could check or store.
+        del obj[key]
     for field in fields:
-        if field.key not in obj:
+        if field.key in obj:
+            _check_value(field, obj[field.key], where)
+        elif not field.since:
             raise PayloadError(where + field.key, "is missing")
-        _check_value(field, obj[field.key], where)
+
+
+def _newer_minor(obj: "Dict[str, Any]") -> bool:
+    """Whether ``obj`` comes from a newer minor version than this host's."""
+    minor = obj.get("minor", 0)
+    return _type_ok("int", minor) and minor > SCHEMA_MINOR
 
 
 def _parse(text: "Union[str, bytes]") -> "Dict[str, Any]":
@@ -131,7 +148,8 @@ def _parse(text: "Union[str, bytes]") -> "Dict[str, Any]":
 def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
     """Parse and validate a telemetry or backfill payload."""
     obj = _parse(text)
-    _check_object(obj, ENVELOPE_FIELDS, "", (READINGS,))
+    newer = _newer_minor(obj)
+    _check_object(obj, ENVELOPE_FIELDS, "", (READINGS,), newer)
     if READINGS not in obj:
         raise PayloadError(READINGS, "is missing")
     readings = obj[READINGS]
@@ -143,7 +161,7 @@ def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
         )
     for index, reading in enumerate(readings):
         where = "%s[%d]." % (READINGS, index)
-        _check_object(reading, READING_FIELDS, where, ())
+        _check_object(reading, READING_FIELDS, where, (), newer)
         # A reading cannot be taken after the payload carrying it was sent.
         if reading["up_ms"] > obj["sent_up_ms"]:
             raise PayloadError(where + "up_ms", "is later than sent_up_ms")
@@ -153,7 +171,7 @@ def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
 def decode_health(text: "Union[str, bytes]") -> "Dict[str, Any]":
     """Parse and validate a health payload."""
     obj = _parse(text)
-    _check_object(obj, ENVELOPE_FIELDS + HEALTH_FIELDS, "", ())
+    _check_object(obj, ENVELOPE_FIELDS + HEALTH_FIELDS, "", (), _newer_minor(obj))
     return obj
 
 
@@ -162,7 +180,7 @@ def decode_status(text: "Union[str, bytes]") -> "Dict[str, Any]":
     obj = _parse(text)
     if obj.get("state") == "offline" and len(obj) == 2:
         return obj
-    _check_object(obj, STATUS_FIELDS + ENVELOPE_FIELDS[1:2], "", ("v",))
+    _check_object(obj, STATUS_FIELDS + STATUS_ENVELOPE_FIELDS, "", (), _newer_minor(obj))
     if obj["state"] not in STATUS_STATES:
         raise PayloadError("state", "must be one of %s" % ", ".join(STATUS_STATES))
     return obj

@@ -7,17 +7,20 @@ modules build on these names (``fields`` makes its table from them, ``payloads``
 the encoders next to its decoders). The device imports neither ``fields`` nor ``payloads``:
 their tables, help texts and validation would cost a Pico W about 13 kB of RAM.
 
-A reading row is ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)``, the order of
-``fields.READING_FIELDS``; the decoders' round-trip tests hold the two together.
+A reading row is ``(seq, up_ms, t, *values, faults)`` in the order of
+``fields.READING_FIELDS``. The encoder (like ``sensor_node.ring_buffer``) treats every
+measured value alike, so a new one changes only ``READING_TEMPLATE`` here; the device cannot
+read the table, so tests/unit/protocol/test_protocol_layout.py derives the template from it
+and fails with the line to write when they differ.
 """
 
 import json
 
-from sensor_protocol import SCHEMA_VERSION
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION
 from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
 
 try:
-    from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+    from typing import Any, Dict, Iterable, List, Sequence, Tuple
 except ImportError:
     pass
 
@@ -60,39 +63,37 @@ READINGS = "readings"
 OFFLINE_PAYLOAD = '{"v": %d, "state": "offline"}' % SCHEMA_VERSION
 """The retained last will on ``status``."""
 
-# One reading as JSON, in row order (json.dumps of the same dict writes the same text on
-# CPython, without a dict per reading). Decimals kept on the wire: the MAX31856 resolves
-# 1/128 degC, the ADC about 1 mV.
-_READING = (
+READING_TEMPLATE = (
     '{"seq": %d, "up_ms": %d, "t": %s, "temp_c": %s, "cj_c": %s, "flame_v": %s, "faults": %d}'
 )
+"""One reading as JSON, in row order: json.dumps of the same dict writes the same text on
+CPython, without a dict per reading. The values come from the buffer at the contract's
+precision and are written as they are."""
 
 
 def fault_names(bits: int) -> "Tuple[str, ...]":
     """Names of the fault bits set in ``bits``, in register order."""
-    return tuple(name for name, bit in FAULT_BITS if bits & bit)
+    # A loop, not a generator expression, whose code would keep 48 bytes of a Pico W's heap.
+    names = []
+    for name, bit in FAULT_BITS:
+        if bits & bit:
+            names.append(name)
+    return tuple(names)
 
 
-def _number(value: "Optional[float]", digits: int) -> str:
-    return "null" if value is None else repr(round(value, digits))
-
-
-def _envelope(boot: int, sent_up_ms: int) -> str:
-    return '{"v": %d, "boot": %d, "sent_up_ms": %d' % (SCHEMA_VERSION, boot, sent_up_ms)
+def _head(boot: int) -> str:
+    # Every payload but the last will opens with the version and the boot count.
+    return '{"v": %d, "minor": %d, "boot": %d, ' % (SCHEMA_VERSION, SCHEMA_MINOR, boot)
 
 
 def encode_reading(row: "Sequence[Any]") -> str:
-    """One reading row ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)`` as a JSON object."""
-    seq, up_ms, t, temp_c, cj_c, flame_v, faults = row
-    return _READING % (
-        seq,
-        up_ms,
-        "null" if t is None else "%d" % t,
-        _number(temp_c, 2),
-        _number(cj_c, 2),
-        _number(flame_v, 3),
-        faults,
-    )
+    """One reading row ``(seq, up_ms, t, *values, faults)`` as a JSON object."""
+    parts = [row[0], row[1]]
+    # t and the measured values: a number or null.
+    for value in row[2:-1]:
+        parts.append("null" if value is None else repr(value))
+    parts.append(row[-1])
+    return READING_TEMPLATE % tuple(parts)
 
 
 def encode_readings(
@@ -106,7 +107,7 @@ def encode_readings(
     """
     # One join at the end: the payload is built once, next to its parts (on a board a
     # copy more of a 4 kB payload may not fit).
-    parts: List[str] = [_envelope(boot, sent_up_ms) + ', "%s": [' % READINGS]
+    parts: List[str] = [_head(boot) + '"sent_up_ms": %d, "%s": [' % (sent_up_ms, READINGS)]
     size = len(parts[0]) + 2
     count = 0
     for row in rows:
@@ -126,13 +127,9 @@ def encode_readings(
 
 def encode_health(boot: int, sent_up_ms: int, health: "Dict[str, Any]") -> str:
     """A health payload; ``health`` holds every key of ``HEALTH_FIELDS``."""
-    body = json.dumps(health)
-    return _envelope(boot, sent_up_ms) + ", " + body[1:]
+    return _head(boot) + '"sent_up_ms": %d, ' % sent_up_ms + json.dumps(health)[1:]
 
 
 def encode_status(boot: int, status: "Dict[str, Any]") -> str:
     """The retained birth message; ``status`` holds every key of ``STATUS_FIELDS``."""
-    body = dict(status)
-    body["v"] = SCHEMA_VERSION
-    body["boot"] = boot
-    return json.dumps(body)
+    return _head(boot) + json.dumps(status)[1:]

@@ -8,13 +8,14 @@ the device's interpreter as on the host's. Prints one line per check and a summa
 import json
 import sys
 
-from sensor_protocol import SCHEMA_VERSION
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION
 from sensor_protocol.fields import (
     ENVELOPE_FIELDS,
     FAULT_MASK_ALL,
     HEALTH_FIELDS,
     READING_FIELDS,
     READING_KEYS,
+    STATUS_ENVELOPE_FIELDS,
     STATUS_FIELDS,
     fault_names,
     field_by_key,
@@ -77,16 +78,31 @@ class Numbers:
 def make_row(numbers, seq):
     """A valid reading row; ``None`` where the field allows it, now and then."""
     clock = None if numbers.below(3) == 0 else 1767225600000 + seq * 5000
-    temp = None if numbers.below(5) == 0 else numbers.between(-270, 1800, 100)
-    return (
-        seq,
-        seq * 5000 + numbers.below(1000),
-        clock,
-        temp,
-        numbers.between(-55, 125, 100),
-        numbers.between(0, 12, 1000),
-        numbers.below(FAULT_MASK_ALL + 1),
-    )
+    row = [seq, seq * 5000 + numbers.below(1000), clock]
+    for field in READING_FIELDS:
+        if field.decimals is not None:  # a measured value
+            value = numbers.between(field.lo, field.hi, 10**field.decimals)
+            row.append(None if numbers.below(5) == 0 else value)
+    row.append(numbers.below(FAULT_MASK_ALL + 1))
+    return tuple(row)
+
+
+def widest(field):
+    """The value of a reading field whose text on the wire is the longest."""
+    if field.decimals is None:
+        candidates = (field.lo, field.hi)
+    else:
+        unit = 10**-field.decimals
+        candidates = (
+            round(field.lo + unit, field.decimals),
+            round(field.hi - unit, field.decimals),
+        )
+    return max(candidates, key=lambda value: len(repr(value)))
+
+
+def widest_row():
+    """The reading whose text on the wire is the longest."""
+    return tuple(widest(field) for field in READING_FIELDS)
 
 
 def expect_error(decode, obj, field):
@@ -122,8 +138,8 @@ def check_readings_round_trip():
 
 
 def check_widest_batch_fits():
-    row = (2147483647, 2**53, 4102444800000, -269.99, -54.99, 11.999, FAULT_MASK_ALL)
-    payload, count = encode_readings(2147483647, 2**53, [row] * (MAX_BATCH_READINGS + 5))
+    rows = [widest_row()] * (MAX_BATCH_READINGS + 5)
+    payload, count = encode_readings(2147483647, 2**53, rows)
     assert count == MAX_BATCH_READINGS, count
     assert len(payload.encode("utf-8")) <= MAX_PAYLOAD_BYTES, len(payload)
     assert len(decode_readings(payload)["readings"]) == MAX_BATCH_READINGS
@@ -132,20 +148,20 @@ def check_widest_batch_fits():
 def check_health_round_trip():
     decoded = decode_health(encode_health(4, 61000, HEALTH))
     expected = dict(HEALTH)
-    expected.update({"v": SCHEMA_VERSION, "boot": 4, "sent_up_ms": 61000})
+    expected.update({"v": SCHEMA_VERSION, "minor": SCHEMA_MINOR, "boot": 4, "sent_up_ms": 61000})
     assert decoded == expected, decoded
 
 
 def check_status_round_trip():
     decoded = decode_status(encode_status(4, STATUS))
     expected = dict(STATUS)
-    expected.update({"v": SCHEMA_VERSION, "boot": 4})
+    expected.update({"v": SCHEMA_VERSION, "minor": SCHEMA_MINOR, "boot": 4})
     assert decoded == expected, decoded
     assert decode_status(OFFLINE_PAYLOAD) == {"v": SCHEMA_VERSION, "state": "offline"}
 
 
 def check_reading_errors_name_their_field():
-    payload, _ = encode_readings(1, 1, [make_row(Numbers(2), 0)])
+    payload, _ = encode_readings(1, 10**7, [make_row(Numbers(2), 0)])
     for field in READING_FIELDS:
         for value in bad_values(field):
             obj = json.loads(payload)
@@ -153,13 +169,17 @@ def check_reading_errors_name_their_field():
             expect_error(decode_readings, obj, "readings[0]." + field.key)
         obj = json.loads(payload)
         del obj["readings"][0][field.key]
-        expect_error(decode_readings, obj, "readings[0]." + field.key)
+        if field.since:
+            # Added by a later minor: a reading of an older one lacks it and is whole.
+            assert decode_readings(json.dumps(obj))["readings"] == obj["readings"], field.key
+        else:
+            expect_error(decode_readings, obj, "readings[0]." + field.key)
 
 
 def check_health_and_status_errors_name_their_field():
     for decode, payload, fields in (
         (decode_health, encode_health(1, 1, HEALTH), HEALTH_FIELDS + ENVELOPE_FIELDS[1:]),
-        (decode_status, encode_status(1, STATUS), STATUS_FIELDS[1:] + ENVELOPE_FIELDS[1:2]),
+        (decode_status, encode_status(1, STATUS), STATUS_FIELDS[1:] + STATUS_ENVELOPE_FIELDS[1:]),
     ):
         for field in fields:
             for value in bad_values(field):
@@ -168,7 +188,11 @@ def check_health_and_status_errors_name_their_field():
                 expect_error(decode, obj, field.key)
             obj = json.loads(payload)
             del obj[field.key]
-            expect_error(decode, obj, field.key)
+            if field.since:
+                # Added by a later minor: a payload of an older one lacks it and is whole.
+                assert decode(json.dumps(obj)) == obj, field.key
+            else:
+                expect_error(decode, obj, field.key)
 
 
 def check_whole_payload_errors():

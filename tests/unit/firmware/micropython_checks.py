@@ -21,6 +21,7 @@ from sensor_node.settings import SettingsError, example_text, load_settings
 from sensor_node.status_led import COLOURS, ONLINE, StatusLed
 from sensor_node.thermocouple import FaultDebouncer, Thermocouple, fault_bits
 from sensor_node.timing import Deadline, Uptime
+from sensor_protocol.fields import READING_FIELDS
 
 ENV = {
     "CIRCUITPY_WIFI_SSID": "studio-wifi",
@@ -101,19 +102,25 @@ def check_settings():
 
 
 def check_ring_buffer():
+    measured = [field for field in READING_FIELDS if field.decimals is not None]
     buffer = ReadingBuffer(3)
-    assert len(buffer._data) == 3 * BYTES_PER_READING == 54
+    assert len(buffer._data) == 3 * BYTES_PER_READING
+    values = tuple(None if index == 0 else field.hi for index, field in enumerate(measured))
     for seq in range(5):
         up_ms = 2**32 - 2 + seq  # across the 32-bit boundary
-        buffer.append(up_ms, 1764000000000 + up_ms, None, 25.5, 3.25, 0x100)
+        buffer.append(up_ms, 1764000000000 + up_ms, values, 0x100)
     assert buffer.drops == 2
-    row = buffer.row(0)
-    assert row == (2, 2**32, 1764000000000 + 2**32, None, 25.5, 3.25, 0x100), row
+    row = next(buffer.oldest(1))
+    assert row[:3] == (2, 2**32, 1764000000000 + 2**32), row
+    assert row[3:-1] == values and row[-1] == 0x100, row
     buffer.ack(2)
     assert [row[0] for row in buffer.oldest(5)] == [4]
     buffer.ack(1)
-    buffer.append(5, None, 1234.5678, -12.344, 0.1234, 0)
-    assert buffer.row(0)[3:6] == (1234.57, -12.34, 0.123), buffer.row(0)
+    finer = tuple(field.lo + 0.12345 for field in measured)  # negative ones round too
+    buffer.append(5, None, finer, 0)
+    row = next(buffer.oldest(1))
+    kept = tuple(round(finer[index], field.decimals) for index, field in enumerate(measured))
+    assert row[3:-1] == kept, (row, kept)
 
 
 def check_timing():

@@ -10,6 +10,7 @@ from sensor_node import __version__, app, boot
 from sensor_node.console import Console
 from sensor_node.status_led import COLOURS, CONFIG_ERROR, StatusLed
 from sensor_node.timing import Uptime
+from sensor_protocol import SCHEMA_MINOR
 from sensor_protocol.limits import MAX_PAYLOAD_BYTES
 from sensor_protocol.payloads import decode_status
 from tests.unit.firmware.fakes import VALID_ENV, FakeBoard, FakeClock, FakePixel, FakeWatchdog
@@ -140,6 +141,7 @@ def test_the_birth_message_follows_the_contract():
     status = decode_status(text)
     assert status == {
         "v": 1,
+        "minor": SCHEMA_MINOR,
         "boot": 3,
         "state": "online",
         "fw": __version__,

@@ -1,5 +1,6 @@
 """The store-and-forward buffer: order, wrap, drop-oldest, acknowledge, and the packing
-(18 bytes a reading) giving back every value the contract publishes."""
+giving back every value the contract publishes. The measured values come from the field table
+(``MEASURED``), so a new one is checked here without a change."""
 
 from collections import deque
 
@@ -8,30 +9,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sensor_node.ring_buffer import BYTES_PER_READING, ReadingBuffer
-from sensor_protocol.wire import (
-    COLD_JUNCTION_C_MAX,
-    COLD_JUNCTION_C_MIN,
-    EPOCH_MS_MAX,
-    FAULT_MASK_ALL,
-    FLAME_V_MAX,
-    TEMP_C_MAX,
-    TEMP_C_MIN,
-)
+from sensor_protocol.wire import EPOCH_MS_MAX, FAULT_MASK_ALL, encode_readings
+from tests.unit.device.contract_checks import widest
+from tests.unit.protocol.strategies import MEASURED, measured_values
 
 EPOCH_MS = 1_764_000_000_000
 DAY_MS = 86_400_000
+VALUES = tuple(round(field.lo + (field.hi - field.lo) / 3, field.decimals) for field in MEASURED)
+"""A value for each measured field, in the table's order, at the precision the buffer keeps."""
 
 
-def reading(seq, t=EPOCH_MS, temp=1100.5, cj=25.25, flame=3.5, faults=0):
-    """What ``append`` takes for reading ``seq``: ``(up_ms, t, temp_c, cj_c, flame_v, faults)``,
-    sampled every 5 s, ``t`` (when given) the clock time at boot plus ``up_ms``."""
+def reading(seq, t=EPOCH_MS, values=VALUES, faults=0):
+    """What ``append`` takes for reading ``seq``: ``(up_ms, t, values, faults)``, sampled every
+    5 s, ``t`` (when given) the clock time at boot plus ``up_ms``."""
     up_ms = 10_000 + seq * 5000
-    return (up_ms, None if t is None else t + up_ms, temp, cj, flame, faults)
+    return (up_ms, None if t is None else t + up_ms, values, faults)
 
 
 def row(seq, *args, **kwargs):
     """The row the buffer gives back for ``reading(seq, ...)``."""
-    return (seq, *reading(seq, *args, **kwargs))
+    up_ms, t, values, faults = reading(seq, *args, **kwargs)
+    return (seq, up_ms, t, *values, faults)
 
 
 def fill(buffer, seqs):
@@ -44,34 +42,42 @@ def test_rows_come_back_oldest_first_numbered_from_zero():
 
     assert len(buffer) == 3
     assert list(buffer.oldest(2)) == [row(0), row(1)]
-    assert buffer.row(2) == row(2)
+    assert list(buffer.oldest(10)) == [row(0), row(1), row(2)]
     assert buffer.next_seq == 3
 
 
 def test_none_values_survive_the_packing():
     buffer = ReadingBuffer(4)
-    buffer.append(2**40, None, None, None, None, FAULT_MASK_ALL)
+    nothing = (None,) * len(MEASURED)
+    buffer.append(2**40, None, nothing, FAULT_MASK_ALL)
 
-    assert buffer.row(0) == (0, 2**40, None, None, None, None, FAULT_MASK_ALL)
+    assert list(buffer.oldest(1)) == [(0, 2**40, None, *nothing, FAULT_MASK_ALL)]
 
 
 def test_extreme_values_survive_the_packing():
     buffer = ReadingBuffer(4)
-    buffer.append(2**45, EPOCH_MS_MAX, TEMP_C_MAX, COLD_JUNCTION_C_MAX, FLAME_V_MAX, 0)
-    buffer.append(2**45 + 1, EPOCH_MS_MAX, TEMP_C_MIN, COLD_JUNCTION_C_MIN, 0.0, FAULT_MASK_ALL)
+    highest = tuple(field.hi for field in MEASURED)
+    lowest = tuple(field.lo for field in MEASURED)
+    buffer.append(2**45, EPOCH_MS_MAX, highest, 0)
+    buffer.append(2**45 + 1, EPOCH_MS_MAX, lowest, FAULT_MASK_ALL)
 
     assert list(buffer.oldest(2)) == [
-        (0, 2**45, EPOCH_MS_MAX, TEMP_C_MAX, COLD_JUNCTION_C_MAX, FLAME_V_MAX, 0),
-        (1, 2**45 + 1, EPOCH_MS_MAX, TEMP_C_MIN, COLD_JUNCTION_C_MIN, 0.0, FAULT_MASK_ALL),
+        (0, 2**45, EPOCH_MS_MAX, *highest, 0),
+        (1, 2**45 + 1, EPOCH_MS_MAX, *lowest, FAULT_MASK_ALL),
     ]
 
 
 def test_values_are_kept_to_the_decimals_the_contract_publishes():
     buffer = ReadingBuffer(4)
-    buffer.append(0, None, 1234.5678, -12.344, 0.1234, 0)
+    finer = tuple(value + 0.12345 for value in VALUES)
+    buffer.append(0, None, finer, 0)
 
-    _, _, _, temp, cj, flame, _ = buffer.row(0)
-    assert (temp, cj, flame) == (1234.57, -12.34, 0.123)
+    kept = tuple(round(v, field.decimals) for v, field in zip(finer, MEASURED, strict=True))
+    assert list(buffer.oldest(1)) == [(0, 0, None, *kept, 0)]
+    # The encoder writes them as they come: the buffer is where they get their precision.
+    payload, _ = encode_readings(1, 1, buffer.oldest(1))
+    for value, field in zip(kept, MEASURED, strict=True):
+        assert f'"{field.key}": {value!r},' in payload
 
 
 def test_peeking_does_not_remove_and_ack_does():
@@ -109,7 +115,7 @@ def test_uptime_is_exact_across_the_32_bit_boundary():
     buffer = ReadingBuffer(8)
     ups = [2**32 - DAY_MS, 2**32 - 1, 2**32, 2**32 + DAY_MS, 2**32 + 40 * DAY_MS]
     for up_ms in ups:
-        buffer.append(up_ms, EPOCH_MS + up_ms, 20.0, 20.0, 1.0, 0)
+        buffer.append(up_ms, EPOCH_MS + up_ms, VALUES, 0)
     buffer.ack(1)
 
     assert [r[1] for r in buffer.oldest(8)] == ups[1:]
@@ -120,7 +126,7 @@ def test_readings_stay_at_most_2_to_the_32_ms_behind_the_newest():
     buffer = ReadingBuffer(100)
     step = 2**30  # 12.4 days between readings: a 100-reading buffer would span 3.4 years
     for seq in range(10):
-        buffer.append(seq * step, None, 20.0, 20.0, 1.0, 0)
+        buffer.append(seq * step, None, VALUES, 0)
 
     ups = [r[1] for r in buffer.oldest(100)]
     assert ups == [seq * step for seq in range(6, 10)]
@@ -132,58 +138,51 @@ def test_clock_corrections_keep_each_readings_own_time():
     buffer = ReadingBuffer(10)
     offsets = [EPOCH_MS, EPOCH_MS - 180, EPOCH_MS + 2_000_000, EPOCH_MS - DAY_MS]
     for seq, offset in enumerate(offsets):
-        buffer.append(seq * 5000, offset + seq * 5000, 20.0, 20.0, 1.0, 0)
+        buffer.append(seq * 5000, offset + seq * 5000, VALUES, 0)
 
     assert [r[2] for r in buffer.oldest(10)] == [o + s * 5000 for s, o in enumerate(offsets)]
 
 
 def test_readings_taken_after_the_first_sync_keep_their_time():
     buffer = ReadingBuffer(10)
-    buffer.append(0, None, 20.0, 20.0, 1.0, 0)
-    buffer.append(5000, EPOCH_MS + 5000, 20.0, 20.0, 1.0, 0)
+    buffer.append(0, None, VALUES, 0)
+    buffer.append(5000, EPOCH_MS + 5000, VALUES, 0)
 
     assert [r[2] for r in buffer.oldest(10)] == [None, EPOCH_MS + 5000]
 
 
 def test_a_clock_jump_of_a_month_while_readings_wait_loses_only_their_wall_time():
     buffer = ReadingBuffer(10)
-    buffer.append(0, EPOCH_MS, 20.0, 20.0, 1.0, 0)
-    buffer.append(5000, EPOCH_MS + 31 * DAY_MS + 5000, 20.0, 20.0, 1.0, 0)
+    buffer.append(0, EPOCH_MS, VALUES, 0)
+    buffer.append(5000, EPOCH_MS + 31 * DAY_MS + 5000, VALUES, 0)
 
     assert [r[2] for r in buffer.oldest(10)] == [EPOCH_MS, None]
     assert [r[1] for r in buffer.oldest(10)] == [0, 5000], "the host places it by uptime"
     buffer.ack(2)
-    buffer.append(10_000, EPOCH_MS + 31 * DAY_MS + 10_000, 20.0, 20.0, 1.0, 0)
-    assert buffer.row(0)[2] == EPOCH_MS + 31 * DAY_MS + 10_000, "an empty buffer takes the new base"
+    buffer.append(10_000, EPOCH_MS + 31 * DAY_MS + 10_000, VALUES, 0)
+    assert [r[2] for r in buffer.oldest(1)] == [EPOCH_MS + 31 * DAY_MS + 10_000], (
+        "an empty buffer takes the new base"
+    )
 
 
-def test_bad_positions_and_acks_are_refused():
+def test_bad_acks_and_capacities_are_refused():
     buffer = ReadingBuffer(3)
     buffer.append(*reading(0))
 
-    with pytest.raises(IndexError):
-        buffer.row(1)
     with pytest.raises(ValueError, match="cannot acknowledge 2 of 1"):
         buffer.ack(2)
     with pytest.raises(ValueError):
         ReadingBuffer(0)
 
 
-def test_an_hour_at_the_default_period_takes_13_kb():
+def test_an_hour_at_the_default_period_is_one_allocation_at_boot():
     buffer = ReadingBuffer(720)
 
-    assert BYTES_PER_READING == 18
-    assert len(buffer._data) == 720 * 18
+    assert len(buffer._data) == 720 * BYTES_PER_READING
     assert 720 * 5 >= 3600
 
 
-values = st.tuples(
-    st.one_of(st.none(), st.integers(-27_000, 180_000).map(lambda n: n / 100)),
-    st.one_of(st.none(), st.integers(-5500, 12_500).map(lambda n: n / 100)),
-    st.one_of(st.none(), st.integers(0, 12_000).map(lambda n: n / 1000)),
-    st.integers(0, FAULT_MASK_ALL),
-    st.booleans(),
-)
+values = st.tuples(measured_values, st.integers(0, FAULT_MASK_ALL), st.booleans())
 operations = st.lists(
     st.one_of(st.tuples(st.just("append"), values), st.tuples(st.just("ack"), st.integers(0, 6))),
     max_size=200,
@@ -198,12 +197,12 @@ def test_behaves_like_a_bounded_deque(capacity, ops, start):
     seq = 0
     for op in ops:
         if op[0] == "append":
-            temp, cj, flame, faults, clock = op[1]
+            measured, faults, clock = op[1]
             up_ms = start + seq * 5000
             t = EPOCH_MS + up_ms if clock else None
             drops += len(model) == capacity
-            model.append((seq, up_ms, t, temp, cj, flame, faults))
-            buffer.append(up_ms, t, temp, cj, flame, faults)
+            model.append((seq, up_ms, t, *measured, faults))
+            buffer.append(up_ms, t, measured, faults)
             seq += 1
         else:
             count = min(op[1], len(model))
@@ -216,12 +215,13 @@ def test_behaves_like_a_bounded_deque(capacity, ops, start):
 
 def test_a_full_buffer_of_worst_case_readings_goes_out_in_full_batches():
     from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
-    from sensor_protocol.payloads import decode_readings, encode_readings
+    from sensor_protocol.payloads import decode_readings
 
     buffer = ReadingBuffer(100)
     buffer.next_seq = 2**31 - 101
+    widest_values = tuple(widest(field) for field in MEASURED)
     for seq in range(100):
-        buffer.append(2**45 + seq, EPOCH_MS_MAX, -269.99, -54.99, 11.999, FAULT_MASK_ALL)
+        buffer.append(2**45 + seq, EPOCH_MS_MAX, widest_values, FAULT_MASK_ALL)
 
     payload, count = encode_readings(2**31 - 1, 2**45 + 200, buffer.oldest(MAX_BATCH_READINGS))
 

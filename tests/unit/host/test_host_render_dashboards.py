@@ -41,7 +41,7 @@ def test_three_dashboards_in_the_service_users_config(context: RenderContext) ->
 
 def test_every_contract_metric_is_on_a_dashboard(context: RenderContext) -> None:
     exprs = " ".join(e for board in _boards(context).values() for e in _exprs(board))
-    used = set(re.findall(r"\b(furnace_[a-z_]+)\b", exprs))
+    used = set(re.findall(r"\b(furnace_[a-z0-9_]+)\b", exprs))
     wanted = {full_metric_name(f) for f in READING_FIELDS + HEALTH_FIELDS if f.metric}
     wanted |= {"furnace_device_online", "furnace_pipeline_dead_letters_total"}
     assert wanted <= used, wanted - used

@@ -1,5 +1,6 @@
 """The decode program follows the contract's field table: every field reaches it, and a field
-added to the contract is checked and turned into its metric without touching the generator."""
+a new minor adds to the contract is optional, checked when present and turned into its metric,
+without touching the generator."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from sensor_bridge.checks.vrl_runtime import Remap
 from sensor_bridge.render.examples import RECEIVED, topic
 from sensor_bridge.render.vrl import READINGS, decode_program, vrl_string
-from sensor_protocol import SCHEMA_VERSION, fields, topics
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, fields, topics
 from tests.support.decode import example_site
 
 TABLES = {
@@ -35,20 +36,22 @@ def test_every_field_and_metric_of_the_table_is_in_the_program(table: Any) -> No
         assert vrl_string(name) in program
 
 
+NEXT = SCHEMA_MINOR + 1
 NEW_READING = fields.Field(
-    "humidity_pct", "float", "percent", 0.0, 100.0, False, "humidity_percent", "gauge", ""
+    "humidity_pct", "float", "percent", 0.0, 100.0, 1, False, NEXT, "humidity_percent", "gauge", ""
 )
 NEW_HEALTH = fields.Field(
-    "brownouts", "int", "", 0, 1000, False, "device_brownouts_total", "counter", ""
+    "brownouts", "int", "", 0, 1000, None, False, NEXT, "device_brownouts_total", "counter", ""
 )
-NEW_STATUS = fields.Field("site_note", "str", "", 1, 10, True, None, None, "")
+NEW_STATUS = fields.Field("site_note", "str", "", 1, 10, None, True, NEXT, None, None, "")
 
 
 @pytest.fixture(scope="module")
 def extended() -> Any:
     """The decode program rendered from a contract with one more field in three tables."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fields, "READING_FIELDS", (*fields.READING_FIELDS, NEW_READING))
+        readings = fields.READING_FIELDS
+        patch.setattr(fields, "READING_FIELDS", (*readings[:-1], NEW_READING, readings[-1]))
         patch.setattr(fields, "HEALTH_FIELDS", (*fields.HEALTH_FIELDS, NEW_HEALTH))
         patch.setattr(fields, "STATUS_FIELDS", (*fields.STATUS_FIELDS, NEW_STATUS))
         return Remap(decode_program(example_site()))
@@ -73,10 +76,10 @@ def _run(program: Any, channel: str, body: dict[str, Any]) -> list[dict[str, Any
 
 
 def _envelope() -> dict[str, Any]:
-    return {"v": SCHEMA_VERSION, "boot": 1, "sent_up_ms": 1000}
+    return {"v": SCHEMA_VERSION, "minor": NEXT, "boot": 1, "sent_up_ms": 1000}
 
 
-def test_a_new_reading_field_is_required_and_becomes_its_metric(extended: Any) -> None:
+def test_a_new_reading_field_is_optional_and_becomes_its_metric(extended: Any) -> None:
     reading = {e.key: _sample(e) for e in fields.READING_FIELDS}
     reading.update(up_ms=1000, t=None)
     events = _run(
@@ -84,26 +87,27 @@ def test_a_new_reading_field_is_required_and_becomes_its_metric(extended: Any) -
     )
     (humidity,) = [e for e in events if e["name"] == NEW_READING.metric]
     assert humidity["gauge"] == {"value": 55.5}
-    (letter,) = _run(extended, topics.TELEMETRY, {**_envelope(), READINGS: [reading]})
-    assert letter["reason"] == f"field:{READINGS}[0].{NEW_READING.key}:missing"
+    older = _run(extended, topics.TELEMETRY, {**_envelope(), "minor": 0, READINGS: [reading]})
+    assert len(older) == len(events) - 1
+    assert NEW_READING.metric not in {e["name"] for e in older}
     (letter,) = _run(
         extended, topics.TELEMETRY, {**_envelope(), READINGS: [{**reading, NEW_READING.key: 101}]}
     )
     assert letter["reason"] == f"field:{READINGS}[0].{NEW_READING.key}:out_of_range"
 
 
-def test_a_new_health_field_is_required_and_becomes_its_counter(extended: Any) -> None:
+def test_a_new_health_field_is_optional_and_becomes_its_counter(extended: Any) -> None:
     health = {**_envelope(), **{e.key: _sample(e) for e in fields.HEALTH_FIELDS}}
     events = _run(extended, topics.HEALTH, {**health, NEW_HEALTH.key: 3})
     (brownouts,) = [e for e in events if e["name"] == NEW_HEALTH.metric]
     assert brownouts["counter"] == {"value": 3.0}
-    (letter,) = _run(extended, topics.HEALTH, health)
-    assert letter["reason"] == f"field:{NEW_HEALTH.key}:missing"
+    older = _run(extended, topics.HEALTH, health)
+    assert [e["name"] for e in older] == [e["name"] for e in events if e is not brownouts]
 
 
 def test_a_new_status_field_is_checked(extended: Any) -> None:
     status = {e.key: _sample(e) for e in fields.STATUS_FIELDS}
-    status.update(v=SCHEMA_VERSION, boot=1, state=fields.STATUS_STATES[0])
+    status.update(v=SCHEMA_VERSION, minor=NEXT, boot=1, state=fields.STATUS_STATES[0])
     online, _unexpected_reset = _run(extended, topics.STATUS, {**status, NEW_STATUS.key: None})
     assert online["gauge"] == {"value": 1.0}
     (letter,) = _run(extended, topics.STATUS, {**status, NEW_STATUS.key: "x" * 11})

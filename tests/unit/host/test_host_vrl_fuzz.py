@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensor_bridge.render.examples import RECEIVED, Rejected, expected_events, topic
-from sensor_bridge.render.vrl import READINGS
-from sensor_protocol import SCHEMA_VERSION, fields, topics
+from sensor_bridge.render.vrl import MINOR, READINGS
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, fields, topics
 from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
 from tests.support.decode import dead_letter_reason, decode, example_site
 
@@ -96,7 +96,11 @@ def out_of_range(entry: Any) -> st.SearchStrategy[Any]:
 
 
 def fixed(table: Any) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({entry.key: value_of(entry) for entry in table})
+    """Every field of ``table``; those a later minor added (optional) now and then left out."""
+    return st.fixed_dictionaries(
+        {entry.key: value_of(entry) for entry in table if not entry.since},
+        optional={entry.key: value_of(entry) for entry in table if entry.since},
+    )
 
 
 @st.composite
@@ -124,7 +128,7 @@ def health_message(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def status_message(draw: st.DrawFn) -> dict[str, Any]:
-    body = draw(fixed(fields.STATUS_FIELDS + fields.ENVELOPE_FIELDS[1:2]))
+    body = draw(fixed(fields.STATUS_FIELDS + fields.STATUS_ENVELOPE_FIELDS[1:]))
     body.update(v=SCHEMA_VERSION, state=draw(st.sampled_from(fields.STATUS_STATES)))
     return body
 
@@ -154,10 +158,35 @@ def test_valid_messages_become_exactly_the_contracts_metrics(
         assert agree(topic(SITE, DEVICE, channel), payload, received) is None
 
 
+@settings(FUZZ, max_examples=200)
+@given(
+    MESSAGE,
+    st.dictionaries(
+        st.text(TEXT, min_size=1, max_size=8), st.integers() | st.text(TEXT, max_size=5), min_size=1
+    ),
+)
+def test_a_newer_minors_new_fields_are_left_out_and_the_rest_stored(
+    message: tuple[str, dict[str, Any]], new: dict[str, Any]
+) -> None:
+    channel, body = message
+    body[MINOR] = SCHEMA_MINOR + 1
+    where = topic(SITE, DEVICE, channel)
+    known = encoded(body)
+    tables = fields.ENVELOPE_FIELDS + fields.READING_FIELDS + fields.HEALTH_FIELDS
+    known_keys = {e.key for e in tables + fields.STATUS_FIELDS} | {READINGS}
+    new = {key: value for key, value in new.items() if key not in known_keys}
+    for part in [body, *body.get(READINGS, [])]:
+        part.update(new)
+    payload = encoded(body)
+    if len(payload) <= MAX_PAYLOAD_BYTES:
+        assert agree(where, payload) is None
+        assert decode(where, payload, RECEIVED) == decode(where, known, RECEIVED)
+
+
 def _field_sites(channel: str, body: dict[str, Any]) -> list[tuple[tuple[Any, ...], Any]]:
     """(path to a field, its table entry) for every field in ``body``."""
     if channel == topics.STATUS:
-        table = fields.STATUS_FIELDS + fields.ENVELOPE_FIELDS[1:2]
+        table = fields.STATUS_FIELDS + fields.STATUS_ENVELOPE_FIELDS[1:]
         return [((e.key,), e) for e in table]
     if channel == topics.HEALTH:
         return [((e.key,), e) for e in fields.ENVELOPE_FIELDS[1:] + fields.HEALTH_FIELDS]
@@ -183,7 +212,7 @@ def defect(draw: st.DrawFn) -> tuple[str, bytes, str]:
     problem = draw(
         st.sampled_from(["missing", "wrong_type", "out_of_range", "null", "unknown_key"])
     )
-    if problem == "missing":
+    if problem == "missing" and not entry.since:
         del parent[path[-1]]
     elif problem == "wrong_type":
         parent[path[-1]] = draw(wrong_type(entry))
@@ -193,6 +222,8 @@ def defect(draw: st.DrawFn) -> tuple[str, bytes, str]:
         parent[path[-1]] = None
     else:
         problem = "unknown_key"
+        # Only a newer minor than the contract's may carry keys the contract does not know.
+        body[MINOR] = draw(st.integers(0, SCHEMA_MINOR))
         known = {e.key for e in fields.READING_FIELDS + fields.HEALTH_FIELDS + fields.STATUS_FIELDS}
         extra = draw(
             st.text(TEXT, min_size=1, max_size=8).filter(lambda k: k not in known | {"v", READINGS})

@@ -34,10 +34,9 @@ def value_of(field: Field) -> st.SearchStrategy[Any]:
 
 
 def _row_field(field: Field) -> st.SearchStrategy[Any]:
-    # A float that survives the wire's rounding unchanged keeps round-trip checks exact.
-    if field.type == "float":
-        digits = 3 if field.key == "flame_v" else 2
-        scale = 10**digits
+    # A value at the precision the device keeps (its decimals) keeps round-trip checks exact.
+    if field.decimals is not None:
+        scale = 10**field.decimals
         ints = st.integers(round(field.lo * scale), round(field.hi * scale))
         exact = ints.map(lambda n: n / scale)
         return st.none() | exact if field.nullable else exact
@@ -45,7 +44,22 @@ def _row_field(field: Field) -> st.SearchStrategy[Any]:
 
 
 reading_rows = st.tuples(*(_row_field(field) for field in READING_FIELDS))
-"""A reading row ``(seq, up_ms, t, temp_c, cj_c, flame_v, faults)``."""
+"""A reading row ``(seq, up_ms, t, *values, faults)``."""
+
+MEASURED = tuple(field for field in READING_FIELDS if field.decimals is not None)
+"""The reading's measured values (the fields between its frame and its faults)."""
+
+measured_values = st.tuples(*(_row_field(field) for field in MEASURED))
+"""What the device measures for one reading, in the table's order."""
+
+
+def row(**values: Any) -> tuple[Any, ...]:
+    """A valid reading row: the fields named in ``values`` with those, every other one at the
+    low end of its range."""
+    unknown = set(values) - {field.key for field in READING_FIELDS}
+    assert not unknown, f"not reading fields: {sorted(unknown)}"
+    return tuple(values.get(field.key, field.lo) for field in READING_FIELDS)
+
 
 boots = value_of(ENVELOPE_FIELDS[1])
 uptimes_ms = value_of(ENVELOPE_FIELDS[2])

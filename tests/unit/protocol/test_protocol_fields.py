@@ -30,10 +30,6 @@ def test_the_furnace_temperature_keeps_its_historic_series_name():
     assert fields.full_metric_name(fields.field_by_key("temp_c")) == "furnace_furnace_temp"
 
 
-def test_reading_rows_are_ordered_as_documented():
-    assert fields.READING_KEYS == ("seq", "up_ms", "t", "temp_c", "cj_c", "flame_v", "faults")
-
-
 @pytest.mark.parametrize("tables", [("reading", "envelope"), ("health", "envelope"), ("status",)])
 def test_keys_are_unique_within_a_payload(tables):
     keys = [field.key for name in tables for field in ALL_TABLES[name]]

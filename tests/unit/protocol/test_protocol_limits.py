@@ -7,15 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sensor_protocol import limits
-from sensor_protocol.fields import (
-    ENVELOPE_FIELDS,
-    EPOCH_MS_MAX,
-    FAULT_MASK_ALL,
-    HEALTH_FIELDS,
-    INT32_MAX,
-    STATUS_FIELDS,
-    UPTIME_MS_MAX,
-)
+from sensor_protocol.fields import ENVELOPE_FIELDS, HEALTH_FIELDS, STATUS_FIELDS
 from sensor_protocol.payloads import (
     PayloadError,
     decode_health,
@@ -25,12 +17,12 @@ from sensor_protocol.payloads import (
     encode_readings,
     encode_status,
 )
+from tests.unit.device.contract_checks import widest_row
 from tests.unit.protocol.strategies import boots, reading_rows, uptimes_ms
 
 VECTOR_MQTT_PACKET_LIMIT = 10 * 1024
 
-# The longest text each value can take on the wire.
-WIDEST_ROW = (INT32_MAX, UPTIME_MS_MAX, EPOCH_MS_MAX, -269.99, -54.99, 11.999, FAULT_MASK_ALL)
+WIDEST_ROW = widest_row()
 WIDEST_BOOT = ENVELOPE_FIELDS[1].hi
 WIDEST_UPTIME = ENVELOPE_FIELDS[2].hi
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor_protocol import SCHEMA_VERSION
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, payloads
 from sensor_protocol.fields import (
     ENVELOPE_FIELDS,
     HEALTH_FIELDS,
@@ -24,7 +24,6 @@ from sensor_protocol.payloads import (
     decode_readings,
     decode_status,
     encode_health,
-    encode_reading,
     encode_readings,
     encode_status,
     sample_time_ms,
@@ -33,12 +32,13 @@ from tests.unit.protocol.strategies import (
     boots,
     health_bodies,
     reading_rows,
+    row,
     status_bodies,
     uptimes_ms,
     value_of,
 )
 
-ROW = (7, 61_000, 1_767_225_600_000, 1093.25, 24.5, 3.412, 0)
+ROW = row(seq=7, up_ms=61_000, t=1_767_225_600_000, temp_c=1093.25, cj_c=24.5, flame_v=3.412)
 HEALTH = {
     "uptime_s": 61,
     "mem_free": 90_000,
@@ -96,22 +96,17 @@ def test_telemetry_is_one_reading_with_the_envelope():
 
     assert decoded == {
         "v": SCHEMA_VERSION,
+        "minor": SCHEMA_MINOR,
         "boot": 3,
         "sent_up_ms": 62_000,
         "readings": [dict(zip(READING_KEYS, ROW, strict=True))],
     }
 
 
-def test_wire_values_are_rounded_to_what_the_hardware_resolves():
-    reading = json.loads(encode_reading((0, 0, None, 1093.256789, 24.504999, 3.41249, 0)))
-
-    assert reading["temp_c"] == 1093.26
-    assert reading["cj_c"] == 24.5
-    assert reading["flame_v"] == 3.412
-
-
 def test_a_faulted_reading_carries_null_temperature():
-    decoded = decode_readings(encode_readings(1, 10, [(0, 5, None, None, None, None, 0x101)])[0])
+    decoded = decode_readings(
+        encode_readings(1, 10, [row(up_ms=5, t=None, temp_c=None, faults=0x101)])[0]
+    )
 
     reading = decoded["readings"][0]
     assert reading["temp_c"] is None
@@ -123,14 +118,20 @@ def test_a_faulted_reading_carries_null_temperature():
 def test_health_round_trips(boot, sent, body):
     decoded = decode_health(encode_health(boot, sent, body))
 
-    assert decoded == {"v": SCHEMA_VERSION, "boot": boot, "sent_up_ms": sent, **body}
+    assert decoded == {
+        "v": SCHEMA_VERSION,
+        "minor": SCHEMA_MINOR,
+        "boot": boot,
+        "sent_up_ms": sent,
+        **body,
+    }
 
 
 @given(boot=boots, body=status_bodies)
 def test_birth_status_round_trips(boot, body):
     decoded = decode_status(encode_status(boot, body))
 
-    assert decoded == {"v": SCHEMA_VERSION, "boot": boot, **body}
+    assert decoded == {"v": SCHEMA_VERSION, "minor": SCHEMA_MINOR, "boot": boot, **body}
 
 
 def test_the_last_will_decodes_as_offline():
@@ -207,7 +208,9 @@ def test_a_bad_reading_value_names_its_field(field, value):
     _expect_field(decode_readings, obj, f"readings[0].{field.key}")
 
 
-@pytest.mark.parametrize("field", READING_FIELDS, ids=lambda field: field.key)
+@pytest.mark.parametrize(
+    "field", [f for f in READING_FIELDS if not f.since], ids=lambda field: field.key
+)
 def test_a_missing_reading_value_names_its_field(field):
     payload, _ = encode_readings(3, 62_000, [ROW, ROW])
     obj = json.loads(payload)
@@ -282,6 +285,82 @@ def test_an_unknown_key_in_a_reading_is_named():
     obj["readings"][0]["extra"] = 1
 
     _expect_field(decode_readings, obj, "readings[0].extra")
+
+
+# Versions: every minor of the major decodes (sensor_protocol's versioning rule)
+
+
+@pytest.mark.parametrize(
+    ("decode", "payload"),
+    [
+        (decode_readings, encode_readings(3, 62_000, [ROW])[0]),
+        (decode_health, encode_health(3, 62_000, HEALTH)),
+        (decode_status, encode_status(3, STATUS)),
+    ],
+)
+def test_a_payload_of_an_older_minor_decodes_with_nothing_lost(decode, payload):
+    obj = json.loads(payload)
+    del obj["minor"]
+
+    assert decode(json.dumps(obj)) == obj
+
+
+@pytest.mark.parametrize(
+    ("decode", "payload"),
+    [
+        (decode_readings, encode_readings(3, 62_000, [ROW])[0]),
+        (decode_health, encode_health(3, 62_000, HEALTH)),
+        (decode_status, encode_status(3, STATUS)),
+    ],
+)
+def test_a_newer_minor_loses_only_the_fields_this_host_does_not_know(decode, payload):
+    known = json.loads(payload)
+    newer = dict(known, minor=SCHEMA_MINOR + 1, humidity_pct=40.5)
+
+    assert decode(json.dumps(newer)) == dict(known, minor=SCHEMA_MINOR + 1)
+    _expect_field(decode, dict(known, humidity_pct=40.5), "humidity_pct")
+
+
+def test_a_newer_minors_readings_lose_only_their_new_fields():
+    obj = telemetry()
+    obj["minor"] = SCHEMA_MINOR + 1
+    obj["readings"][0]["humidity_pct"] = 40.5
+
+    assert decode_readings(json.dumps(obj))["readings"] == telemetry()["readings"]
+
+
+def test_a_newer_minor_still_gets_every_known_field_checked():
+    obj = telemetry()
+    obj["minor"] = SCHEMA_MINOR + 1
+    obj["readings"][0]["temp_c"] = 5000.0
+
+    _expect_field(decode_readings, obj, "readings[0].temp_c")
+
+
+@pytest.mark.parametrize("minor", ["2", 1.5, True, None, -1, 256])
+def test_a_bad_minor_is_named_and_grants_nothing(minor):
+    obj = telemetry()
+    obj["minor"] = minor
+    obj["readings"][0]["extra"] = 1
+
+    _expect_field(decode_readings, obj, "minor")
+
+
+NEW_VALUE = Field(
+    "temp2_c", "float", "celsius", -270.0, 1800.0, 2, True, SCHEMA_MINOR + 1, "temp2", "gauge", "."
+)
+
+
+def test_a_field_a_later_minor_adds_is_optional(monkeypatch):
+    table = (*READING_FIELDS[:-1], NEW_VALUE, READING_FIELDS[-1])
+    monkeypatch.setattr(payloads, "READING_FIELDS", table)
+    obj = telemetry()
+
+    assert decode_readings(json.dumps(obj)) == obj
+    obj["readings"][0]["temp2_c"] = 1200.5
+    assert decode_readings(json.dumps(obj)) == obj
+    obj["readings"][0]["temp2_c"] = 2000.0
+    _expect_field(decode_readings, obj, "readings[0].temp2_c")
 
 
 @pytest.mark.parametrize("version", [0, SCHEMA_VERSION + 1, "1", True, None, 1.5, 1.0])

@@ -12,9 +12,7 @@ from sensor_protocol.fields import READING_KEYS
 from sensor_protocol.limits import MAX_BATCH_READINGS
 from sensor_protocol.payloads import decode_readings
 from tests.unit.device.subset_rules import FIRMWARE
-from tests.unit.protocol.strategies import reading_rows
-
-ROUNDING = {"temp_c": 2, "cj_c": 2, "flame_v": 3}
+from tests.unit.protocol.strategies import reading_rows, row
 
 DEVICE_MODULES = (
     "sensor_node.clock",
@@ -32,10 +30,7 @@ import it through their own lines)."""
 def test_a_reading_is_the_text_json_writes_for_it(row):
     # The template saves a dict per reading on the device; on CPython it writes what
     # json.dumps of that dict writes, key order included.
-    reading = {}
-    for key, value in zip(READING_KEYS, row, strict=True):
-        digits = ROUNDING.get(key)
-        reading[key] = value if digits is None or value is None else round(value, digits)
+    reading = dict(zip(READING_KEYS, row, strict=True))
 
     assert wire.encode_reading(row) == json.dumps(reading)
 
@@ -46,7 +41,7 @@ def test_rows_are_read_one_at_a_time_and_no_further_than_a_batch():
     def rows():
         for seq in range(100):
             taken.append(seq)
-            yield (seq, 1000 + seq, None, 20.0, 20.0, 1.0, 0)
+            yield row(seq=seq, up_ms=1000 + seq, t=None)
 
     payload, count = wire.encode_readings(1, 2000, rows())
 
