@@ -1,6 +1,6 @@
 """A register-level MAX31856 thermocouple-to-digital converter.
 
-What the real ``adafruit_max31856`` driver sees, from the datasheet:
+What a driver sees (the firmware's ``sensor_node.max31856``), from the datasheet:
 
 * Registers 00h-0Fh (CR0, CR1, MASK, CJHF, CJLF, LTHFTH/L, LTLFTH/L, CJTO, CJTH/L,
   LTCBH/M/L, SR) with their power-on values. A transaction runs from CS low to CS high:
@@ -61,7 +61,7 @@ FAULT_BITS = {
     "voltage": 0x02,
     "open_tc": 0x01,
 }
-"""SR bits by the driver's ``fault`` keys."""
+"""SR bits by the contract's fault names (``sensor_protocol.wire.FAULT_BITS``)."""
 OVUV = FAULT_BITS["voltage"]
 INJECTABLE = (*FAULT_BITS, "no_conversion")
 CONDITION_FAULTS = ("cj_range", "tc_range", "cj_high", "cj_low", "tc_high", "tc_low")

@@ -12,6 +12,7 @@ so every module also runs on CPython under test. CircuitPython subset only: no r
 * ``console``: one parseable line per event.
 * ``timing``: uptime past the ticks wrap, deadlines.
 * ``clock``: wall clock from NTP, its validity.
+* ``max31856``: the MAX31856's registers, in the one mode the node runs it.
 * ``thermocouple``: non-blocking MAX31856 one-shot, faults and their debounce.
 * ``flame``: oversampled, median-filtered flame-rod voltage.
 * ``ring_buffer``: the store-and-forward buffer of readings.

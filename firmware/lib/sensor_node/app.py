@@ -48,12 +48,18 @@ def enum_name(value: "Any") -> "Optional[str]":
 
 
 def driver_maker(
-    driver_class: "Any", spi: "Any", chip_select: "Any", tc_type: "Any"
+    driver_class: "Any",
+    spi: "Any",
+    chip_select: "Any",
+    tc_type: str,
+    averaging: int,
+    mains_hz: int,
 ) -> "Callable[[], Any]":
-    """What makes a fresh MAX31856 driver (``Thermocouple`` remakes it after a fault)."""
+    """What makes a fresh, configured MAX31856 driver (``Thermocouple`` remakes it after a
+    timeout)."""
 
     def make_driver() -> "Any":
-        return driver_class(spi, chip_select, thermocouple_type=tc_type)
+        return driver_class(spi, chip_select, tc_type, averaging, mains_hz)
 
     return make_driver
 

@@ -177,15 +177,19 @@ def _compose(
     import wifi
 
     import adafruit_connection_manager
-    import adafruit_max31856
     from adafruit_minimqtt.adafruit_minimqtt import MQTT, MMQTTException
+
+    from sensor_node.max31856 import Max31856
 
     spi = busio.SPI(board_module.SPI_SCK, MOSI=board_module.SPI_MOSI, MISO=board_module.SPI_MISO)
     chip_select = digitalio.DigitalInOut(board_module.THERMOCOUPLE_CS)
-    tc_type = getattr(adafruit_max31856.ThermocoupleType, settings["TC_TYPE"])
+    averaging = settings["TC_AVERAGING"]
+    mains_hz = settings["MAINS_HZ"]
 
     # The callables the node keeps come from app, which stays loaded (see the docstring).
-    make_driver = app.driver_maker(adafruit_max31856.MAX31856, spi, chip_select, tc_type)
+    make_driver = app.driver_maker(
+        Max31856, spi, chip_select, settings["TC_TYPE"], averaging, mains_hz
+    )
     ntp_server = settings["NTP_SERVER"] or settings["MQTT_BROKER"]
     link = Link(
         settings,
@@ -214,7 +218,7 @@ def _compose(
         uptime,
         console,
         dog,
-        Thermocouple(make_driver, settings["TC_AVERAGING"], settings["MAINS_HZ"], uptime),
+        Thermocouple(make_driver, averaging, mains_hz, uptime),
         FaultDebouncer(settings["FAULT_DEBOUNCE"]),
         FlameSensor(
             analogio.AnalogIn(board_module.FLAME_ADC),

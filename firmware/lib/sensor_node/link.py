@@ -44,7 +44,7 @@ from sensor_protocol.topics import BACKFILL, HEALTH, STATUS, TELEMETRY
 from sensor_protocol.wire import OFFLINE_PAYLOAD
 
 try:
-    from typing import Any, Callable, Dict, Optional
+    from typing import Any, Callable, Dict, Optional, Union
 except ImportError:
     pass
 
@@ -370,9 +370,10 @@ class Link:
         self._ping.start(self._keepalive * 500)
         self._ladder.answered(self._uptime.ms())
 
-    def publish(self, channel: str, payload: str, retain: bool = False) -> bool:
+    def publish(self, channel: str, payload: "Union[str, bytes]", retain: bool = False) -> bool:
         """Publish at QoS 1 and wait for the PUBACK; on failure the session is dropped and
-        False returned (the caller keeps what it sent)."""
+        False returned (the caller keeps what it sent). MiniMQTT sends bytes as they are and
+        copies a str into bytes first."""
         try:
             self._client.publish(self._topics[channel], payload, retain, 1)
         except (self._mqtt_error, OSError, RuntimeError) as exc:

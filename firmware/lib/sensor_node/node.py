@@ -202,23 +202,33 @@ class Node:
 
     def _publish_health(self) -> None:
         now = self._uptime.ms()
-        fields = self._health.report(
+        # Bytes: MiniMQTT copies a str into bytes and keeps both while it waits for the
+        # PUBACK. The health dict and the text are garbage by then.
+        payload = encode_health(
+            self._boot,
             now,
-            self._mem_free(),
-            self._link.rssi(),
-            self._link,
-            self._buffer,
-            self._clock.valid(),
-        )
-        self._link.publish(HEALTH, encode_health(self._boot, now, fields))
+            self._health.report(
+                now,
+                self._mem_free(),
+                self._link.rssi(),
+                self._link,
+                self._buffer,
+                self._clock.valid(),
+            ),
+        ).encode()
+        self._link.publish(HEALTH, payload)
 
     def _publish_readings(self) -> None:
         buffer = self._buffer
         live = len(buffer) == 1 and buffer.next_seq - 1 > self._backfill_through
         channel = TELEMETRY if live else BACKFILL
-        payload, count = encode_readings(
+        text, count = encode_readings(
             self._boot, self._uptime.ms(), buffer.oldest(MAX_BATCH_READINGS)
         )
+        # One copy of the batch (up to MAX_PAYLOAD_BYTES) waits for the PUBACK, not two
+        # (see _publish_health).
+        payload = text.encode()
+        del text
         if not self._link.publish(channel, payload):
             return
         buffer.ack(count)

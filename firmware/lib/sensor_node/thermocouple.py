@@ -3,13 +3,17 @@
 ================================================================================
 The MAX31856 read without blocking, and its faults.
 
-The driver's ``temperature`` property polls with no timeout (kiln-controller #169), so a
-reading is split into ``start()`` (one-shot), ``poll()`` (until done or past a deadline
-from the datasheet's worst-case conversion time) and the unpack. The fault status is read
-with every conversion and becomes the contract's fault bits; a conversion that misses its
-deadline sets the ``timeout`` bit. After a faulted conversion the faults are cleared
-through CR0's FAULTCLR (an over/under-voltage fault suspends conversions until then), and
-after a timeout the chip is configured again from scratch, in case it lost power.
+A read that waits for its conversion can hang (``adafruit_max31856``'s ``temperature`` polls
+with no timeout, kiln-controller #169), so a reading is split into ``start()`` (one-shot) and
+``poll()`` (until done or past a deadline from the datasheet's worst-case conversion time),
+which then reads the result. The fault status is read with every conversion: its bits are
+the contract's fault bits; a conversion that misses its deadline sets the ``timeout`` bit.
+After a faulted conversion the faults are cleared through CR0's FAULTCLR (an
+over/under-voltage fault suspends conversions until then), and after a timeout the chip is
+configured again from scratch, in case it lost power.
+
+The driver is made by ``make_driver()`` (``sensor_node.max31856.Max31856``, configured for
+the settings' type, averaging and mains frequency; tests inject fakes).
 
 ``FaultDebouncer`` raises or clears a published fault flag only after ``count``
 consecutive readings agree. The temperature is withheld on any invalidating fault,
@@ -40,10 +44,6 @@ except ImportError:
 TIMEOUT_BIT = const(0x100)
 """The contract's fault bit for a conversion that missed its deadline."""
 
-_CR0 = const(0x00)
-_CR0_ONE_SHOT = const(0x40)
-_CR0_FAULT_CLEAR = const(0x02)
-
 
 def conversion_ms(averaging: int, mains_hz: int) -> int:
     """Worst-case one-shot conversion time from the datasheet: 155 ms (60 Hz) or 185 ms
@@ -53,23 +53,13 @@ def conversion_ms(averaging: int, mains_hz: int) -> int:
     return 155 + (averaging - 1) * 100 // 3
 
 
-def fault_bits(fault: "Any") -> int:
-    """The contract's fault bits from the driver's ``fault`` dict."""
-    bits = 0
-    for name, bit in FAULT_BITS:
-        if fault.get(name):
-            bits |= bit
-    return bits
-
-
-def _in_range(value: "Optional[float]", lo: float, hi: float) -> "Optional[float]":
-    if value is None or value != value or value < lo or value > hi:
-        return None
-    return value
+def _in_range(value: float, lo: float, hi: float) -> "Optional[float]":
+    return value if lo <= value <= hi else None
 
 
 class Thermocouple:
-    """A MAX31856 made by ``make_driver()`` (a new driver configures the chip from scratch).
+    """A MAX31856 made by ``make_driver()`` (a new driver configures the chip from scratch);
+    ``averaging`` and ``mains_hz`` are what it was configured with, for the deadline.
 
     ``poll()`` returns None while a conversion runs, then ``(temp_c, cj_c, faults,
     read_ms)``: temperatures in degrees C (``temp_c`` None when a fault invalidates it or
@@ -81,24 +71,16 @@ class Thermocouple:
         self, make_driver: "Callable[[], Any]", averaging: int, mains_hz: int, uptime: "Uptime"
     ) -> None:
         self._make_driver = make_driver
-        self._averaging = averaging
-        self._mains_hz = mains_hz
         self._uptime = uptime
         self.deadline_ms = conversion_ms(averaging, mains_hz) * 3 // 2 + 100
         """How long a conversion may take before it counts as a ``timeout`` fault."""
         self.converting = False
         self._started_ms = 0
-        self._driver = self._configure()
-
-    def _configure(self) -> "Any":
-        driver = self._make_driver()
-        driver.averaging = self._averaging
-        driver.noise_rejection = self._mains_hz
-        return driver
+        self._driver = make_driver()
 
     def start(self) -> None:
         """Start a one-shot conversion."""
-        self._driver.initiate_one_shot_measurement()
+        self._driver.start()
         self._started_ms = self._uptime.ms()
         self.converting = True
 
@@ -109,35 +91,27 @@ class Thermocouple:
         driver = self._driver
         # Checked before the deadline, so a loop iteration that ran long (a slow broker)
         # does not turn a finished conversion into a timeout.
-        pending = driver.oneshot_pending
+        pending = driver.converting
         read_ms = self._uptime.ms() - self._started_ms
         if pending and read_ms < self.deadline_ms:
             return None
         self.converting = False
-        faults = fault_bits(driver.fault)
-        temp_c = None
-        cj_c = None
+        temp_c, cj_c, faults = driver.read()
         if pending:
+            # What the registers hold is an older conversion's.
             faults |= TIMEOUT_BIT
+            temp_c = None
+            cj_c = None
         else:
-            temp_c = _in_range(driver.unpack_temperature(), TEMP_C_MIN, TEMP_C_MAX)
-            cj_c = _in_range(
-                driver.unpack_reference_temperature(), COLD_JUNCTION_C_MIN, COLD_JUNCTION_C_MAX
-            )
+            temp_c = _in_range(temp_c, TEMP_C_MIN, TEMP_C_MAX)
+            cj_c = _in_range(cj_c, COLD_JUNCTION_C_MIN, COLD_JUNCTION_C_MAX)
         if faults & FAULTS_INVALIDATING_TEMPERATURE:
             temp_c = None
         if faults:
-            self._clear_faults()
+            driver.clear_faults()
         if pending:
-            self._driver = self._configure()
+            self._driver = self._make_driver()
         return temp_c, cj_c, faults, read_ms
-
-    def _clear_faults(self) -> None:
-        # The driver defines FAULTCLR but has no call for it; its register helpers are the
-        # only way in short of a second SPIDevice on the same chip select.
-        driver = self._driver
-        cr0 = driver._read_register(_CR0, 1)[0]
-        driver._write_u8(_CR0, (cr0 & ~_CR0_ONE_SHOT) | _CR0_FAULT_CLEAR)
 
 
 class FaultDebouncer:

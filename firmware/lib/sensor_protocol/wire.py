@@ -24,8 +24,9 @@ try:
 except ImportError:
     pass
 
-# (name, bit) in the MAX31856 fault status register order, plus one bit of our own for a
-# conversion that missed its deadline. Names are adafruit_max31856's ``fault`` keys.
+# (name, bit): the bits of the MAX31856's fault status register (SR, 0Fh), which the firmware
+# publishes as it reads them, plus one bit of our own for a conversion that missed its
+# deadline.
 FAULT_BITS = (
     ("open_tc", 0x01),
     ("voltage", 0x02),

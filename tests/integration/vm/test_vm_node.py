@@ -1,5 +1,5 @@
 """The unmodified bundle on CircuitPython's VM with each board's heap: boot, MQTT over real
-TCP to a real Mosquitto, readings through the real adafruit_max31856 driver and the
+TCP to a real Mosquitto, readings through the firmware's MAX31856 driver and the
 register-level chip, and the errno a refused connection shows on each port family."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.support.recorder import Message, Recorder
 
 FURNACE_C = 612.5
 """A temperature the furnace model does not reach by itself: a reading near it came through
-the chain (furnace model -> MAX31856 registers -> SPI -> adafruit_max31856 on the VM)."""
+the chain (furnace model -> MAX31856 registers -> SPI -> sensor_node.max31856 on the VM)."""
 TOLERANCE_C = 4.0
 """Turbulence (~0.8 C), chip noise and the furnace's drift between sample and check."""
 TELEMETRY_WAIT_S = 30.0

@@ -22,7 +22,6 @@ from tests.unit.device.test_device_boards import REQUIRED_BOARDS
 # What the firmware imports today (the spec's tree); the bundle finds them by scanning.
 SPEC_LIBRARIES = (
     "lib/adafruit_minimqtt/adafruit_minimqtt",
-    "lib/adafruit_max31856",
     "lib/adafruit_ticks",
     "lib/adafruit_connection_manager",
     "lib/adafruit_bus_device/spi_device",
@@ -415,12 +414,12 @@ def planned(board_id: str = "test_board") -> set[str]:
 
 
 def test_a_library_the_firmware_imports_is_bundled_with_its_own_imports(firmware):
-    (firmware / "code.py").write_text("import time\nimport adafruit_max31856\n")
+    (firmware / "code.py").write_text("import time\nimport neopixel\n")
 
     files = planned()
 
-    assert "lib/adafruit_max31856.py" in files
-    assert "lib/adafruit_bus_device/spi_device.py" in files, "the library's own import"
+    assert "lib/neopixel.py" in files
+    assert "lib/adafruit_pixelbuf.py" in files, "the library's own import"
     assert "lib/adafruit_minimqtt/adafruit_minimqtt.py" not in files
 
 

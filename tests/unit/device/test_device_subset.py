@@ -100,7 +100,7 @@ FINE = [
     "from micropython import const\nA = const(1 << 4)\nB = const(-A)\nC = const(A | 0x10)",
     "import board, busio, digitalio, analogio, microcontroller, supervisor, wifi, socketpool",
     "import gc, json, os, struct, time, errno, random, rtc, watchdog, traceback",
-    "import adafruit_minimqtt.adafruit_minimqtt\nimport adafruit_max31856, adafruit_ticks",
+    "import adafruit_minimqtt.adafruit_minimqtt\nimport adafruit_ticks",
     "import adafruit_connection_manager, neopixel",
     "from adafruit_bus_device.spi_device import SPIDevice",
     "import sensor_protocol.payloads\nimport sensor_node\nimport boards",

@@ -6,8 +6,8 @@ it, or the ``.py`` source form) on ``circuitpython-mcu`` (32-bit, CircuitPython 
 one GC heap sized so that ``gc.mem_free()`` at the start of the script reads the board's free
 heap at code.py start. The script imports what code.py imports, in the order the firmware does:
 ``sensor_node.app`` (with the contract and everything it imports at module level), the board
-module (``boot.load_board_module``), then what ``app._compose`` imports, then ``neopixel`` on
-boards with a NeoPixel (``app._make_led``); ``gc.collect()`` and ``gc.mem_free()`` after each,
+module (``boot.load_board_module``), then what ``boot._compose`` imports, then ``neopixel`` on
+boards with a NeoPixel (``boot._make_led``); ``gc.collect()`` and ``gc.mem_free()`` after each,
 and the time each import took on the VM (``time.ticks_us``).
 
 Built-in modules cost a board no heap, so the stand-ins for the ones the VM lacks are imported
@@ -43,9 +43,9 @@ VERSION = "10.1.0"
 COMPOSE_LIBRARIES = (
     "adafruit_connection_manager",
     "adafruit_minimqtt.adafruit_minimqtt",
-    "adafruit_max31856",
+    "sensor_node.max31856",
 )
-"""What ``app._compose`` imports beyond built-ins, in its order."""
+"""What ``boot._compose`` imports beyond built-ins, in its order."""
 
 _STAND_INS = {
     "digitalio.py": "class DigitalInOut:\n    pass\n",
@@ -88,7 +88,7 @@ def board_pins(board_id: str) -> list[str]:
 
 
 def has_neopixel(board_id: str) -> bool:
-    """Whether the board module names a status NeoPixel (then ``app._make_led`` imports
+    """Whether the board module names a status NeoPixel (then ``boot._make_led`` imports
     ``neopixel``)."""
     tree = ast.parse((bundle.boards_dir() / f"{board_id}.py").read_text(encoding="utf-8"))
     for node in tree.body:

@@ -366,7 +366,8 @@ def close_sockets(pool: FakeSocketPool, forget: bool) -> None:
 
 
 class FakeMax31856:
-    """The driver surface the firmware uses; conversions take ``conversion_ms``.
+    """The driver surface the firmware uses (``sensor_node.max31856.Max31856``);
+    conversions take ``conversion_ms``.
 
     ``faults`` are the SR bits the next conversions report; ``stuck`` keeps 1SHOT set.
     """
@@ -376,36 +377,23 @@ class FakeMax31856:
         self.conversion_ms = conversion_ms
         self.temperature = 1100.0
         self.cold_junction = 25.0
-        self.faults: dict[str, bool] = {}
+        self.faults = 0
         self.stuck = False
-        self.averaging = 1
-        self.noise_rejection = 60
         self.started: list[int] = []
-        self.writes: list[tuple[int, int]] = []
-        self.cr0 = 0x10
+        self.clears = 0
 
-    def initiate_one_shot_measurement(self) -> None:
+    def start(self) -> None:
         self.started.append(self._clock.ms)
 
     @property
-    def oneshot_pending(self) -> bool:
+    def converting(self) -> bool:
         return self.stuck or self._clock.ms - self.started[-1] < self.conversion_ms
 
-    @property
-    def fault(self) -> dict[str, bool]:
-        return dict(self.faults)
+    def read(self) -> tuple[float, float, int]:
+        return self.temperature, self.cold_junction, self.faults
 
-    def unpack_temperature(self) -> float:
-        return self.temperature
-
-    def unpack_reference_temperature(self) -> float:
-        return self.cold_junction
-
-    def _read_register(self, address: int, length: int) -> bytearray:
-        return bytearray([self.cr0 | (0x40 if self.stuck else 0)])
-
-    def _write_u8(self, address: int, value: int) -> None:
-        self.writes.append((address, value))
+    def clear_faults(self) -> None:
+        self.clears += 1
 
 
 class FakeAdc:

@@ -15,11 +15,12 @@ from sensor_node.backoff import Backoff
 from sensor_node.console import format_line
 from sensor_node.flame import FlameSensor
 from sensor_node.health import Health
+from sensor_node.max31856 import Max31856
 from sensor_node.recovery import RESET, RESTART_RADIO, RecoveryLadder
 from sensor_node.ring_buffer import BYTES_PER_READING, ReadingBuffer
 from sensor_node.settings import SettingsError, example_text, load_settings
 from sensor_node.status_led import COLOURS, ONLINE, StatusLed
-from sensor_node.thermocouple import FaultDebouncer, Thermocouple, fault_bits
+from sensor_node.thermocouple import FaultDebouncer, Thermocouple
 from sensor_node.timing import Deadline, Uptime
 from sensor_protocol.fields import READING_FIELDS
 
@@ -49,30 +50,54 @@ class Ticks:
 
 class Driver:
     def __init__(self):
-        self.averaging = 1
-        self.noise_rejection = 60
-        self.pending = True
-        self.fault = {"open_tc": True}
-        self.writes = []
+        self.converting = True
+        self.clears = 0
 
-    def initiate_one_shot_measurement(self):
+    def start(self):
         pass
 
-    @property
-    def oneshot_pending(self):
-        return self.pending
+    def read(self):
+        return 1100.0, 25.0, 0x01
 
-    def unpack_temperature(self):
-        return 1100.0
+    def clear_faults(self):
+        self.clears += 1
 
-    def unpack_reference_temperature(self):
-        return 25.0
 
-    def _read_register(self, address, length):
-        return bytearray([0x50])
+class Bus:
+    """A MAX31856's sixteen registers behind ``busio.SPI``'s calls, one transaction being an
+    address byte (bit 7 set for a write), then the data."""
 
-    def _write_u8(self, address, value):
-        self.writes.append((address, value))
+    def __init__(self):
+        self.registers = bytearray(16)
+        self.modes = []
+        self._address = 0
+
+    def try_lock(self):
+        return True
+
+    def unlock(self):
+        pass
+
+    def configure(self, baudrate=100000, polarity=0, phase=0, bits=8):
+        self.modes.append((polarity, phase))
+
+    def write(self, buffer, start=0, end=None):
+        data = bytes(buffer[start:end])
+        self._address = data[0] & 0x7F
+        if data[0] & 0x80:
+            self.registers[self._address : self._address + len(data) - 1] = data[1:]
+
+    def readinto(self, buffer, start=0, end=None, write_value=0):
+        for index in range(start, len(buffer) if end is None else end):
+            buffer[index] = self.registers[self._address % 16]
+            self._address += 1
+
+
+class ChipSelect:
+    value = True
+
+    def switch_to_output(self, value=False):
+        self.value = value
 
 
 class Adc:
@@ -155,11 +180,28 @@ def check_thermocouple():
     result = tc.poll()
     assert result is not None
     assert result[:3] == (None, None, 0x101), result
-    assert driver.writes == [(0, 0x12)], driver.writes
+    assert driver.clears == 1, driver.clears
     debounce = FaultDebouncer(2)
     debounce.update(1)
     assert debounce.update(1) == 1
-    assert fault_bits({"cj_range": True}) == 0x80
+
+
+def check_max31856():
+    bus = Bus()
+    chip_select = ChipSelect()
+    driver = Max31856(bus, chip_select, "N", 8, 50)
+    assert bytes(bus.registers[:3]) == b"\x11\x34\x00", bus.registers
+    assert bus.modes == [(0, 1)] and chip_select.value, (bus.modes, chip_select.value)
+    bus.registers[10:16] = b"\xc9\x00\xf0\x60\x00\x41"
+    assert driver.read() == (-250.0, -55.0, 0x41), driver.read()
+    bus.registers[10:16] = b"\x7f\xfc\x64\x00\x00\x00"
+    assert driver.read() == (1600.0, 127.984375, 0), driver.read()
+    driver.start()
+    assert bus.registers[0] == 0x51 and driver.converting, bus.registers[0]
+    bus.registers[0] = 0x11
+    assert not driver.converting
+    driver.clear_faults()
+    assert bus.registers[0] == 0x13, bus.registers[0]
 
 
 def check_flame_health_led_persist():
@@ -203,6 +245,7 @@ CHECKS = (
     check_timing,
     check_recovery,
     check_thermocouple,
+    check_max31856,
     check_flame_health_led_persist,
     check_link_errno,
 )

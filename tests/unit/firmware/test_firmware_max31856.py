@@ -1,27 +1,33 @@
-"""The firmware's thermocouple logic driving the real adafruit_max31856 driver against
-the register-level MAX31856 emulation of the virtual board, on a virtual clock."""
+"""The firmware's MAX31856 driver and its thermocouple logic against the register-level
+MAX31856 emulation of the virtual board, on a virtual clock.
 
-import adafruit_max31856
+The emulation is written from the datasheet and so is the driver; the exact codes below are
+the datasheet's data formats (LTCB: 19 bits at 0.0078125 C left-justified in 24; CJT: 14
+bits at 0.015625 C left-justified in 16), loaded into the chip's registers directly."""
+
 import pytest
 
+from sensor_bridge.virtual import max31856 as regs
 from sensor_bridge.virtual.clock import VirtualClock
 from sensor_bridge.virtual.digital import build_digitalio
-from sensor_bridge.virtual.max31856 import Max31856
+from sensor_bridge.virtual.max31856 import Max31856 as Chip
 from sensor_bridge.virtual.pins import Pin, PinClaims
 from sensor_bridge.virtual.spi import build_busio
 from sensor_bridge.virtual.wiring import Wiring
+from sensor_node.max31856 import Max31856
 from sensor_node.thermocouple import TIMEOUT_BIT, FaultDebouncer, Thermocouple
 from sensor_node.timing import Uptime
+from sensor_protocol.wire import FAULT_BITS
 from tests.unit.firmware.fakes import FakeClock
 
 
 class Rig:
-    def __init__(self, hot_c=1100.0, cold_c=25.0, averaging=4, mains_hz=60):
+    def __init__(self, hot_c=1100.0, cold_c=25.0, averaging=4, mains_hz=60, tc_type="K"):
         self.clock = FakeClock()
         self.hot_c = hot_c
         self.cold_c = cold_c
         virtual = VirtualClock(real_monotonic=self.clock.seconds)
-        self.chip = Max31856(virtual, lambda _t: (self.hot_c, self.cold_c), probe_type="K")
+        self.chip = Chip(virtual, lambda _t: (self.hot_c, self.cold_c), probe_type="K")
         wiring = Wiring()
         claims = PinClaims()
         sck, mosi, miso, cs = Pin("GP18"), Pin("GP19"), Pin("GP16"), Pin("GP17")
@@ -33,7 +39,8 @@ class Rig:
 
         def make_driver():
             self.drivers += 1
-            return adafruit_max31856.MAX31856(spi, chip_select)
+            self.driver = Max31856(spi, chip_select, tc_type, averaging, mains_hz)
+            return self.driver
 
         self.tc = Thermocouple(make_driver, averaging, mains_hz, Uptime(self.clock.ticks))
 
@@ -44,6 +51,106 @@ class Rig:
             if result is not None:
                 return result
             self.clock.advance(step_ms)
+
+    def load(self, **registers):
+        """Set chip registers by name (``LTCBH=0x64``), as a finished conversion left them."""
+        image = bytearray(self.chip.registers())
+        for name, value in registers.items():
+            image[getattr(regs, name)] = value
+        self.chip.restore(bytes(image), self.chip.injected)
+
+
+@pytest.mark.parametrize(
+    ("tc_type", "averaging", "mains_hz", "cr0", "cr1"),
+    [
+        ("K", 1, 60, 0x10, 0x03),
+        ("B", 2, 50, 0x11, 0x10),
+        ("J", 4, 60, 0x10, 0x22),
+        ("N", 8, 50, 0x11, 0x34),
+        ("T", 16, 60, 0x10, 0x47),
+        ("E", 1, 60, 0x10, 0x01),
+        ("R", 1, 60, 0x10, 0x05),
+        ("S", 1, 60, 0x10, 0x06),
+    ],
+)
+def test_a_new_driver_configures_the_chip(tc_type, averaging, mains_hz, cr0, cr1):
+    rig = Rig(averaging=averaging, mains_hz=mains_hz, tc_type=tc_type)
+
+    registers = rig.chip.registers()
+    # CR0: open-circuit detection (OCFAULT 01), cold-junction sensor on, comparator mode.
+    assert registers[regs.CR0] == cr0
+    assert registers[regs.CR1] == cr1
+    assert registers[regs.MASK] == 0x00, "no fault masked (power-on FFh masks them all)"
+
+
+@pytest.mark.parametrize(
+    ("ltcb", "celsius"),
+    [
+        ((0x64, 0x00, 0x00), 1600.0),
+        ((0x19, 0x00, 0x00), 400.0),
+        ((0x00, 0x00, 0x20), 0.0078125),
+        ((0x00, 0x00, 0x00), 0.0),
+        ((0xFF, 0xFF, 0xE0), -0.0078125),
+        ((0xF0, 0x60, 0x00), -250.0),
+    ],
+)
+def test_the_thermocouple_code_is_read_as_the_datasheet_writes_it(ltcb, celsius):
+    rig = Rig()
+    rig.load(LTCBH=ltcb[0], LTCBM=ltcb[1], LTCBL=ltcb[2])
+
+    assert rig.driver.read()[0] == celsius
+
+
+@pytest.mark.parametrize(
+    ("cjt", "celsius"),
+    [
+        ((0x7F, 0xFC), 127.984375),
+        ((0x19, 0x00), 25.0),
+        ((0x00, 0x04), 0.015625),
+        ((0xFF, 0xFC), -0.015625),
+        ((0xC9, 0x00), -55.0),
+    ],
+)
+def test_the_cold_junction_code_is_read_as_the_datasheet_writes_it(cjt, celsius):
+    rig = Rig()
+    rig.load(CJTH=cjt[0], CJTL=cjt[1])
+
+    assert rig.driver.read()[1] == celsius
+
+
+@pytest.mark.parametrize(("name", "bit"), FAULT_BITS[:8])
+def test_each_chip_fault_arrives_as_the_contracts_fault_bit(name, bit):
+    rig = Rig()
+    rig.chip.set_fault(name, True)
+
+    faults = rig.read()[2]
+
+    # Over/under-voltage also holds the conversion back past its deadline.
+    assert faults == bit | (TIMEOUT_BIT if name == "voltage" else 0)
+
+
+def test_a_one_shot_runs_until_the_chip_clears_1shot():
+    rig = Rig(averaging=1)
+    driver = rig.driver
+
+    driver.start()
+    assert driver.converting
+    rig.clock.advance(150)
+    assert driver.converting
+    rig.clock.advance(10)
+    assert not driver.converting
+    assert rig.chip.conversions == 1
+
+
+def test_clearing_faults_starts_no_conversion_and_keeps_the_configuration():
+    rig = Rig(averaging=1, mains_hz=50)
+    driver = rig.driver
+
+    driver.clear_faults()
+
+    assert not driver.converting
+    assert rig.chip.status()["pending"] is False
+    assert rig.chip.registers()[regs.CR0] == 0x11
 
 
 def test_a_reading_is_temperature_and_cold_junction_without_faults():

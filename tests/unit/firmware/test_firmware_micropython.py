@@ -3,6 +3,7 @@ with only the device sources in its filesystem: what CPython forgives, the board
 
 from pathlib import Path
 
+import adafruit_bus_device
 import adafruit_ticks
 
 from tests.unit.device.subset_rules import FIRMWARE, SHARED_PACKAGE
@@ -14,6 +15,7 @@ SOURCES = (
     SHARED_PACKAGE,
     FIRMWARE / "lib" / "sensor_node",
     Path(adafruit_ticks.__file__),
+    Path(adafruit_bus_device.__file__).parent,
     HERE / "micropython_checks.py",
 )
 

@@ -281,9 +281,9 @@ def test_no_iteration_outlasts_the_watchdog_in_any_fault(monkeypatch, mode, dela
 def test_fault_flags_are_debounced_published_and_cleared(monkeypatch):
     rig = NodeRig(monkeypatch)
     rig.run(11)
-    rig.driver.faults = {"open_tc": True}
+    rig.driver.faults = 0x01
     rig.run(20)
-    rig.driver.faults = {}
+    rig.driver.faults = 0
     rig.run(30)
 
     readings = [reading for _, reading in rig.readings("telemetry")][:11]
@@ -312,7 +312,7 @@ def test_the_led_shows_the_state(monkeypatch):
     rig.run(20)
     assert rig.pixel[0] == COLOURS[OFFLINE]
 
-    rig.driver.faults = {"open_tc": True}
+    rig.driver.faults = 0x01
     rig.run(20)
     assert rig.pixel[0] == COLOURS[SENSOR_FAULT]
     assert COLOURS[CONFIG_ERROR] not in rig.pixel.writes

@@ -1,11 +1,10 @@
 """The field table: the one place field names, units, ranges and metric names are defined."""
 
-import inspect
 import re
 
-import adafruit_max31856
 import pytest
 
+from sensor_bridge.virtual import max31856 as regs
 from sensor_protocol import fields
 from sensor_protocol.fields import (
     ENVELOPE_FIELDS,
@@ -81,16 +80,22 @@ def test_fault_bits_are_distinct_and_make_up_the_mask():
     assert fields.field_by_key("faults").hi == FAULT_MASK_ALL
 
 
-def test_fault_bits_are_the_drivers_status_register_bits_plus_our_timeout():
-    # The real driver's `fault` property maps each key to a status-register mask constant.
-    source = inspect.getsource(adafruit_max31856.MAX31856.fault.fget)
-    driver = {
-        key: getattr(adafruit_max31856, constant)
-        for key, constant in re.findall(r'"(\w+)": bool\(faults & (\w+)\)', source)
+def test_fault_bits_are_the_chips_status_register_bits_plus_our_timeout():
+    # The MAX31856 datasheet's Fault Status Register (0Fh), D7 to D0: CJ Range, TC Range,
+    # CJHIGH, CJLOW, TCHIGH, TCLOW, OVUV, OPEN. The firmware publishes SR as it reads it.
+    status_register = {
+        "cj_range": 0x80,
+        "tc_range": 0x40,
+        "cj_high": 0x20,
+        "cj_low": 0x10,
+        "tc_high": 0x08,
+        "tc_low": 0x04,
+        "voltage": 0x02,
+        "open_tc": 0x01,
     }
 
-    assert len(driver) == 8
-    assert dict(FAULT_BITS) == {**driver, "timeout": 0x100}
+    assert dict(FAULT_BITS) == {**status_register, "timeout": 0x100}
+    assert regs.FAULT_BITS == status_register, "the emulated chip's"
 
 
 def test_fault_names_follow_register_order():

@@ -1,15 +1,16 @@
 """Shared set-ups for the virtual board's unit tests: a hand-cranked clock, a chip on a bus."""
 
+import contextlib
 import random
 import socket
 import threading
 import types
-
-import adafruit_max31856
+from collections.abc import Iterator
+from typing import Any
 
 from sensor_bridge.virtual.clock import VirtualClock
 from sensor_bridge.virtual.digital import build_digitalio
-from sensor_bridge.virtual.max31856 import Max31856
+from sensor_bridge.virtual.max31856 import CR0, CR0_1SHOT, Max31856
 from sensor_bridge.virtual.pins import PinClaims, board_spec
 from sensor_bridge.virtual.spi import build_busio
 from sensor_bridge.virtual.wiring import Wiring
@@ -40,7 +41,9 @@ class Junctions:
 
 
 class ChipRig:
-    """A MAX31856 on a Pico W's SPI pins, as the board modules wire it."""
+    """A MAX31856 on a Pico W's SPI pins, as the board modules wire it, and its registers
+    read and written as the datasheet's serial interface has it (address byte, bit 7 set for
+    a write, then the data, the address incrementing)."""
 
     def __init__(self, probe_type: str = "K") -> None:
         self.time = ManualTime()
@@ -57,15 +60,35 @@ class ChipRig:
         self.digitalio: types.ModuleType = build_digitalio(wiring, claims)
         self.spi = self.busio.SPI(self.pins["GP18"], MOSI=self.pins["GP19"], MISO=self.pins["GP16"])
         self.cs = self.digitalio.DigitalInOut(self.pins["GP17"])
+        self.cs.switch_to_output(value=True)
 
-    def driver(
-        self, tc_type: int = adafruit_max31856.ThermocoupleType.K
-    ) -> adafruit_max31856.MAX31856:
-        return adafruit_max31856.MAX31856(self.spi, self.cs, thermocouple_type=tc_type)
+    def read(self, address: int, count: int = 1) -> bytes:
+        """``count`` registers from ``address`` in one transaction, in SPI mode 1."""
+        data = bytearray(count)
+        with self._transaction() as spi:
+            spi.write(bytes([address]))
+            spi.readinto(data)
+        return bytes(data)
 
-    def convert(self, driver: adafruit_max31856.MAX31856, seconds: float = 1.0) -> None:
+    def write(self, address: int, *values: int) -> None:
+        """``values`` into the registers from ``address`` on, in one transaction."""
+        with self._transaction() as spi:
+            spi.write(bytes([0x80 | address, *values]))
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        assert self.spi.try_lock()
+        try:
+            self.spi.configure(baudrate=500_000, polarity=0, phase=1)
+            self.cs.value = False
+            yield self.spi
+        finally:
+            self.cs.value = True
+            self.spi.unlock()
+
+    def convert(self, seconds: float = 1.0) -> None:
         """One-shot conversion, then enough time for any setting to finish it."""
-        driver.initiate_one_shot_measurement()
+        self.write(CR0, self.read(CR0)[0] | CR0_1SHOT)
         self.time.advance(seconds)
 
 

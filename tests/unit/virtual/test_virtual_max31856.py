@@ -1,16 +1,18 @@
-"""The emulated MAX31856 under the real adafruit_max31856 driver."""
+"""The emulated MAX31856 at its registers, read and written over the virtual SPI bus as the
+datasheet describes them (no driver in between: the firmware's own driver is tested against
+this emulation in tests/unit/firmware/test_firmware_max31856.py)."""
 
-import adafruit_max31856
 import pytest
-from adafruit_max31856 import ThermocoupleType
 
 from sensor_bridge.virtual import max31856 as regs
 from tests.unit.virtual.rig import ChipRig
 
-ALL_CLEAR = dict.fromkeys(
-    ("cj_range", "tc_range", "cj_high", "cj_low", "tc_high", "tc_low", "voltage", "open_tc"),
-    False,
-)
+TC_TYPES = "BEJKNRST"
+"""CR1 TC TYPE codes 0-7."""
+AVGSEL = {1: 0, 2: 1, 4: 2, 8: 3, 16: 4}
+"""CR1 AVGSEL codes by samples averaged."""
+OPEN_CIRCUIT_DETECTION = 0x10
+"""CR0 OCFAULT = 01."""
 
 
 @pytest.fixture
@@ -18,25 +20,54 @@ def rig() -> ChipRig:
     return ChipRig()
 
 
-def read(driver: adafruit_max31856.MAX31856, address: int) -> int:
-    return driver._read_register(address, 1)[0]
+def configure(
+    rig: ChipRig, tc_type: str = "K", samples: int = 1, hz: int = 60, cr0: int = 0
+) -> None:
+    """CR0, CR1 and MASK in one write: open-circuit detection, no fault masked."""
+    fifty = regs.CR0_50HZ if hz == 50 else 0
+    cr1 = AVGSEL[samples] << 4 | TC_TYPES.index(tc_type)
+    rig.write(regs.CR0, OPEN_CIRCUIT_DETECTION | fifty | cr0, cr1, 0x00)
 
 
-def pending_for(rig: ChipRig, driver: adafruit_max31856.MAX31856, seconds: float) -> bool:
+def register(rig: ChipRig, address: int) -> int:
+    return rig.read(address)[0]
+
+
+def one_shot(rig: ChipRig) -> None:
+    rig.write(regs.CR0, register(rig, regs.CR0) | regs.CR0_1SHOT)
+
+
+def pending_for(rig: ChipRig, seconds: float) -> bool:
     rig.time.advance(seconds)
-    return driver.oneshot_pending
+    return bool(register(rig, regs.CR0) & regs.CR0_1SHOT)
 
 
-def test_driver_init_sets_mask_open_circuit_detection_and_type(rig: ChipRig) -> None:
-    driver = rig.driver(ThermocoupleType.J)
-    assert read(driver, regs.MASK) == 0x00
-    assert read(driver, regs.CR0) == 0x10
-    assert read(driver, regs.CR1) == 0x02
-    assert driver.averaging == 1
-    assert driver.noise_rejection == 60
-    assert driver.temperature_thresholds == (-2048.0, 2047.9)
-    assert driver.reference_temperature_thresholds == (-64.0, 127.0)
-    assert driver.fault == ALL_CLEAR
+def temperature(rig: ChipRig) -> float:
+    """LTCB: 19 bits, two's complement, 0.0078125 C an LSB, left-justified in 24."""
+    code = int.from_bytes(rig.read(regs.LTCBH, 3), "big", signed=True) >> 5
+    return code * 0.0078125
+
+
+def cold_junction(rig: ChipRig) -> float:
+    """CJTH/CJTL: 14 bits, two's complement, 0.015625 C an LSB, left-justified in 16."""
+    code = int.from_bytes(rig.read(regs.CJTH, 2), "big", signed=True) >> 2
+    return code * 0.015625
+
+
+def faults(rig: ChipRig) -> set[str]:
+    status = register(rig, regs.SR)
+    return {name for name, bit in regs.FAULT_BITS.items() if status & bit}
+
+
+def test_power_on_values_and_a_configuration_write(rig: ChipRig) -> None:
+    assert list(rig.read(regs.CR0, 16)) == [
+        0x00, 0x03, 0xFF, 0x7F, 0xC0, 0x7F, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x00, 0, 0, 0, 0x00,
+    ]  # fmt: skip
+
+    configure(rig, "J")
+
+    assert list(rig.read(regs.CR0, 3)) == [0x10, 0x02, 0x00]
+    assert faults(rig) == set()
 
 
 @pytest.mark.parametrize(
@@ -46,31 +77,25 @@ def test_driver_init_sets_mask_open_circuit_detection_and_type(rig: ChipRig) -> 
 def test_one_shot_takes_the_datasheet_maximum(
     rig: ChipRig, hz: int, samples: int, max_s: float
 ) -> None:
-    driver = rig.driver()
-    driver.noise_rejection = hz
-    driver.averaging = samples
-    driver.initiate_one_shot_measurement()
-    assert driver.oneshot_pending
-    assert pending_for(rig, driver, max_s - 0.002)
-    assert not pending_for(rig, driver, 0.004)
-    assert read(driver, regs.CR0) & regs.CR0_1SHOT == 0
+    configure(rig, samples=samples, hz=hz)
+    one_shot(rig)
+    assert pending_for(rig, 0.0)
+    assert pending_for(rig, max_s - 0.002)
+    assert not pending_for(rig, 0.004)
 
 
 def test_temperatures_are_encoded_like_the_chip(rig: ChipRig) -> None:
-    driver = rig.driver()
+    configure(rig)
     rig.junctions.hot_c, rig.junctions.cold_c = 1123.25, 24.5
-    rig.convert(driver)
-    assert driver.unpack_temperature() == pytest.approx(1123.25, abs=0.15)
-    assert driver.read_high_res_temp() == pytest.approx(driver.unpack_temperature())
-    assert driver.unpack_reference_temperature() == pytest.approx(24.5, abs=0.1)
-    raw = driver._read_register(regs.LTCBH, 3)
-    assert raw[2] & 0x1F == 0, "LTCB is 19 bits left-justified"
-    assert driver._read_register(regs.CJTH, 2)[1] & 0x03 == 0, "CJ is 14 bits left-justified"
+    rig.convert()
+    assert temperature(rig) == pytest.approx(1123.25, abs=0.15)
+    assert cold_junction(rig) == pytest.approx(24.5, abs=0.1)
+    assert rig.read(regs.LTCBH, 3)[2] & 0x1F == 0, "LTCB is 19 bits left-justified"
+    assert rig.read(regs.CJTH, 2)[1] & 0x03 == 0, "CJ is 14 bits left-justified"
 
     rig.junctions.hot_c = -150.0
-    rig.convert(driver)
-    assert driver.unpack_temperature() == pytest.approx(-150.0, abs=0.15)
-    assert driver.read_high_res_temp() == pytest.approx(-150.0, abs=0.15)
+    rig.convert()
+    assert temperature(rig) == pytest.approx(-150.0, abs=0.15)
 
 
 @pytest.mark.parametrize(
@@ -79,188 +104,182 @@ def test_temperatures_are_encoded_like_the_chip(rig: ChipRig) -> None:
 )
 def test_each_type_has_its_range(name: str, inside: float, outside: float) -> None:
     rig = ChipRig(probe_type=name)
-    driver = rig.driver(getattr(ThermocoupleType, name))
+    configure(rig, name)
     rig.junctions.hot_c = inside
-    rig.convert(driver)
-    assert driver.fault == ALL_CLEAR
-    assert driver.unpack_temperature() == pytest.approx(inside, abs=0.2)
+    rig.convert()
+    assert faults(rig) == set()
+    assert temperature(rig) == pytest.approx(inside, abs=0.2)
     rig.junctions.hot_c = outside
-    rig.convert(driver)
-    assert driver.fault["tc_range"]
+    rig.convert()
+    assert "tc_range" in faults(rig)
 
 
 def test_a_wrong_type_setting_reads_wrong_not_faulted(rig: ChipRig) -> None:
-    driver = rig.driver(ThermocoupleType.J)  # the probe is a K
+    configure(rig, "J")  # the probe is a K
     rig.junctions.hot_c, rig.junctions.cold_c = 1000.0, 25.0
-    rig.convert(driver)
-    assert driver.fault == ALL_CLEAR
-    assert driver.unpack_temperature() == pytest.approx(25 + 975 * 41.276 / 57.953, abs=0.5)
+    rig.convert()
+    assert faults(rig) == set()
+    assert temperature(rig) == pytest.approx(25 + 975 * 41.276 / 57.953, abs=0.5)
 
 
 def test_open_thermocouple_is_detected_only_with_ocfault(rig: ChipRig) -> None:
-    driver = rig.driver()
+    configure(rig)
     rig.chip.set_fault("open_tc", True)
-    rig.convert(driver)
-    assert driver.fault == {**ALL_CLEAR, "open_tc": True}
-    assert driver.unpack_temperature() > 2000, "an open input reads full scale"
+    rig.convert()
+    assert faults(rig) == {"open_tc"}
+    assert temperature(rig) > 2000, "an open input reads full scale"
 
-    driver._write_u8(regs.CR0, 0x00)  # open-circuit detection off
-    rig.convert(driver)
-    assert driver.fault == {**ALL_CLEAR, "tc_range": True}
+    rig.write(regs.CR0, 0x00)  # open-circuit detection off
+    rig.convert()
+    assert faults(rig) == {"tc_range"}
 
     rig.chip.set_fault("open_tc", False)
-    rig.convert(driver)
-    assert driver.fault == ALL_CLEAR
-    assert driver.unpack_temperature() == pytest.approx(1100.0, abs=0.2)
+    rig.convert()
+    assert faults(rig) == set()
+    assert temperature(rig) == pytest.approx(1100.0, abs=0.2)
 
 
 @pytest.mark.parametrize("name", regs.CONDITION_FAULTS)
 def test_injected_faults_follow_the_condition_in_comparator_mode(rig: ChipRig, name: str) -> None:
-    driver = rig.driver()
+    configure(rig)
     rig.chip.set_fault(name, True)
-    rig.convert(driver)
-    assert driver.fault == {**ALL_CLEAR, name: True}
+    rig.convert()
+    assert faults(rig) == {name}
     rig.chip.set_fault(name, False)
-    assert driver.fault[name], "comparator bits change with the next conversion"
-    rig.convert(driver)
-    assert driver.fault == ALL_CLEAR
+    assert name in faults(rig), "comparator bits change with the next conversion"
+    rig.convert()
+    assert faults(rig) == set()
 
 
 def test_interrupt_mode_latches_until_faultclr(rig: ChipRig) -> None:
-    driver = rig.driver()
-    driver._write_u8(regs.CR0, 0x10 | regs.CR0_FAULT)
+    configure(rig, cr0=regs.CR0_FAULT)
     rig.chip.set_fault("cj_high", True)
-    rig.convert(driver)
+    rig.convert()
     rig.chip.set_fault("cj_high", False)
-    rig.convert(driver)
-    assert driver.fault["cj_high"], "latched"
-    driver._write_u8(regs.CR0, read(driver, regs.CR0) | regs.CR0_FAULTCLR)
-    assert driver.fault == ALL_CLEAR
-    assert read(driver, regs.CR0) & regs.CR0_FAULTCLR == 0, "FAULTCLR clears itself"
+    rig.convert()
+    assert faults(rig) == {"cj_high"}, "latched"
+    rig.write(regs.CR0, register(rig, regs.CR0) | regs.CR0_FAULTCLR)
+    assert faults(rig) == set()
+    assert register(rig, regs.CR0) & regs.CR0_FAULTCLR == 0, "FAULTCLR clears itself"
 
 
 def test_thresholds_trip_with_two_degrees_of_hysteresis(rig: ChipRig) -> None:
-    driver = rig.driver()
-    driver.temperature_thresholds = (0.0, 1000.0)
-    driver.reference_temperature_thresholds = (0.0, 20.0)
-    rig.convert(driver)
-    assert driver.fault == {**ALL_CLEAR, "tc_high": True, "cj_high": True}
+    configure(rig)
+    # CJHF 20 C, CJLF 0 C (1 C an LSB); LTHFT 1000 C, LTLFT 0 C (0.0625 C an LSB).
+    rig.write(regs.CJHF, 20, 0, 0x3E, 0x80, 0x00, 0x00)
+    rig.convert()
+    assert faults(rig) == {"tc_high", "cj_high"}
     rig.junctions.hot_c, rig.junctions.cold_c = 999.0, 19.5
-    rig.convert(driver)
-    assert driver.fault == {**ALL_CLEAR, "tc_high": True, "cj_high": True}
+    rig.convert()
+    assert faults(rig) == {"tc_high", "cj_high"}
     rig.junctions.hot_c, rig.junctions.cold_c = 997.0, 17.5
-    rig.convert(driver)
-    assert driver.fault == ALL_CLEAR
+    rig.convert()
+    assert faults(rig) == set()
     rig.junctions.hot_c, rig.junctions.cold_c = -10.0, -1.0
-    rig.convert(driver)
-    assert driver.fault == {**ALL_CLEAR, "tc_low": True, "cj_low": True}
+    rig.convert()
+    assert faults(rig) == {"tc_low", "cj_low"}
 
 
 def test_cold_junction_out_of_range(rig: ChipRig) -> None:
-    driver = rig.driver()
+    configure(rig)
     rig.junctions.cold_c = 130.0
-    rig.convert(driver)
-    assert driver.fault["cj_range"]
+    rig.convert()
+    assert "cj_range" in faults(rig)
 
 
 def test_mask_keeps_a_fault_out_of_the_status_register(rig: ChipRig) -> None:
-    driver = rig.driver()
-    driver._write_u8(regs.MASK, 0x01)
+    configure(rig)
+    rig.write(regs.MASK, 0x01)
     rig.chip.set_fault("open_tc", True)
-    rig.convert(driver)
-    assert driver.fault == ALL_CLEAR
+    rig.convert()
+    assert faults(rig) == set()
     assert not rig.chip.fault_pin_asserted
 
 
 def test_ovuv_suspends_until_clear_and_faultclr_in_interrupt_mode(rig: ChipRig) -> None:
-    driver = rig.driver()
-    driver._write_u8(regs.CR0, 0x10 | regs.CR0_FAULT)
+    configure(rig, cr0=regs.CR0_FAULT)
     rig.chip.set_fault("voltage", True)
-    assert driver.fault == {**ALL_CLEAR, "voltage": True}
+    assert faults(rig) == {"voltage"}
     assert rig.chip.fault_pin_asserted
-    driver.initiate_one_shot_measurement()
-    assert pending_for(rig, driver, 5.0), "no conversion while over/under voltage"
+    one_shot(rig)
+    assert pending_for(rig, 5.0), "no conversion while over/under voltage"
 
     rig.chip.set_fault("voltage", False)
-    assert pending_for(rig, driver, 5.0), "still suspended: the fault is latched"
-    assert driver.fault["voltage"]
+    assert pending_for(rig, 5.0), "still suspended: the fault is latched"
+    assert faults(rig) == {"voltage"}
 
-    driver._write_u8(regs.CR0, read(driver, regs.CR0) | regs.CR0_FAULTCLR)
-    assert driver.fault == ALL_CLEAR
-    assert pending_for(rig, driver, 0.150), "the conversion restarts after the clear"
-    assert not pending_for(rig, driver, 0.010)
-    assert driver.unpack_temperature() == pytest.approx(1100.0, abs=0.2)
+    rig.write(regs.CR0, register(rig, regs.CR0) | regs.CR0_FAULTCLR)
+    assert faults(rig) == set()
+    assert pending_for(rig, 0.150), "the conversion restarts after the clear"
+    assert not pending_for(rig, 0.010)
+    assert temperature(rig) == pytest.approx(1100.0, abs=0.2)
 
 
 def test_ovuv_follows_the_condition_in_comparator_mode(rig: ChipRig) -> None:
-    driver = rig.driver()
+    configure(rig)
     rig.chip.set_fault("voltage", True)
-    driver.initiate_one_shot_measurement()
-    assert pending_for(rig, driver, 2.0)
-    assert driver.fault["voltage"]
+    one_shot(rig)
+    assert pending_for(rig, 2.0)
+    assert faults(rig) == {"voltage"}
     rig.chip.set_fault("voltage", False)
-    assert driver.fault == ALL_CLEAR
-    assert pending_for(rig, driver, 0.150)
-    assert not pending_for(rig, driver, 0.010)
+    assert faults(rig) == set()
+    assert pending_for(rig, 0.150)
+    assert not pending_for(rig, 0.010)
 
 
 def test_ovuv_latching_re_asserts_while_the_condition_lasts(rig: ChipRig) -> None:
-    driver = rig.driver()
-    driver._write_u8(regs.CR0, 0x10 | regs.CR0_FAULT)
+    configure(rig, cr0=regs.CR0_FAULT)
     rig.chip.set_fault("voltage", True)
-    driver._write_u8(regs.CR0, read(driver, regs.CR0) | regs.CR0_FAULTCLR)
-    assert driver.fault["voltage"]
+    rig.write(regs.CR0, register(rig, regs.CR0) | regs.CR0_FAULTCLR)
+    assert "voltage" in faults(rig)
 
 
 def test_no_conversion_never_clears_1shot_until_removed(rig: ChipRig) -> None:
-    driver = rig.driver()
+    configure(rig)
     rig.chip.set_fault("no_conversion", True)
-    driver.initiate_one_shot_measurement()
-    assert pending_for(rig, driver, 60.0)
-    assert driver.fault == ALL_CLEAR
+    one_shot(rig)
+    assert pending_for(rig, 60.0)
+    assert faults(rig) == set()
     rig.chip.set_fault("no_conversion", False)
-    assert pending_for(rig, driver, 0.150)
-    assert not pending_for(rig, driver, 0.010)
+    assert pending_for(rig, 0.150)
+    assert not pending_for(rig, 0.010)
 
 
 def test_auto_conversion_mode_converts_every_100_ms(rig: ChipRig) -> None:
-    driver = rig.driver()
-    driver.start_autoconverting()
+    configure(rig, cr0=regs.CR0_CMODE)
     before = rig.chip.conversions
     for _ in range(10):
         rig.time.advance(0.1)
-        read(driver, regs.SR)
+        register(rig, regs.SR)
     assert rig.chip.conversions - before >= 9
-    assert driver.unpack_temperature() == pytest.approx(1100.0, abs=0.2)
+    assert temperature(rig) == pytest.approx(1100.0, abs=0.2)
 
 
 def test_cold_junction_can_be_written_when_the_sensor_is_off(rig: ChipRig) -> None:
-    driver = rig.driver()
-    driver._write_u8(regs.CJTH, 0x20)  # ignored: sensor on
-    driver._write_u8(regs.CR0, 0x10 | regs.CR0_CJ)
-    driver._write_u8(regs.CJTH, 0x0A)  # 10 C
-    driver._write_u8(regs.CJTL, 0x00)
-    rig.convert(driver)
-    assert driver.unpack_reference_temperature() == 10.0
+    configure(rig)
+    rig.write(regs.CJTH, 0x20)  # ignored: sensor on
+    rig.write(regs.CR0, OPEN_CIRCUIT_DETECTION | regs.CR0_CJ)
+    rig.write(regs.CJTH, 0x0A, 0x00)  # 10 C
+    rig.convert()
+    assert cold_junction(rig) == 10.0
     # Compensation uses the written value: the reading is off by the cold junction error.
-    assert driver.unpack_temperature() == pytest.approx(1100.0 - 15.0, abs=0.2)
+    assert temperature(rig) == pytest.approx(1100.0 - 15.0, abs=0.2)
 
 
 def test_offset_register_shifts_the_cold_junction(rig: ChipRig) -> None:
-    driver = rig.driver()
-    driver._write_u8(regs.CJTO, 0x10)  # +1 C
-    rig.convert(driver)
-    assert driver.unpack_reference_temperature() == pytest.approx(26.0, abs=0.1)
+    configure(rig)
+    rig.write(regs.CJTO, 0x10)  # +1 C
+    rig.convert()
+    assert cold_junction(rig) == pytest.approx(26.0, abs=0.1)
 
 
 def test_multi_byte_reads_auto_increment_and_wrap(rig: ChipRig) -> None:
-    driver = rig.driver()
-    block = driver._read_sequential_registers(regs.SR, 3)
-    assert list(block) == [0x00, read(driver, regs.CR0), read(driver, regs.CR1)]
+    configure(rig)
+    assert list(rig.read(regs.SR, 3)) == [0x00, register(rig, regs.CR0), register(rig, regs.CR1)]
 
 
 def test_wrong_spi_mode_reads_garbage(rig: ChipRig) -> None:
-    rig.driver()
+    configure(rig)
     buf = bytearray(1)
     assert rig.spi.try_lock()
     rig.spi.configure(baudrate=500_000, polarity=0, phase=0)  # the chip wants mode 1 or 3
@@ -273,8 +292,7 @@ def test_wrong_spi_mode_reads_garbage(rig: ChipRig) -> None:
 
 
 def test_registers_survive_an_mcu_reset(rig: ChipRig) -> None:
-    driver = rig.driver(ThermocoupleType.N)
-    driver.averaging = 8
+    configure(rig, "N", samples=8)
     rig.chip.set_fault("open_tc", True)
     other = ChipRig()
     other.chip.restore(rig.chip.registers(), rig.chip.injected)
