@@ -27,7 +27,8 @@ WATCHDOG_MIN_S = 8.0
 # radio.enabled = False only leaves the network ("TODO: Actually enable and disable the
 # WiFi module", ports/raspberrypi/common-hal/wifi/Radio.c): a restart cannot recover the CYW43.
 RADIO_RESTART = False
-# About 126 KB free at code.py start: 720 readings (18 bytes each, 13.0 kB) cover an hour at
-# the 5 s default period, and leave the 40 kB free that a TLS session needs
+# About 126 KB free at code.py start: 760 readings (18 bytes each, 13.7 kB) cover an hour at
+# the 5 s default period plus the reconnect after it (an hour's outage ends with the recovery
+# ladder's backoff), and leave the 40 kB free that a TLS session needs
 # (docs/firmware-memory.md has the heap).
-DEFAULT_BUFFER_CAPACITY = 720
+DEFAULT_BUFFER_CAPACITY = 760

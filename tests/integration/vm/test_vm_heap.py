@@ -8,7 +8,7 @@ since code.py started replaced by those a Pico W opens for the same names
 
 The buffer is one ``bytearray`` of its whole capacity, allocated at boot (sensor_node.
 ring_buffer), so a full buffer takes no more heap than an empty one; what an outage adds is the
-offline path and the backfill's payloads, which this test runs. Filling the default 720 readings
+offline path and the backfill's payloads, which this test runs. Filling the default 760 readings
 takes 6 minutes at the shortest period and the 10,000 iterations under faults 17 more: those
 figures are the benchmark's (tests/bench/firmware_heap.py, docs/benchmarks.md)."""
 
@@ -60,7 +60,7 @@ def test_pico_w_keeps_40_kb_free_in_steady_state_and_room_for_tls_in_the_backfil
         line = board.wait_for(r" INFO birth_published | ERROR reset ", 60)
         assert "birth_published" in line, "\n".join(board.lines[-15:])
         settings_ok = board.wait_for(r" INFO settings_ok ", 1)
-        assert " buffer_capacity=720" in settings_ok, settings_ok
+        assert " buffer_capacity=760" in settings_ok, settings_ok
         recorder.wait_for(lambda m: m.channel == "telemetry", 15)
         online = _lowest_free(board, 5)
         board.control.send({"cmd": "net", "state": "refuse"})
