@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sensor_bridge.bundle import supported_boards
 from sensor_bridge.errors import SiteError
 from sensor_bridge.local.examples import SITE_EXAMPLE, example_context, example_site
 from sensor_bridge.render import RenderContext, mosquitto
@@ -85,7 +86,7 @@ def test_example_documents_every_setting() -> None:
             'board = "raspberry_pi_pico_w"',
             'board = "arduino_uno"',
             "devices[0].board: board 'arduino_uno' is not supported; use one of "
-            "adafruit_feather_esp32s3_4mbflash_2mbpsram, ",
+            + ", ".join(supported_boards()),
         ),
         (
             'retention = "100y"',
