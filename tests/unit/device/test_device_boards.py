@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 import pytest
 
 from sensor_bridge.bundle import boards_dir, supported_boards
-from sensor_bridge.virtual.families import ESPRESSIF, FAMILIES
+from sensor_bridge.virtual.families import CHIP_FAMILY, ESPRESSIF, FAMILIES
+from sensor_bridge.virtual.pins import BOARDS, FREE_HEAP, board_spec
 from sensor_node.link import WIFI_CONNECT_TIMEOUT_S
 
 REQUIRED_BOARDS = (
@@ -107,6 +108,28 @@ def gpio_number(pin: Any) -> int:
 
 def test_the_required_boards_are_supported():
     assert set(REQUIRED_BOARDS) <= set(supported_boards())
+
+
+def test_the_virtual_board_can_be_every_board_and_no_other():
+    """A board module without a row in ``virtual/pins.py`` would run on the virtual board as
+    the generic board (the raspberrypi port's quirks, a Pico's heap), and the heap test on
+    CircuitPython's VM (test_device_vm_imports.py, one case per ``FREE_HEAP`` row) would
+    leave it out: every board module has its rows, every row its board module."""
+    assert sorted(BOARDS) == supported_boards()
+    assert sorted(FREE_HEAP) == supported_boards()
+
+
+@pytest.mark.parametrize("board_id", supported_boards())
+def test_the_virtual_board_has_the_boards_pins_and_port(board_id):
+    spec = board_spec(board_id)
+    module = load(board_id)
+
+    assert CHIP_FAMILY[spec.family].name == definition(board_id).port
+    for name in BOARD_NAMES:
+        pin = getattr(module, name)
+        if isinstance(pin, Pin):
+            assert pin.name in spec.pins, f"virtual/pins.py has no {pin.name} for {board_id}"
+    assert spec.pins[module.FLAME_ADC.name].adc
 
 
 @pytest.mark.parametrize("board_id", supported_boards())

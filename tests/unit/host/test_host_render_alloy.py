@@ -47,9 +47,9 @@ def test_every_job_and_the_studio_label(context: RenderContext) -> None:
     text = alloy.config(context.site, to_cloud=False)
     assert 'set_collectors = ["cpu", "cpufreq", "diskstats", "filesystem", "hwmon"' in text
     assert '"thermal_zone"' in text and '"netdev"' in text and '"meminfo"' in text
-    jobs = set(re.findall(r'"job" = "([a-z]+)"', text))
-    jobs |= set(re.findall(r'replacement = "([a-z]+)"', text)) - {"up"}
-    jobs |= set(re.findall(r'target \{\n\s+name = "([a-z]+)"', text))
+    jobs = set(re.findall(r'"job" = "([a-z0-9_-]+)"', text))
+    jobs |= set(re.findall(r'replacement = "([a-z0-9_-]+)"', text)) - {"up"}
+    jobs |= set(re.findall(r'target \{\n\s+name = "([a-z0-9_-]+)"', text))
     assert jobs == set(alloy.JOBS)
     assert set(alloy.JOBS) >= {"victoriametrics", "vmalert", "alertmanager", "vector", "mosquitto"}
     assert 'external_labels = {"studio" = "studio-1"}' in text
