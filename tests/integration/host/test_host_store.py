@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sensor_bridge.local import remote_write
-from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
 from sensor_bridge.render import RenderedFile, victoriametrics
 from sensor_bridge.store.client import Store, StoreError
 
 LABELS = {"__name__": "furnace_furnace_temp", "studio": "studio-1", "device": "furnace-1"}
-
-
-@pytest.fixture
-def unit(tmp_path: Path) -> RenderedFile:
-    (unit,) = victoriametrics.render(example_context(tmp_path / "site"))
-    return unit
-
-
-@pytest.fixture
-def server(tmp_path: Path, unit: RenderedFile) -> Iterator[VictoriaMetrics]:
-    (tmp_path / "vm").mkdir()
-    with VictoriaMetrics(tmp_path / "vm", unit.text) as running:
-        yield running
 
 
 def _line(values: list[float], stamps_ms: list[int]) -> bytes:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from sensor_bridge.local import remote_write
-from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.remote_write import Series
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
-from sensor_bridge.render import RenderedFile, victoriametrics
+from sensor_bridge.render import RenderedFile
 from sensor_protocol.fields import (
     CONTRACT_METRICS,
     HEALTH_FIELDS,
@@ -27,19 +23,6 @@ CONTRACT_NAMES = sorted(
     [full_metric_name(f) for f in READING_FIELDS + HEALTH_FIELDS if f.metric is not None]
     + [f"{METRIC_NAMESPACE}_{name}" for name in CONTRACT_METRICS]
 )
-
-
-@pytest.fixture
-def unit(tmp_path: Path) -> RenderedFile:
-    (unit,) = victoriametrics.render(example_context(tmp_path / "site"))
-    return unit
-
-
-@pytest.fixture
-def server(tmp_path: Path, unit: RenderedFile) -> Iterator[VictoriaMetrics]:
-    (tmp_path / "vm").mkdir()
-    with VictoriaMetrics(tmp_path / "vm", unit.text) as running:
-        yield running
 
 
 def _labels(name: str, device: str) -> dict[str, str]:
