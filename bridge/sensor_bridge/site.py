@@ -8,10 +8,13 @@ Secrets never live in the site file.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
+import stat
 import tomllib
-from pathlib import Path
+import unicodedata
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,6 +30,7 @@ from pydantic import (
 
 from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
+from sensor_bridge.install.layout import STATE_DIR
 from sensor_bridge.store import urls as store_urls
 from sensor_bridge.store.urls import StoreUrls
 from sensor_protocol.topics import DEFAULT_ROOT, id_problem
@@ -148,30 +152,120 @@ class Device(_Model):
         return value
 
 
-_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# The kinds of value the site file holds, one check each; every field below names its kind.
+# Whatever the kind, no key or string in the site file may hold a control character or "{{"
+# (``_plain``, run on the whole file before the fields): each goes into a config file or a Go
+# template somewhere, where a line break starts a directive of its own and "{{" an action. The
+# secrets are escaped or checked where each goes (provisioning escapes a Wi-Fi password).
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def _valid_host(value: str) -> str:
-    if not _HOST.match(value):
-        raise ValueError(f"{value!r} is not an IPv4 address or host name like 192.168.1.10")
+    """An IP literal (v4 or v6), or a host name of RFC 1123 labels; a dotted name ending in
+    digits is a mistyped IPv4 address, not a name."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        labels = value.split(".")
+        if (
+            len(value) > 253
+            or not all(_HOST_LABEL.fullmatch(label) for label in labels)
+            or labels[-1].isdigit()
+        ):
+            raise ValueError(
+                f"{value!r} is not an IP address or host name like 192.168.1.10 or pi.local"
+            ) from None
     return value
+
+
+def _valid_absolute_path(value: Path) -> Path:
+    if not value.is_absolute() or ".." in value.parts:
+        raise ValueError(f"{value} is not an absolute path: write it from /, without '..'")
+    return value
+
+
+DATA_TREE = PurePosixPath("/") / STATE_DIR.parent
+"""Where every data directory lives; the deploy gives each to the service user (chown)."""
+
+
+def _valid_data_path(value: Path) -> Path:
+    _valid_absolute_path(value)
+    path = PurePosixPath(value)
+    state = PurePosixPath("/") / STATE_DIR
+    if not path.is_relative_to(DATA_TREE) or path == DATA_TREE or path.is_relative_to(state):
+        raise ValueError(
+            f"{value} is not a directory of its own under {DATA_TREE}/ (the deploy gives it to "
+            f"the service user; {state} is the deploy's): use e.g. {DATA_TREE}/<service>"
+        )
+    return value
+
+
+# An image reference as podman and the registries read it (the grammar of
+# github.com/distribution/reference, reference.go), restricted to what a deploy can trust: the
+# registry is named (no short-name lookup, which asks registries.conf), and a tag or a sha256
+# digest says which image (a bare name means whatever "latest" is that day).
+_REGISTRY = r"(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"sha256:[0-9a-f]{64}"
+_IMAGE = re.compile(
+    rf"(?P<name>{_REGISTRY}(?:/{_PATH_COMPONENT})+)(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
+)
+
+
+def _valid_image(value: str) -> str:
+    found = _IMAGE.fullmatch(value)
+    if found is None or not (found["tag"] or found["digest"]) or len(found["name"]) > 255:
+        raise ValueError(
+            f"{value!r} is not an image reference like docker.io/vendor/name:tag or "
+            "docker.io/vendor/name:tag@sha256:<64 hex digits>"
+        )
+    return value
+
+
+# Debian's own accounts (base-passwd's passwd.master, uid 0 to 99, and nobody) and the daemon
+# users of the packages the deploy installs (mosquitto; prometheus runs Alertmanager): the
+# deploy chowns the data directories and the quadlets to the service user.
+SYSTEM_USERS = frozenset(
+    (
+        "root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc "
+        "_apt nobody mosquitto prometheus messagebus sshd polkitd"
+    ).split()
+)
+
+
+def _valid_service_user(value: str) -> str:
+    if value in SYSTEM_USERS or value.startswith(("systemd-", "_")):
+        raise ValueError(
+            f"{value!r} is a system account: name a user of its own for the containers, e.g. "
+            '"sensor"'
+        )
+    return value
+
+
+Host = Annotated[str, AfterValidator(_valid_host)]
+AbsolutePath = Annotated[Path, AfterValidator(_valid_absolute_path)]
+DataPath = Annotated[Path, AfterValidator(_valid_data_path)]
+Image = Annotated[str, AfterValidator(_valid_image)]
+ServiceUserName = Annotated[Id, AfterValidator(_valid_service_user)]
 
 
 class TlsListener(_Model):
     """An optional MQTT-over-TLS listener beside the plain LAN one."""
 
     port: Port = 8883
-    certfile: Path
-    keyfile: Path
-    cafile: Path | None = None
+    certfile: AbsolutePath
+    keyfile: AbsolutePath
+    cafile: AbsolutePath | None = None
 
 
 class Broker(_Model):
     """Mosquitto on the Pi."""
 
-    address: str = "0.0.0.0"
+    address: Host = "0.0.0.0"
     port: Port = 1883
-    device_address: Annotated[str, AfterValidator(_valid_host)] | None = None
+    device_address: Host | None = None
     """Where the boards reach the broker: the Pi's LAN address or host name, written into each
     board's settings.toml by ``sensor-bridge provision``. None: ``address``, when that is one
     address rather than every interface."""
@@ -207,8 +301,8 @@ class Storage(_Model):
     insert_url: Annotated[str, AfterValidator(_valid_insert_url)] | None = None
     select_url: Annotated[str, AfterValidator(_valid_select_url)] | None = None
     retention: Duration = "100y"
-    data_path: Path = Path("/var/lib/sensor-pipeline/victoria-metrics")
-    image: str = f"docker.io/victoriametrics/victoria-metrics:{VICTORIA_METRICS_VERSION}"
+    data_path: DataPath = Path("/var/lib/sensor-pipeline/victoria-metrics")
+    image: Image = f"docker.io/victoriametrics/victoria-metrics:{VICTORIA_METRICS_VERSION}"
     latency_offset: Duration = "5s"
 
     @model_validator(mode="after")
@@ -237,14 +331,14 @@ class Storage(_Model):
 class Pipeline(_Model):
     """Vector: MQTT in, metrics out."""
 
-    image: str = f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
+    image: Image = f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
     client_id: Id = "sensor-pipeline-vector"
     disk_buffer_bytes: int = Field(VECTOR_MIN_DISK_BUFFER_BYTES, ge=VECTOR_MIN_DISK_BUFFER_BYTES)
     cloud_buffer_bytes: int = Field(VECTOR_MIN_DISK_BUFFER_BYTES, ge=VECTOR_MIN_DISK_BUFFER_BYTES)
     """The disk buffer in front of Grafana Cloud (when the secrets file has [grafana_cloud])."""
     # Rendering checks the real floor (render.vector.dead_letters_per_hour).
     dead_letter_max_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
-    data_path: Path = Path("/var/lib/sensor-pipeline/vector")
+    data_path: DataPath = Path("/var/lib/sensor-pipeline/vector")
 
 
 class Paging(_Model):
@@ -290,7 +384,7 @@ def _valid_timezone(value: str) -> str:
 class Alerts(_Model):
     """vmalert: the rules, how they read, and the Pi's own limits."""
 
-    image: str = f"docker.io/victoriametrics/vmalert:{VICTORIA_METRICS_VERSION}"
+    image: Image = f"docker.io/victoriametrics/vmalert:{VICTORIA_METRICS_VERSION}"
     temperature_unit: Literal["C", "F"] = "C"
     timezone: Annotated[str, AfterValidator(_valid_timezone)] = "UTC"
     disk_free_percent: float = Field(10.0, gt=0, lt=100)
@@ -301,9 +395,10 @@ class Alerts(_Model):
 
 def _valid_mmonit_url(value: str) -> str:
     if not re.match(r"^https?://[^/@:\s]+(:[0-9]+)?/\S*$", value):
+        # Not echoed: a refused URL may hold the login put in the wrong place.
         raise ValueError(
-            f"{value!r} is not an M/Monit collector URL like https://mmonit.example.org:8443"
-            "/collector (its user and password go in the secrets file)"
+            "is not an M/Monit collector URL like https://mmonit.example.org:8443/collector "
+            "(its user and password go in the secrets file)"
         )
     return value
 
@@ -353,7 +448,10 @@ def _valid_labels(labels: dict[str, str]) -> dict[str, str]:
 
 def _valid_influx_url(value: str) -> str:
     if not re.match(r"^https?://[^/@\s]+/?$", value):
-        raise ValueError(f"{value!r} is not an InfluxDB URL like http://127.0.0.1:8086")
+        # Not echoed: a refused URL may hold the login put in the wrong place.
+        raise ValueError(
+            "is not an InfluxDB URL like http://127.0.0.1:8086 (its login goes in the secrets file)"
+        )
     return value.rstrip("/")
 
 
@@ -424,8 +522,8 @@ class Dashboards(_Model):
 class ServiceUser(_Model):
     """The unprivileged user whose rootless podman runs the containers."""
 
-    name: Id = "sensor"
-    home: Path | None = None
+    name: ServiceUserName = "sensor"
+    home: AbsolutePath | None = None
 
     @property
     def home_dir(self) -> Path:
@@ -496,10 +594,11 @@ class MqttSecrets(_Model):
     devices: dict[str, str] = {}
 
 
+# The secrets' checks never echo the value: the error reaches a terminal and the deploy's log.
 def _valid_irm_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+/\S*/$", value):
+    if not re.fullmatch(r"https?://[^/\s]+/\S*/", value):
         raise ValueError(
-            f"{value!r} is not an IRM integration URL: http(s)://host/.../ with the trailing slash"
+            "is not an IRM integration URL: http(s)://host/.../ with the trailing slash"
         )
     return value
 
@@ -508,8 +607,8 @@ IrmUrl = Annotated[str, AfterValidator(_valid_irm_url)]
 
 
 def _valid_remote_write_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+/\S*$", value):
-        raise ValueError(f"{value!r} is not a remote-write URL like https://host/api/prom/push")
+    if not re.fullmatch(r"https?://[^/\s]+/\S*", value):
+        raise ValueError("is not a remote-write URL like https://host/api/prom/push")
     return value
 
 
@@ -547,8 +646,8 @@ class MonitSecrets(_Model):
 
 
 def _valid_stack_url(value: str) -> str:
-    if not re.match(r"^https?://[^/@\s]+/?$", value):
-        raise ValueError(f"{value!r} is not a Grafana stack URL like https://studio.grafana.net")
+    if not re.fullmatch(r"https?://[^/@\s]+/?", value):
+        raise ValueError("is not a Grafana stack URL like https://studio.grafana.net")
     return value.rstrip("/")
 
 
@@ -646,7 +745,9 @@ def site_path(option: str | os.PathLike[str] | None) -> Path:
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            if what == "secrets":
+                _private(path, os.fstat(handle.fileno()).st_mode)
+            data = tomllib.load(handle)
     except FileNotFoundError:
         hint = "copy site.example.toml and edit it" if what == "site" else "create it (mode 0600)"
         raise SiteError(f"{path}: {what} file not found: {hint}") from None
@@ -654,6 +755,49 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         raise SiteError(f"{path}: not valid TOML: {error}") from None
     except OSError as error:
         raise SiteError(f"{path}: cannot read the {what} file: {error.strerror}") from None
+    return data
+
+
+def _private(path: Path, mode: int) -> None:
+    """Refuse a secrets file other users may open: its passwords would be theirs too."""
+    if mode & 0o077:
+        raise SiteError(
+            f"{path}: the secrets file is open to other users (mode {stat.S_IMODE(mode):04o}): "
+            f"chmod 600 {path}"
+        )
+
+
+def _plain_problem(text: str) -> str | None:
+    if "{{" in text:
+        return "holds '{{', which a Go template would run: remove it"
+    for char in text:
+        # Cc: C0, DEL and C1 (U+0085 ends a line too); Zl, Zp: U+2028, U+2029.
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return (
+                f"holds a control character (U+{ord(char):04X}), which would break the config "
+                "file it goes into: keep it on one line, without control characters"
+            )
+    return None
+
+
+def _plain(data: Any, path: Path, loc: tuple[int | str, ...] = ()) -> None:
+    """Every key and string of the parsed site file is plain text (the kinds' common rule); the
+    message names where, not what (a line break or an escape would break the one line)."""
+    if isinstance(data, dict):
+        items: list[tuple[int | str, Any]] = list(data.items())
+    elif isinstance(data, list):
+        items = list(enumerate(data))
+    else:
+        items = []
+    for key, value in items:
+        key_problem = _plain_problem(key) if isinstance(key, str) else None
+        if key_problem is not None:
+            raise SiteError(f"{path}: a key in {_location(loc) or 'the top level'} {key_problem}")
+        where = (*loc, key)
+        problem = _plain_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise SiteError(f"{path}: {_location(where)}: {problem}")
+        _plain(value, path, where)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -702,6 +846,7 @@ def load_site(path: str | os.PathLike[str] | None = None) -> Site:
     """Read and validate the site file (default per ``site_path``)."""
     resolved = site_path(path)
     data = _read_toml(resolved, "site")
+    _plain(data, resolved)
     try:
         site = Site.model_validate(data)
     except ValidationError as error:

@@ -109,3 +109,85 @@ def test_help_imports_no_heavy_dependency() -> None:
     ).stdout
     assert "check" in output and "render" in output
     assert output.splitlines()[-1] == "heavy: []"
+
+
+def _snapshot(root: Path) -> dict[Path, tuple[bytes, int, int]]:
+    return {
+        p.relative_to(root): (p.read_bytes(), p.stat().st_mode, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# Each injection from issue 15 (Why 4): what the site file says, the key that says it, and the
+# start of the problem the one line names.
+_INJECTIONS = [
+    pytest.param(
+        'address = "0.0.0.0"',
+        'address = "0.0.0.0\\nallow_anonymous true"',
+        "broker.address: holds a control character (U+000A)",
+        id="newline-in-listener-address",
+    ),
+    pytest.param(
+        "# [broker.tls]\n# port = 8883\n",
+        '[broker.tls]\ncertfile = "/etc/c.crt\\nallow_anonymous true"\nkeyfile = "/etc/c.key"\n',
+        "broker.tls.certfile: holds a control character (U+000A)",
+        id="newline-in-certfile",
+    ),
+    pytest.param(
+        'image = "docker.io/timberio/vector:0.57.0-debian"',
+        'image = "x\\nExec=/bin/sh"',
+        "pipeline.image: holds a control character (U+000A)",
+        id="newline-in-image",
+    ),
+    pytest.param(
+        'image = "docker.io/timberio/vector:0.57.0-debian"',
+        'image = "x Exec=/bin/sh"',
+        "pipeline.image: 'x Exec=/bin/sh' is not an image reference",
+        id="blank-in-image",
+    ),
+    pytest.param(
+        'data_path = "/var/lib/sensor-pipeline/victoria-metrics"',
+        'data_path = "/"',
+        "storage.data_path: / is not a directory of its own under /var/lib/sensor-pipeline/",
+        id="data-path-root",
+    ),
+    pytest.param(
+        'name = "sensor"',
+        'name = "root"',
+        "service_user.name: 'root' is a system account",
+        id="service-user-root",
+    ),
+    pytest.param(
+        'name = "Main furnace"',
+        'name = "{{ $value }}"',
+        "devices[0].name: holds '{{', which a Go template would run",
+        id="template-in-device-name",
+    ),
+    pytest.param(
+        'location = "Hot shop, north wall"',
+        'location = "north\\nwall"',
+        "devices[0].location: holds a control character (U+000A)",
+        id="newline-in-device-location",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), _INJECTIONS)
+def test_render_refuses_an_injection_and_writes_nothing(
+    site_file: Path, tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    out = tmp_path / "out"
+    assert run("render", "--site", str(site_file), "--out", str(out)).exit_code == 0
+    before = _snapshot(out)
+    text = site_file.read_text()
+    assert old in text
+    site_file.write_text(text.replace(old, new, 1))
+
+    result = run("render", "--site", str(site_file), "--out", str(out))
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"sensor-bridge: {site_file}: {problem}")
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n")
+    assert _snapshot(out) == before
