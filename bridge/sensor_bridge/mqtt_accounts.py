@@ -59,7 +59,7 @@ def consumers(site: Site) -> list[Consumer]:
         Consumer(
             STATUS_USER,
             (*statuses, SYS_VERSION_TOPIC, SYS_CLIENTS_TOPIC),
-            "sensor-bridge status: each device's status, the broker's version and client count",
+            "sensor-bridge status",
         ),
         Consumer(DATAFLOW_USER, statuses, "sensor-bridge dataflow (monit's data-flow check)"),
         Consumer(DEMO_USER, channels, "the demo's live view"),

@@ -157,7 +157,7 @@ def render_acl(site: Site) -> str:
         sections.append(
             "\n".join(
                 [
-                    f"# {consumer.what}: reads this, publishes nothing.",
+                    f"# {consumer.what}: reads these topics only, publishes nothing.",
                     f"user {consumer.user}",
                     *(f"topic read {topic}" for topic in consumer.reads),
                 ]
