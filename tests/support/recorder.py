@@ -139,9 +139,18 @@ class Recorder:
 class DevicePublisher:
     """A device's MQTT session: publishes at QoS 1 and waits for the broker's PUBACK."""
 
-    def __init__(self, port: int, username: str, password: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        port: int,
+        username: str,
+        password: str,
+        timeout: float = 10.0,
+        *,
+        client_id: str | None = None,
+    ) -> None:
+        """``client_id``: what the client asks for (its username unless told)."""
         self.timeout = timeout
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or username)
         self.client.username_pw_set(username, password)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()

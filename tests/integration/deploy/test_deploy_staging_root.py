@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sensor_bridge import registry
+from sensor_bridge import mqtt_accounts, registry
 from sensor_bridge.install import host_setup
 from sensor_bridge.install.layout import STATE_DIR
 from sensor_bridge.local.examples import example_site
@@ -62,8 +62,10 @@ def record(root: Path) -> dict[str, Any]:
 
 
 def secret_values(site_file: Path) -> list[str]:
-    secrets = load_secrets(load_site(site_file))
-    return [secrets.pipeline_password(), *secrets.mqtt.devices.values()]
+    site = load_site(site_file)
+    secrets = load_secrets(site)
+    derived = [mqtt_accounts.password(secrets, c.user) for c in mqtt_accounts.consumers(site)]
+    return [secrets.pipeline_password(), *secrets.mqtt.devices.values(), *derived]
 
 
 def edit_first_threshold(site_file: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from sensor_bridge import mqtt_accounts
 from sensor_bridge.errors import SiteError
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, RenderedFile, mosquitto
@@ -62,6 +63,33 @@ def test_conf_requires_login_and_keeps_sessions(context: RenderContext) -> None:
     assert "persistence_location" not in conf and "log_dest" not in conf
 
 
+def _listener_options(text: str) -> list[list[str]]:
+    """Each listener's own directives (Mosquitto applies a listener option to the listener
+    above it), in order."""
+    listeners: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith("listener "):
+            listeners.append([])
+        elif line and not line.startswith("#") and listeners:
+            listeners[-1].append(line)
+    return listeners
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_every_listener_takes_the_username_as_client_id(context: RenderContext, tls: bool) -> None:
+    """use_username_as_clientid is a listener option (Mosquitto 2.0's src/conf.c sets it on
+    ``cur_listener``): one missing after a listener would let that listener's logins take any
+    session."""
+    broker = context.site.broker
+    if tls:
+        listener = TlsListener(port=8883, certfile=Path("/etc/c.crt"), keyfile=Path("/etc/c.key"))
+        broker = broker.model_copy(update={"tls": listener})
+    site = context.site.model_copy(update={"broker": broker})
+    listeners = _listener_options(mosquitto.render_conf(site))
+    assert len(listeners) == (2 if tls else 1)
+    assert all("use_username_as_clientid true" in options for options in listeners)
+
+
 def test_largest_device_message_fits_the_packet_limit() -> None:
     topic = "/".join(["x" * MAX_ID_LENGTH] * 3 + [max(CHANNELS, key=len)])
     # PUBLISH fixed header (<= 5 bytes), topic length (2), topic, packet id (2), payload.
@@ -102,11 +130,29 @@ def _acl_rules(text: str) -> dict[str, list[str]]:
     return rules
 
 
-def test_acl_devices_write_own_topics_pipeline_reads_all(context: RenderContext) -> None:
+def test_acl_devices_write_their_four_channels_consumers_read_what_they_need(
+    context: RenderContext,
+) -> None:
+    def channels(device: str) -> list[str]:
+        return [f"furnace/studio-1/{device}/{c}" for c in ("telemetry", "backfill", "health")] + [
+            f"furnace/studio-1/{device}/status"
+        ]
+
+    every_channel = [f"read {t}" for t in channels("furnace-1") + channels("glory-hole")]
+    statuses = ["read furnace/studio-1/furnace-1/status", "read furnace/studio-1/glory-hole/status"]
     assert _acl_rules(mosquitto.render_acl(context.site)) == {
-        "furnace-1": ["write furnace/studio-1/furnace-1/+"],
-        "glory-hole": ["write furnace/studio-1/glory-hole/+"],
-        "pipeline": ["read furnace/studio-1/+/+", "read $SYS/#"],
+        "furnace-1": [f"write {t}" for t in channels("furnace-1")],
+        "glory-hole": [f"write {t}" for t in channels("glory-hole")],
+        "sensor-pipeline-vector": every_channel,
+        "sensor-pipeline-vector-sys": ["read $SYS/broker/#"],
+        "sensor-bridge-status": [
+            *statuses,
+            "read $SYS/broker/version",
+            "read $SYS/broker/clients/connected",
+        ],
+        "sensor-bridge-dataflow": statuses,
+        "sensor-bridge-demo": every_channel,
+        "sensor-bridge-observer": every_channel,
     }
 
 
@@ -117,15 +163,19 @@ def _passwd(context: RenderContext) -> dict[str, str]:
 
 def test_passwords_hash_and_verify(context: RenderContext) -> None:
     hashes = _passwd(context)
-    assert list(hashes) == ["furnace-1", "glory-hole", "pipeline"]
+    consumers = [c.user for c in mqtt_accounts.consumers(context.site)]
+    assert list(hashes) == ["furnace-1", "glory-hole", *consumers]
     assert mosquitto.verify_password("change-me-furnace-1", hashes["furnace-1"])
-    assert mosquitto.verify_password("change-me-pipeline", hashes["pipeline"])
-    assert not mosquitto.verify_password("change-me-pipeline", hashes["furnace-1"])
+    for user in consumers:
+        derived = mqtt_accounts.password(context.secrets, user)
+        assert mosquitto.verify_password(derived, hashes[user])
+        assert not mosquitto.verify_password("change-me-pipeline", hashes[user])
+    assert not mosquitto.verify_password("change-me-furnace-1", hashes["glory-hole"])
     assert all(h.startswith(f"$7${mosquitto.HASH_ITERATIONS}$") for h in hashes.values())
 
 
 def test_new_hash_gets_a_new_salt(context: RenderContext) -> None:
-    assert _passwd(context)["pipeline"] != _passwd(context)["pipeline"]
+    assert _passwd(context)["sensor-bridge-status"] != _passwd(context)["sensor-bridge-status"]
 
 
 def test_unchanged_password_keeps_its_hash(context: RenderContext) -> None:
@@ -142,7 +192,8 @@ def test_changed_password_gets_a_new_hash_alone(context: RenderContext) -> None:
     )
     secrets = context.secrets.model_copy(update={"mqtt": mqtt})
     again = _passwd(RenderContext(context.site, secrets, {mosquitto.PASSWD_PATH: previous}))
-    assert again["furnace-1"] == first["furnace-1"] and again["pipeline"] == first["pipeline"]
+    assert again["furnace-1"] == first["furnace-1"]
+    assert again["sensor-pipeline-vector"] == first["sensor-pipeline-vector"]
     assert again["glory-hole"] != first["glory-hole"]
     assert mosquitto.verify_password("new-password", again["glory-hole"])
 
@@ -155,10 +206,20 @@ def test_malformed_previous_hash_never_verifies(hashed: str) -> None:
     assert not mosquitto.verify_password("secret", hashed)
 
 
-def test_device_named_like_the_pipeline_user_is_refused(context: RenderContext) -> None:
-    device = context.site.devices[0].model_copy(update={"id": mosquitto.PIPELINE_USER})
+@pytest.mark.parametrize(
+    ("user", "what"),
+    [
+        ("sensor-pipeline-vector", "Vector's device source"),
+        ("sensor-pipeline-vector-sys", "Vector's \\$SYS source"),
+        ("sensor-bridge-status", "sensor-bridge status"),
+    ],
+)
+def test_device_named_like_a_consumer_is_refused(
+    context: RenderContext, user: str, what: str
+) -> None:
+    device = context.site.devices[0].model_copy(update={"id": user})
     site = context.site.model_copy(update={"devices": [device]})
-    with pytest.raises(SiteError, match="device id 'pipeline' is the pipeline's MQTT user"):
+    with pytest.raises(SiteError, match=f"device id '{user}' is the MQTT user of {what}"):
         mosquitto.render(RenderContext(site, context.secrets))
 
 
