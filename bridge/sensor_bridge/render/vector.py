@@ -168,7 +168,7 @@ def _local_config(site: Site) -> dict[str, Any]:
             "devices": {
                 "type": "mqtt",
                 "host": broker_host(site),
-                "port": site.broker.port,
+                "port": site.broker.plain_port,
                 "client_id": site.pipeline.client_id,
                 "user": PIPELINE_USER,
                 "password": password,
@@ -182,7 +182,7 @@ def _local_config(site: Site) -> dict[str, Any]:
             broker_stats.SOURCE: {
                 "type": "mqtt",
                 "host": broker_host(site),
-                "port": site.broker.port,
+                "port": site.broker.plain_port,
                 "client_id": broker_stats.client_id(site),
                 "user": PIPELINE_USER,
                 "password": password,

@@ -64,11 +64,12 @@ def test_example_documents_every_setting() -> None:
 def test_example_values_are_the_defaults(tmp_path: Path) -> None:
     """The example says it lists every setting with its default: a default changed in the
     model and not in the example fails here. What the example sets otherwise on purpose: the
-    studio, the devices, ``storage.url`` (the default node, written out) and the idle
-    schedule's ``too_cold_c`` (none by default)."""
+    studio, the devices, ``storage.url`` (the default node, written out), the broker's
+    ``device_address`` (the certificate must name one) and the idle schedule's ``too_cold_c``
+    (none by default)."""
     site = example_context(tmp_path).site
     bare = Site(studio=site.studio, devices=[Device(id=d.id, board=d.board) for d in site.devices])
-    apart: Any = {"devices": True, "storage": {"url"}}
+    apart: Any = {"devices": True, "storage": {"url"}, "broker": {"device_address"}}
 
     assert site.model_dump(exclude=apart) == bare.model_dump(exclude=apart)
     assert site.storage.urls == bare.storage.urls
@@ -91,7 +92,7 @@ def test_example_values_are_the_defaults(tmp_path: Path) -> None:
             'studio = "studio-1"\nstudoi = "s"',
             "unknown key 'studoi'; did you mean 'studio'?",
         ),
-        ("port = 1883", "prot = 1883", "unknown key 'broker.prot'; did you mean 'port'?"),
+        ("port = 8883", "prot = 8883", "unknown key 'broker.prot'; did you mean 'port'?"),
         (
             "too_hot_c = 1250.0",
             "too_hot = 1250.0",
