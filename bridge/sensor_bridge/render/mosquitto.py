@@ -123,8 +123,9 @@ def address(site: Site) -> str:
 
 
 def on_change(path: PurePosixPath) -> str:
-    """Listeners are not reloaded; SIGHUP re-reads the password file and the ACL."""
-    return RESTART if path == CONF_PATH else RELOAD
+    """Listeners and their certificates are not reloaded; SIGHUP re-reads the password file
+    and the ACL."""
+    return RESTART if path in (CONF_PATH, CERT_PATH, KEY_PATH) else RELOAD
 
 
 def render_conf(site: Site) -> str:
