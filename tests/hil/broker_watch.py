@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, decode_readings, decode_status
@@ -27,6 +28,8 @@ class BrokerAccess:
     password: str
     prefix: str
     """The device's topic prefix, ``root/studio/device``."""
+    ca_file: Path
+    """The studio's CA: the suite reaches the broker over TLS, as the board does."""
 
 
 def _recorder(access: BrokerAccess, topic: str, client_id: str, clean: bool) -> Recorder:
@@ -42,6 +45,7 @@ def _session(access: BrokerAccess, client_id: str, clean: bool) -> dict[str, Any
         "clean_session": clean,
         "host": access.host,
         "clock": time.monotonic,
+        "ca_file": access.ca_file,
     }
 
 

@@ -3,6 +3,7 @@ publishing to a local broker with their own MQTT credentials from the secrets fi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,12 @@ firmware speaks TLS; the stack's ``board_port`` follows it."""
 
 FLAME_DIVIDER_RATIO = "2.0"
 """The virtual rod reads 3.3-3.7 V: a 2:1 divider keeps a 3.3 V ADC in range, as on a real node."""
+
+
+def board_port(site: Site, ports: Mapping[int, int]) -> int:
+    """Where a virtual board connects, of a local broker's ``ports`` (each rendered listener
+    port and where it listens here)."""
+    return ports[site.broker.port if BOARDS_TLS else site.broker.plain_port]
 
 
 def settings(

@@ -111,14 +111,9 @@ class LocalStack:
         return self.broker.port
 
     @property
-    def device_port(self) -> int:
-        """The TLS device listener's port; its certificate names 127.0.0.1."""
-        return self.broker.ports[self.site.broker.port]
-
-    @property
     def board_port(self) -> int:
         """Where the virtual boards connect: the TLS listener when they speak TLS."""
-        return self.device_port if furnaces.BOARDS_TLS else self.broker_port
+        return furnaces.board_port(self.site, self.broker.ports)
 
     @property
     def pipeline_kind(self) -> str:
