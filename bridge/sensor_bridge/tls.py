@@ -142,8 +142,8 @@ def broker_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
 
     An IP address goes in twice, as an iPAddress and as a dNSName: OpenSSL (Mosquitto's
     clients, Python's ssl) matches an IP against iPAddress entries only, while mbedTLS 2.28's
-    host-name check (library/x509_crt.c, x509_crt_check_cn) compares the name only against
-    dNSName entries, so a board that connects by IP needs the dNSName.
+    host-name check (library/x509_crt.c, x509_crt_check_san) handles dNSName entries only
+    (iPAddress matching came in mbedTLS 3), so a board that connects by IP needs the dNSName.
     """
     names: list[x509.GeneralName] = []
     for host in hosts:

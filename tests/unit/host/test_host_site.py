@@ -116,7 +116,13 @@ def test_example_values_are_the_defaults(tmp_path: Path) -> None:
             'retention = "forever"',
             "storage.retention: 'forever' is not a duration like 30s, 5m, 14d or 100y",
         ),
-        ("port = 1883", "port = ", "not valid TOML: Invalid value (at line"),
+        ("port = 8883", "port = ", "not valid TOML: Invalid value (at line"),
+        (
+            "plain_port = 1883",
+            "plain_port = 8883",
+            "broker: plain_port and port are both 8883: the plain and the TLS listener need a "
+            "port each",
+        ),
         ('studio = "studio-1"', "", "missing key 'studio'"),
         (
             "too_cold_c = 1000.0",
