@@ -28,11 +28,13 @@ from pydantic import (
     model_validator,
 )
 
+from sensor_bridge import tls
 from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
 from sensor_bridge.install.layout import STATE_DIR
 from sensor_bridge.store import urls as store_urls
 from sensor_bridge.store.urls import StoreUrls
+from sensor_bridge.tls import Authority
 from sensor_protocol.topics import DEFAULT_ROOT, id_problem
 
 DEFAULT_SITE_PATH = Path("site.toml")
@@ -140,6 +142,9 @@ class Device(_Model):
     name: str = ""
     location: str = ""
     thresholds: Thresholds = Thresholds()
+    tls: bool = True
+    """False: the board connects in plain MQTT (its password crosses the LAN in clear), for a
+    board whose heap cannot afford TLS; needs ``[broker] plain_lan``."""
 
     @field_validator("board")
     @classmethod
@@ -251,28 +256,33 @@ Image = Annotated[str, AfterValidator(_valid_image)]
 ServiceUserName = Annotated[Id, AfterValidator(_valid_service_user)]
 
 
-class TlsListener(_Model):
-    """An optional MQTT-over-TLS listener beside the plain LAN one."""
-
-    port: Port = 8883
-    certfile: AbsolutePath
-    keyfile: AbsolutePath
-    cafile: AbsolutePath | None = None
-
-
 class Broker(_Model):
     """Mosquitto on the Pi."""
 
     address: Host = "0.0.0.0"
-    port: Port = 1883
+    port: Port = 8883
+    """The devices' listener, TLS with the broker certificate (``sensor_bridge.tls``)."""
+    plain_port: Port = 1883
+    """The plain listener, for the Pi's own clients (Vector, status, dataflow, monit)."""
+    plain_lan: bool = False
+    """The plain listener on ``address`` rather than 127.0.0.1: only for boards with
+    ``tls = false``."""
     device_address: Host | None = None
     """Where the boards reach the broker: the Pi's LAN address or host name, written into each
     board's settings.toml by ``sensor-bridge provision``. None: ``address``, when that is one
     address rather than every interface."""
-    tls: TlsListener | None = None
     persistence: bool = True
     max_queued_messages: int = Field(10000, ge=100)
     persistent_client_expiration: Duration = "14d"
+
+    @model_validator(mode="after")
+    def _two_ports(self) -> Broker:
+        if self.plain_port == self.port:
+            raise ValueError(
+                f"plain_port and port are both {self.port}: the plain and the TLS listener "
+                "need a port each"
+            )
+        return self
 
 
 def _valid_store_url(value: str) -> str:
@@ -565,6 +575,17 @@ class Site(_Model):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _plain_devices_need_the_plain_lan(self) -> Site:
+        for device in self.devices:
+            if not device.tls and not self.broker.plain_lan:
+                raise ValueError(
+                    f"device {device.id} has tls = false, but the broker has no plain listener "
+                    "on the LAN: set plain_lan = true under [broker] (its password then crosses "
+                    "the LAN in clear), or remove tls = false"
+                )
+        return self
+
     @field_validator("devices")
     @classmethod
     def _unique_devices(cls, devices: list[Device]) -> list[Device]:
@@ -688,10 +709,18 @@ class Secrets(_Model):
     grafana_cloud: GrafanaCloudSecrets | None = None
     influxdb: InfluxdbSecrets = InfluxdbSecrets()
     _path: Path = PrivateAttr(Path("secrets.toml"))
+    _authority: Authority | None = PrivateAttr(None)
 
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def authority(self) -> Authority:
+        """The studio's CA, kept beside this file (``sensor_bridge.tls``)."""
+        if self._authority is None:
+            raise SiteError(f"{self.path}: not read by load_secrets, so no CA beside it")
+        return self._authority
 
     def device_password(self, device_id: str) -> str:
         password = self.mqtt.devices.get(device_id)
@@ -864,4 +893,5 @@ def load_secrets(site: Site) -> Secrets:
     except ValidationError as error:
         raise _explain(error, Secrets, path) from None
     secrets._path = path
+    secrets._authority = tls.authority(path.parent, site.studio)
     return secrets

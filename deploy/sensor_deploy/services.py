@@ -14,13 +14,14 @@ import subprocess
 import sys
 import tempfile
 from io import StringIO
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import apt, files, server, systemd
 
+from sensor_bridge import tls
 from sensor_bridge.install import host_setup, preflight
 from sensor_bridge.install.activation import Unit, unit_of
 from sensor_bridge.install.layout import SITE_DIR
@@ -189,6 +190,23 @@ def site_files(target: Target) -> None:
         name="Upload the secrets file (0600, never shown)",
         src=str(target.site.secrets_path),
         dest=target.secrets_on_host,
+    )
+    # The studio's CA goes beside the secrets file, where the host's render signs the broker's
+    # certificate with it; target() made it here if it was not yet.
+    local_dir, host_dir = (
+        target.site.secrets_path.parent,
+        PurePosixPath(target.secrets_on_host).parent,
+    )
+    ops.secret_file(
+        name="Upload the studio's CA key (0600, never shown)",
+        src=str(local_dir / tls.CA_KEY_FILE),
+        dest=str(host_dir / tls.CA_KEY_FILE),
+    )
+    files.put(
+        name="Upload the studio's CA certificate",
+        src=str(local_dir / tls.CA_CERT_FILE),
+        dest=str(host_dir / tls.CA_CERT_FILE),
+        mode="644",
     )
 
 

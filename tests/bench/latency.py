@@ -39,7 +39,7 @@ def run(quick: bool, minutes: float) -> Result:
         with (
             LocalStack(bench_context(workdir / "site"), workdir, defer_rules=True) as stack,
             _subscriber(stack) as subscriber,
-            furnaces(stack.context, stack.broker_port, workdir),
+            furnaces(stack.context, stack.board_port, workdir),
         ):
             stack.start_rules()
             print(f"  {len(stack.site.devices)} virtual furnaces, pipeline {stack.pipeline_kind}")

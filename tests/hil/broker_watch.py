@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, decode_readings, decode_status
@@ -31,6 +32,8 @@ class BrokerAccess:
     """The retained-status probe's login."""
     prefix: str
     """The device's topic prefix, ``root/studio/device``."""
+    ca_file: Path
+    """The studio's CA: the suite reaches the broker over TLS, as the board does."""
 
 
 def _recorder(access: BrokerAccess, login: tuple[str, str], topic: str, clean: bool) -> Recorder:
@@ -47,6 +50,7 @@ def _session(access: BrokerAccess, login: tuple[str, str], clean: bool) -> dict[
         "clean_session": clean,
         "host": access.host,
         "clock": time.monotonic,
+        "ca_file": access.ca_file,
     }
 
 

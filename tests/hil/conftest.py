@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import serial
 
+from sensor_bridge import tls
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.mqtt_accounts import OBSERVER_USER, STATUS_USER, login
 from sensor_bridge.site import Site, load_secrets, load_site
@@ -28,7 +29,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--port", help="the board's serial console: /dev/ttyACM0, or the virtual board's pty")
     add("--site", help="site file: broker, studio, devices (default $SENSOR_SITE or site.toml)")
     add("--device", help="the device id on the board (default: the site's only device)")
-    add("--broker", help="broker host as this machine reaches it (default: from the site file)")
+    add(
+        "--broker",
+        help="broker host as this machine reaches it, a name its TLS certificate holds "
+        "(default: from the site file)",
+    )
     add("--broker-stop", metavar="CMD", help="command that stops the broker (outage case)")
     add("--broker-start", metavar="CMD", help="command that starts it again")
     add("--outage", type=float, metavar="S", help="how long the broker stays stopped")
@@ -131,6 +136,7 @@ def _broker_access(config: pytest.Config, site: Site, device_id: str) -> BrokerA
         watcher=login(secrets, OBSERVER_USER),
         prober=login(secrets, STATUS_USER),
         prefix=f"{site.topic_root}/{site.studio}/{device_id}",
+        ca_file=secrets.path.parent / tls.CA_CERT_FILE,
     )
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -43,8 +44,10 @@ class Recorder:
         clean_session: bool = True,
         host: str = "127.0.0.1",
         clock: Callable[[], float] = time.time,
+        ca_file: Path | None = None,
     ) -> None:
-        """``clock`` stamps each message's ``received``; ``host`` is the broker's address."""
+        """``clock`` stamps each message's ``received``; ``host`` is the broker's address;
+        ``ca_file``: connect over TLS, verifying the broker against that CA and ``host``."""
         self.messages: list[Message] = []
         self.host = host
         self._clock = clock
@@ -58,6 +61,8 @@ class Recorder:
         )
         if username is not None:
             self.client.username_pw_set(username, password)
+        if ca_file is not None:
+            self.client.tls_set(ca_certs=str(ca_file))
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message

@@ -74,7 +74,7 @@ def board(
         stack.site,
         stack.context.secrets,
         stack.site.device(device_id),
-        stack.broker_port,
+        stack.board_port,
         workdir,
         speed=speed,
         epoch=epoch,

@@ -276,8 +276,8 @@ def test_http_services_listen_on_loopback_only(
             assert is_loopback(address.rpartition(":")[0].strip("[]")), (pid, address)
 
     # And the production configuration (rendered for the Pi, where the ports are the real
-    # ones, and the store is the default one): HTTP services on loopback, Mosquitto's LAN
-    # listener on the site's address.
+    # ones, and the store is the default one): HTTP services on loopback, Mosquitto's plain
+    # listener too, its TLS listener on the site's address.
     site = stack.site.model_copy(
         update={
             "broker": stack.site.broker.model_copy(update={"address": LAN_ADDRESS}),
@@ -304,7 +304,10 @@ def test_http_services_listen_on_loopback_only(
     listeners_conf = [
         line for line in mosquitto.render_conf(site).splitlines() if line.startswith("listener ")
     ]
-    assert listeners_conf == [f"listener {site.broker.port} {LAN_ADDRESS}"]
+    assert listeners_conf == [
+        f"listener {site.broker.plain_port} {LOOPBACK.rstrip(':')}",
+        f"listener {site.broker.port} {LAN_ADDRESS}",
+    ]
 
 
 def _listen_flags(pid: int) -> list[str]:

@@ -48,11 +48,16 @@ class RunnableConfig:
 
 
 def runnable_config(
-    root: Path, conf: RenderedFile, workdir: Path, log: Path | None = None
+    root: Path,
+    conf: RenderedFile,
+    workdir: Path,
+    log: Path | None = None,
+    keep_addresses: bool = False,
 ) -> RunnableConfig:
     """Write a main config in ``workdir`` that includes a remapped copy of ``conf``.
 
-    The broker logs everything to ``log``, or to stderr.
+    Listeners move to free ports on 127.0.0.1, or on their rendered address with
+    ``keep_addresses``. The broker logs everything to ``log``, or to stderr.
     """
     root = root.resolve()
     ports: dict[int, int] = {}
@@ -62,7 +67,8 @@ def runnable_config(
         words = line.split()
         if words and words[0] == "listener":
             ports[int(words[1])] = free_port()
-            lines.append(f"listener {ports[int(words[1])]} 127.0.0.1")
+            address = words[2] if keep_addresses else "127.0.0.1"
+            lines.append(f"listener {ports[int(words[1])]} {address}")
         elif words and words[0] in _PATH_OPTIONS and len(words) == 2:
             files[words[1]] = _located(root, words[1])
             lines.append(f"{words[0]} {files[words[1]]}")

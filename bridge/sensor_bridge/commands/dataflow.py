@@ -59,7 +59,7 @@ def dataflow(
 
     site = load_site(site_file)
     secrets = load_secrets(site)
-    host, port = broker_host(site), site.broker.port
+    host, port = broker_host(site), site.broker.plain_port
     if broker is not None:
         host, _, port_text = broker.rpartition(":")
         if not host or not port_text.isdigit():

@@ -138,7 +138,12 @@ class RenderedMosquitto(_Broker):
     ``port`` is where the LAN listener listens here; ``ports`` maps every rendered listener port.
     """
 
-    def __init__(self, workdir: Path, root: Path, conf: RenderedFile) -> None:
-        config = runnable_config(root, conf, workdir, log=workdir / "mosquitto.log")
+    def __init__(
+        self, workdir: Path, root: Path, conf: RenderedFile, keep_addresses: bool = False
+    ) -> None:
+        """``keep_addresses``: each listener on its rendered address (else on 127.0.0.1)."""
+        config = runnable_config(
+            root, conf, workdir, log=workdir / "mosquitto.log", keep_addresses=keep_addresses
+        )
         super().__init__(workdir, config.conf, next(iter(config.ports.values())))
         self.ports = config.ports

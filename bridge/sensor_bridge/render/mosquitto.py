@@ -12,6 +12,12 @@ option, set after each ``listener`` line whatever ``per_listener_settings`` says
 ``mosquitto_passwd`` would (PBKDF2-SHA512, ``$7$``), but a password that still verifies against
 the previous file's hash keeps that hash: re-rendering changes nothing, where ``mosquitto_passwd
 -b`` re-salts every time.
+
+Listeners: the devices' on ``broker.address`` is TLS, with a certificate the studio's CA signs
+for the name the boards use (``device_host``); the plain one is on 127.0.0.1 for the Pi's own
+clients, unless the site opts into a plain listener on the LAN (``broker.plain_lan``) for
+boards that cannot afford TLS. The certificate and its key are rendered like the password file:
+the previous pair is kept while it still fits (``tls.broker_certificate``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import hmac
 import secrets
 from pathlib import PurePosixPath
 
-from sensor_bridge import mqtt_accounts
+from sensor_bridge import mqtt_accounts, tls
 from sensor_bridge.alerting import durations
+from sensor_bridge.errors import SiteError
 from sensor_bridge.registry import MOSQUITTO, RELOAD, RESTART
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.site import Site
@@ -33,6 +40,12 @@ NAME = MOSQUITTO.name
 CONF_PATH = PurePosixPath("etc/mosquitto/conf.d/sensor-pipeline.conf")
 PASSWD_PATH = PurePosixPath("etc/mosquitto/sensor-pipeline.passwd")
 ACL_PATH = PurePosixPath("etc/mosquitto/sensor-pipeline.acl")
+# Debian's mosquitto package makes /etc/mosquitto/certs for these.
+CERT_PATH = PurePosixPath("etc/mosquitto/certs/sensor-pipeline.crt")
+KEY_PATH = PurePosixPath("etc/mosquitto/certs/sensor-pipeline.key")
+LOOPBACK = "127.0.0.1"
+_EVERY_INTERFACE = ("0.0.0.0", "::")
+_NOT_A_DEVICE_ADDRESS = ("", *_EVERY_INTERFACE, "localhost", "::1")
 
 CLIENT_ID_IS_USERNAME = "use_username_as_clientid true"
 """After every ``listener`` line: a login cannot take over another account's session."""
@@ -60,8 +73,16 @@ def render(context: RenderContext) -> list[RenderedFile]:
     site = context.site
     users = _users(context)
     previous = _hashes(context.previous.get(PASSWD_PATH, ""))
+    cert, key = tls.broker_certificate(
+        context.secrets.authority,
+        [device_host(site)],
+        context.previous.get(CERT_PATH),
+        context.previous.get(KEY_PATH),
+    )
     return [
         RenderedFile(CONF_PATH, render_conf(site), check=NAME, service=NAME),
+        RenderedFile(CERT_PATH, cert, service=NAME),
+        RenderedFile(KEY_PATH, key, mode=0o600, secret=True, service=NAME),
         RenderedFile(
             PASSWD_PATH,
             "".join(
@@ -75,43 +96,61 @@ def render(context: RenderContext) -> list[RenderedFile]:
     ]
 
 
+def device_host(site: Site) -> str:
+    """The address or name the boards use to reach the broker: the one its certificate names."""
+    if site.broker.device_address:
+        return site.broker.device_address
+    address = site.broker.address
+    if address in _NOT_A_DEVICE_ADDRESS or address.startswith("127."):
+        raise SiteError(
+            f"{site.path}: the boards cannot reach the broker at {address!r}: set "
+            'device_address = "<the Pi\'s LAN address>" under [broker]'
+        )
+    return address
+
+
+def plain_address(site: Site) -> str:
+    """Where the plain listener listens: loopback, unless the site opts into the LAN."""
+    return site.broker.address if site.broker.plain_lan else LOOPBACK
+
+
 def broker_host(site: Site) -> str:
     """Where a client on the Pi (Vector, on the host network; the probes) reaches the broker's
-    LAN listener."""
-    listen = site.broker.address
-    return "127.0.0.1" if listen in ("0.0.0.0", "::") else listen
+    plain listener."""
+    listen = plain_address(site)
+    return LOOPBACK if listen in _EVERY_INTERFACE else listen
 
 
 def address(site: Site) -> str:
-    return f"{broker_host(site)}:{site.broker.port}"
+    return f"{broker_host(site)}:{site.broker.plain_port}"
 
 
 def on_change(path: PurePosixPath) -> str:
-    """Listeners are not reloaded; SIGHUP re-reads the password file and the ACL."""
-    return RESTART if path == CONF_PATH else RELOAD
+    """Listeners and their certificates are not reloaded; SIGHUP re-reads the password file
+    and the ACL."""
+    return RESTART if path in (CONF_PATH, CERT_PATH, KEY_PATH) else RELOAD
 
 
 def render_conf(site: Site) -> str:
     broker = site.broker
+    plain = (
+        "# Plain MQTT on the LAN too, for the boards the site lets skip TLS (their passwords\n"
+        "# cross the LAN in clear), and for the Pi's own clients."
+        if broker.plain_lan
+        else "# Plain MQTT for the Pi's own clients (Vector, status, monit) only: loopback."
+    )
     lines = [
         HEADER,
         "",
-        "# Devices connect on the LAN listener.",
+        plain,
+        f"listener {broker.plain_port} {plain_address(site)}",
+        CLIENT_ID_IS_USERNAME,
+        "",
+        "# Devices connect over TLS; they verify this certificate against the studio's CA.",
         f"listener {broker.port} {broker.address}",
         CLIENT_ID_IS_USERNAME,
-    ]
-    if broker.tls is not None:
-        tls = broker.tls
-        lines += [
-            "",
-            "# The same broker over TLS, for devices that verify it.",
-            f"listener {tls.port} {broker.address}",
-            CLIENT_ID_IS_USERNAME,
-            f"certfile {tls.certfile}",
-            f"keyfile {tls.keyfile}",
-            *([f"cafile {tls.cafile}"] if tls.cafile is not None else []),
-        ]
-    lines += [
+        f"certfile /{CERT_PATH}",
+        f"keyfile /{KEY_PATH}",
         "",
         "# Every client logs in; what each user may publish or read is in the ACL. Each listener",
         "# takes the username as the client id: a login resumes or replaces only its own session.",

@@ -170,7 +170,7 @@ def _local_config(site: Site) -> dict[str, Any]:
             "devices": {
                 "type": "mqtt",
                 "host": broker_host(site),
-                "port": site.broker.port,
+                "port": site.broker.plain_port,
                 # The broker takes the username as the client id; the same here says so.
                 "client_id": mqtt_accounts.vector_user(site),
                 "user": mqtt_accounts.vector_user(site),
@@ -185,7 +185,7 @@ def _local_config(site: Site) -> dict[str, Any]:
             broker_stats.SOURCE: {
                 "type": "mqtt",
                 "host": broker_host(site),
-                "port": site.broker.port,
+                "port": site.broker.plain_port,
                 "client_id": broker_stats.client_id(site),
                 "user": broker_stats.client_id(site),
                 "password": vector_secrets.reference(vector_secrets.MQTT_SYS_PASSWORD),

@@ -4,7 +4,6 @@ line on a broken file, and NOT_CHECKED when the tool is missing."""
 from __future__ import annotations
 
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from sensor_bridge.checks import victoriametrics as check_victoriametrics
 from sensor_bridge.checks.tools import find_tool, tool_cache, tool_version
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
-from sensor_bridge.render import RenderContext, RenderedFile, mosquitto, victoriametrics
-from sensor_bridge.site import VICTORIA_METRICS_VERSION, TlsListener
+from sensor_bridge.render import RenderedFile, mosquitto, victoriametrics
+from sensor_bridge.site import VICTORIA_METRICS_VERSION
 from sensor_bridge.tree import write_tree
 from tests.support.trees import replaced
 
@@ -47,6 +46,8 @@ def test_rendered_example_passes_every_check(tmp_path: Path, files: list[Rendere
     quadlet = str(victoriametrics.render(example_context(tmp_path / "s2"))[0].path)
     assert _rows(results) == [
         ("etc/mosquitto/conf.d/sensor-pipeline.conf", "mosquitto", OK),
+        ("etc/mosquitto/certs/sensor-pipeline.crt", "mosquitto", OK),
+        ("etc/mosquitto/certs/sensor-pipeline.key", "mosquitto", OK),
         ("etc/mosquitto/sensor-pipeline.passwd", "mosquitto", OK),
         ("etc/mosquitto/sensor-pipeline.acl", "mosquitto", OK),
         (quadlet, "victoria-metrics", OK),
@@ -65,29 +66,16 @@ def test_a_port_taken_between_pick_and_bind_starts_again_on_new_ones(
         real_free_port = check_mosquitto.free_port
         monkeypatch.setattr(check_mosquitto, "free_port", lambda: next(picks, real_free_port()))
         (conf, *_) = check_mosquitto.check(_written(tmp_path / "tree", files), files)
-    assert (conf.result, conf.detail) == (OK, "listening on 1 listener(s)")
-
-
-def test_tls_listener_starts_with_the_certificate_files(tmp_path: Path) -> None:
-    context = example_context(tmp_path / "tls-site")
-    certs = Path("/etc/mosquitto/certs")
-    tls = TlsListener(certfile=certs / "broker.crt", keyfile=certs / "broker.key")
-    broker = context.site.broker.model_copy(update={"tls": tls})
-    site = context.site.model_copy(update={"broker": broker})
-    tls_files = mosquitto.render(RenderContext(site, context.secrets))
-    root = _written(tmp_path / "tree", tls_files)
-    # The certificate the Pi would hold, in the tree (the checker looks there first).
-    certs_dir = root / "etc/mosquitto/certs"
-    certs_dir.mkdir()
-    request = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=broker.local".split()
-    outputs = ["-keyout", str(certs_dir / "broker.key"), "-out", str(certs_dir / "broker.crt")]
-    subprocess.run([require_tool("openssl"), *request, *outputs], check=True, capture_output=True)
-    (conf, *_) = check_mosquitto.check(root, tls_files)
     assert (conf.result, conf.detail) == (OK, "listening on 2 listener(s)")
-    (certs_dir / "broker.key").unlink()
-    (conf, *_) = check_mosquitto.check(root, tls_files)
+
+
+def test_the_tls_listener_needs_its_key(tmp_path: Path, files: list[RenderedFile]) -> None:
+    """The checker keeps the TLS listener TLS: without the rendered key the broker fails."""
+    root = _written(tmp_path / "tree", files)
+    (root / mosquitto.KEY_PATH).unlink()
+    (conf, *_) = check_mosquitto.check(root, files)
     assert conf.result == FAILED
-    assert "/etc/mosquitto/certs/broker.key" in conf.detail
+    assert f"/{mosquitto.KEY_PATH}" in conf.detail
 
 
 def test_mosquitto_error_line_is_reported(tmp_path: Path, files: list[RenderedFile]) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 from pathlib import Path, PurePosixPath
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from sensor_bridge import mqtt_accounts
+from sensor_bridge import mqtt_accounts, tls
 from sensor_bridge.errors import SiteError
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import RenderContext, RenderedFile, mosquitto
-from sensor_bridge.site import TlsListener
 from sensor_protocol.limits import MAX_ID_LENGTH, MAX_PAYLOAD_BYTES, PIPELINE_MAX_PACKET_BYTES
 from sensor_protocol.topics import CHANNELS
 
@@ -35,22 +38,30 @@ def _directives(text: str) -> dict[str, list[str]]:
 
 def test_files_paths_modes_and_checks(context: RenderContext) -> None:
     files = _by_path(mosquitto.render(context))
-    assert set(files) == {mosquitto.CONF_PATH, mosquitto.PASSWD_PATH, mosquitto.ACL_PATH}
-    conf, passwd, acl = (
+    assert set(files) == {
+        mosquitto.CONF_PATH,
+        mosquitto.CERT_PATH,
+        mosquitto.KEY_PATH,
+        mosquitto.PASSWD_PATH,
+        mosquitto.ACL_PATH,
+    }
+    conf, cert, key, passwd, acl = (
         files[mosquitto.CONF_PATH],
+        files[mosquitto.CERT_PATH],
+        files[mosquitto.KEY_PATH],
         files[mosquitto.PASSWD_PATH],
         files[mosquitto.ACL_PATH],
     )
     assert (conf.check, conf.secret, conf.mode) == ("mosquitto", False, 0o644)
     assert (passwd.secret, passwd.mode) == (True, 0o600)
-    assert not acl.secret
+    assert (key.secret, key.mode) == (True, 0o600)
+    assert not acl.secret and not cert.secret
     # Checked by the broker's start on the conf that names them.
-    assert passwd.check is None and acl.check is None
+    assert {passwd.check, acl.check, cert.check, key.check} == {None}
 
 
 def test_conf_requires_login_and_keeps_sessions(context: RenderContext) -> None:
     conf = _directives(mosquitto.render_conf(context.site))
-    assert conf["listener"] == ["1883 0.0.0.0"]
     assert conf["allow_anonymous"] == ["false"]
     assert conf["password_file"] == ["/etc/mosquitto/sensor-pipeline.passwd"]
     assert conf["acl_file"] == ["/etc/mosquitto/sensor-pipeline.acl"]
@@ -75,18 +86,16 @@ def _listener_options(text: str) -> list[list[str]]:
     return listeners
 
 
-@pytest.mark.parametrize("tls", [False, True])
-def test_every_listener_takes_the_username_as_client_id(context: RenderContext, tls: bool) -> None:
+@pytest.mark.parametrize("plain_lan", [False, True])
+def test_every_listener_takes_the_username_as_client_id(
+    context: RenderContext, plain_lan: bool
+) -> None:
     """use_username_as_clientid is a listener option (Mosquitto 2.0's src/conf.c sets it on
     ``cur_listener``): one missing after a listener would let that listener's logins take any
     session."""
-    broker = context.site.broker
-    if tls:
-        listener = TlsListener(port=8883, certfile=Path("/etc/c.crt"), keyfile=Path("/etc/c.key"))
-        broker = broker.model_copy(update={"tls": listener})
-    site = context.site.model_copy(update={"broker": broker})
+    site = _with_broker(context, plain_lan=plain_lan).site
     listeners = _listener_options(mosquitto.render_conf(site))
-    assert len(listeners) == (2 if tls else 1)
+    assert len(listeners) == 2
     assert all("use_username_as_clientid true" in options for options in listeners)
 
 
@@ -96,14 +105,89 @@ def test_largest_device_message_fits_the_packet_limit() -> None:
     assert 5 + 2 + len(topic) + 2 + MAX_PAYLOAD_BYTES <= PIPELINE_MAX_PACKET_BYTES
 
 
-def test_tls_listener(context: RenderContext) -> None:
-    tls = TlsListener(port=8883, certfile=Path("/etc/c.crt"), keyfile=Path("/etc/c.key"))
-    broker = context.site.broker.model_copy(update={"address": "10.0.0.2", "tls": tls})
-    site = context.site.model_copy(update={"broker": broker})
-    conf = _directives(mosquitto.render_conf(site))
-    assert conf["listener"] == ["1883 10.0.0.2", "8883 10.0.0.2"]
-    assert conf["certfile"] == ["/etc/c.crt"] and conf["keyfile"] == ["/etc/c.key"]
-    assert "cafile" not in conf
+def _with_broker(context: RenderContext, **update: object) -> RenderContext:
+    broker = context.site.broker.model_copy(update=update)
+    return dataclasses.replace(context, site=context.site.model_copy(update={"broker": broker}))
+
+
+def test_devices_get_tls_and_the_plain_listener_stays_on_loopback(context: RenderContext) -> None:
+    conf = mosquitto.render_conf(context.site)
+    # The certificate applies to the listener above it: the plain one comes first.
+    assert conf.index("listener 1883 127.0.0.1") < conf.index("listener 8883 0.0.0.0")
+    assert conf.index("listener 8883 0.0.0.0") < conf.index("certfile")
+    directives = _directives(conf)
+    assert directives["listener"] == ["1883 127.0.0.1", "8883 0.0.0.0"]
+    assert directives["certfile"] == ["/etc/mosquitto/certs/sensor-pipeline.crt"]
+    assert directives["keyfile"] == ["/etc/mosquitto/certs/sensor-pipeline.key"]
+    assert mosquitto.address(context.site) == "127.0.0.1:1883"
+
+
+def test_plain_on_the_lan_only_when_the_site_opts_in(context: RenderContext) -> None:
+    site = _with_broker(context, address="10.0.0.2", plain_lan=True).site
+    assert _directives(mosquitto.render_conf(site))["listener"] == [
+        "1883 10.0.0.2",
+        "8883 10.0.0.2",
+    ]
+    assert mosquitto.address(site) == "10.0.0.2:1883"
+
+
+def _cert(files: list[RenderedFile]) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(_by_path(files)[mosquitto.CERT_PATH].text.encode())
+
+
+def test_the_certificate_names_the_boards_address_for_openssl_and_mbedtls(
+    context: RenderContext,
+) -> None:
+    cert = _cert(mosquitto.render(context))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    # device_address 192.168.1.10: an iPAddress for OpenSSL, a dNSName for the boards' mbedTLS.
+    assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("192.168.1.10")]
+    assert names.get_values_for_type(x509.DNSName) == ["192.168.1.10"]
+    cert.verify_directly_issued_by(context.secrets.authority.cert)
+    # P-256, which CircuitPython's mbedTLS configuration offers for ECDHE-ECDSA.
+    public = cert.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name == "secp256r1"
+
+
+def test_a_host_name_is_one_dns_name(context: RenderContext) -> None:
+    cert = _cert(mosquitto.render(_with_broker(context, device_address="pi.studio.lan")))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert list(names) == [x509.DNSName("pi.studio.lan")]
+
+
+def _previous(files: list[RenderedFile]) -> dict[PurePosixPath, str]:
+    return {f.path: f.text for f in files}
+
+
+def test_the_certificate_is_kept_until_its_names_or_its_ca_change(context: RenderContext) -> None:
+    first = _by_path(mosquitto.render(context))
+    again = _by_path(
+        mosquitto.render(dataclasses.replace(context, previous=_previous([*first.values()])))
+    )
+    for path in (mosquitto.CERT_PATH, mosquitto.KEY_PATH):
+        assert again[path].text == first[path].text
+
+    moved = _with_broker(context, device_address="192.168.1.11")
+    moved = dataclasses.replace(moved, previous=_previous([*first.values()]))
+    renamed = _by_path(mosquitto.render(moved))
+    assert renamed[mosquitto.KEY_PATH].text != first[mosquitto.KEY_PATH].text
+    names = _cert([*renamed.values()]).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert names.value.get_values_for_type(x509.DNSName) == ["192.168.1.11"]
+
+    other_ca = context.secrets.model_copy()
+    other_ca._authority = tls.new_authority("studio-1")
+    reissued = mosquitto.render(RenderContext(context.site, other_ca, _previous([*first.values()])))
+    assert _by_path(reissued)[mosquitto.CERT_PATH].text != first[mosquitto.CERT_PATH].text
+    _cert(reissued).verify_directly_issued_by(other_ca.authority.cert)
+
+
+def test_no_certificate_without_the_boards_address(context: RenderContext) -> None:
+    site = _with_broker(context, device_address=None).site
+    with pytest.raises(SiteError, match="set device_address") as raised:
+        mosquitto.render(RenderContext(site, context.secrets))
+    assert "\n" not in str(raised.value)
 
 
 @pytest.mark.parametrize(

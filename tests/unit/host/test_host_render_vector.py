@@ -188,10 +188,15 @@ def test_a_secret_vector_cannot_paste_into_yaml_is_refused(
     assert "\n" not in str(raised.value)
 
 
-def test_a_broker_on_one_address_is_reached_there(context: RenderContext) -> None:
-    broker = context.site.broker.model_copy(update={"address": "192.0.2.10"})
+@pytest.mark.parametrize(("plain_lan", "host"), [(False, "127.0.0.1"), (True, "192.0.2.10")])
+def test_the_pipeline_reads_the_plain_listener_where_it_is(
+    context: RenderContext, plain_lan: bool, host: str
+) -> None:
+    update = {"address": "192.0.2.10", "plain_lan": plain_lan}
+    broker = context.site.broker.model_copy(update=update)
     site = context.site.model_copy(update={"broker": broker})
-    assert vector.config(site)["sources"]["devices"]["host"] == "192.0.2.10"
+    source = vector.config(site)["sources"]["devices"]
+    assert (source["host"], source["port"]) == (host, 1883)
 
 
 def test_quadlet(files: dict[str, RenderedFile]) -> None:

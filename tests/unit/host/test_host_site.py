@@ -64,11 +64,12 @@ def test_example_documents_every_setting() -> None:
 def test_example_values_are_the_defaults(tmp_path: Path) -> None:
     """The example says it lists every setting with its default: a default changed in the
     model and not in the example fails here. What the example sets otherwise on purpose: the
-    studio, the devices, ``storage.url`` (the default node, written out) and the idle
-    schedule's ``too_cold_c`` (none by default)."""
+    studio, the devices, ``storage.url`` (the default node, written out), the broker's
+    ``device_address`` (the certificate must name one) and the idle schedule's ``too_cold_c``
+    (none by default)."""
     site = example_context(tmp_path).site
     bare = Site(studio=site.studio, devices=[Device(id=d.id, board=d.board) for d in site.devices])
-    apart: Any = {"devices": True, "storage": {"url"}}
+    apart: Any = {"devices": True, "storage": {"url"}, "broker": {"device_address"}}
 
     assert site.model_dump(exclude=apart) == bare.model_dump(exclude=apart)
     assert site.storage.urls == bare.storage.urls
@@ -91,7 +92,7 @@ def test_example_values_are_the_defaults(tmp_path: Path) -> None:
             'studio = "studio-1"\nstudoi = "s"',
             "unknown key 'studoi'; did you mean 'studio'?",
         ),
-        ("port = 1883", "prot = 1883", "unknown key 'broker.prot'; did you mean 'port'?"),
+        ("port = 8883", "prot = 8883", "unknown key 'broker.prot'; did you mean 'port'?"),
         (
             "too_hot_c = 1250.0",
             "too_hot = 1250.0",
@@ -115,7 +116,13 @@ def test_example_values_are_the_defaults(tmp_path: Path) -> None:
             'retention = "forever"',
             "storage.retention: 'forever' is not a duration like 30s, 5m, 14d or 100y",
         ),
-        ("port = 1883", "port = ", "not valid TOML: Invalid value (at line"),
+        ("port = 8883", "port = ", "not valid TOML: Invalid value (at line"),
+        (
+            "plain_port = 1883",
+            "plain_port = 8883",
+            "broker: plain_port and port are both 8883: the plain and the TLS listener need a "
+            "port each",
+        ),
         ('studio = "studio-1"', "", "missing key 'studio'"),
         (
             "too_cold_c = 1000.0",
@@ -209,11 +216,6 @@ _NAME = 'name = "Main furnace"'
         (_NAME, 'name = "a\\tb"', "devices[0].name: holds a control character (U+0009)"),
         (_NAME, 'name = "a{{b"', "devices[0].name: holds '{{', which a Go template would run"),
         (_NAME, '"a\\rb" = 1', "a key in devices[0] holds a control character (U+000D)"),
-        (
-            "# [broker.tls]\n# port = 8883\n",
-            '[broker.tls]\ncertfile = "etc/c.crt"\nkeyfile = "/etc/c.key"\n',
-            "broker.tls.certfile: etc/c.crt is not an absolute path",
-        ),
     ],
 )
 def test_each_kind_refuses_what_it_is_not(

@@ -49,8 +49,8 @@ def test_endpoints_are_where_the_rendered_configuration_listens(tmp_path: Path) 
     assert endpoints.address("vector") == vector_render.API_ADDRESS
     assert endpoints.address("alloy") == alloy.LISTEN
     assert endpoints.address("monit") == f"127.0.0.1:{monit.Options().httpd_port}"
-    # The broker listens on every interface; it is asked on loopback.
-    assert endpoints.address("mosquitto") == f"127.0.0.1:{site.broker.port}"
+    # The Pi's own clients ask the broker's plain listener, on loopback.
+    assert endpoints.address("mosquitto") == f"127.0.0.1:{site.broker.plain_port}"
 
     moved = endpoints.moved({"vmalert": "127.0.0.1:9999"})
     assert moved.address("vmalert") == "127.0.0.1:9999"
