@@ -3,6 +3,8 @@ line on a broken file, and NOT_CHECKED when the tool is missing."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import socket
 import subprocess
 from pathlib import Path
@@ -158,3 +160,41 @@ def test_tool_cache_holds_the_pinned_versions() -> None:
     for tool in ("vmalert", "vmalert-tool", "vmctl", "quadlet"):
         assert find_tool(tool) == require_tool(tool)
     assert tool_version(require_tool("quadlet")).startswith("5.")
+
+
+def _broker_on(tmp_path: Path, address: str) -> list[RenderedFile]:
+    context = example_context(tmp_path / f"site-{address}")
+    broker = context.site.broker.model_copy(update={"address": address})
+    site = context.site.model_copy(update={"broker": broker})
+    return mosquitto.render(RenderContext(site, context.secrets))
+
+
+def test_a_broker_address_this_host_does_not_have_fails_the_check(tmp_path: Path) -> None:
+    """On main the checker moved every listener to 127.0.0.1: 192.0.2.1 (TEST-NET, on no
+    host) passed, then the live broker failed to start."""
+    foreign = _broker_on(tmp_path, "192.0.2.1")
+    (conf, *_) = check_mosquitto.check(_written(tmp_path / "foreign", foreign), foreign)
+    assert conf.result == FAILED
+    assert conf.detail.startswith("broker.address 192.0.2.1 is not an address of this host")
+    assert "set broker.address in the site file" in conf.detail
+    assert "\n" not in conf.detail
+    loopback = _broker_on(tmp_path, "127.0.0.1")
+    (conf, *_) = check_mosquitto.check(_written(tmp_path / "loopback", loopback), loopback)
+    assert (conf.result, conf.detail) == (OK, "listening on 1 listener(s)")
+
+
+def test_as_root_the_checked_broker_runs_as_the_mosquitto_user(tmp_path: Path) -> None:
+    """The deploy checks as root; the live broker drops to ``mosquitto`` before it reads the
+    password file and the ACL, so the check must too."""
+    assert check_mosquitto.broker_user() == (
+        check_mosquitto.BROKER_USER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    )
+    files = _broker_on(tmp_path, "127.0.0.1")
+    root = _written(tmp_path / "tree", files)
+    config = check_mosquitto.runnable_config(root, files[0], tmp_path / "run", as_deployed=True)
+    main = config.conf.read_text()
+    assert f"user {check_mosquitto.broker_user()}\n" in main
+    for copy in config.files.values():
+        if copy.is_relative_to(tmp_path / "run"):
+            assert pwd.getpwuid(copy.stat().st_uid).pw_name == check_mosquitto.broker_user()
+            assert copy.stat().st_mode & 0o077 == 0
