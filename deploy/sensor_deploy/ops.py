@@ -13,8 +13,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra import host, logger
+from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
 from pyinfra.context import state
 from pyinfra.facts.files import File, FileContents, Sha1File
 
@@ -183,6 +183,20 @@ def activation_done(root: str):
         yield StringCommand("rm", "-f", path)
     else:
         host.noop("nothing pending")
+
+
+def _fail(state: Any, host: Any, message: str) -> bool:
+    host.log_styled(message, fg="red", log_func=logger.error)
+    return False
+
+
+@operation()
+def deploy_failed(message: str):
+    """Fail the deploy with ``message`` (an operation, so the steps before it have run)."""
+    if not state.is_executing:
+        host.noop("only when a step before it failed")
+        return
+    yield FunctionCommand(_fail, (message,), {})
 
 
 @operation()

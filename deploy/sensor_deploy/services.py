@@ -214,7 +214,32 @@ def configuration(target: Target) -> None:
 
 @deploy("Activation")
 def activation(target: Target) -> None:
-    """Restart or reload the units whose files changed, then check every service answers."""
+    """Restart or reload the units whose files changed, then check every service answers.
+
+    When one does not, the files the swap replaced go back and their units restart again,
+    without waiting for someone to run rollback; the deploy then fails, naming what did not
+    answer (verify's lines above)."""
+    _restart_changed(target)
+    verified = ops.services_verified(
+        name="Check that every service answers",
+        timeout_s=VERIFY_TIMEOUT_S,
+        # Not the end of the deploy: its failure is what the rollback below acts on.
+        _ignore_errors=True,
+        **_where(target),
+    )
+    with host.when(verified.did_error):
+        _restore_previous_set(target)
+        _restart_changed(target)
+    ops.activation_done(name="Forget the restarts done", root=str(target.root))
+    ops.deploy_failed(
+        name="Fail the deploy if a service did not answer",
+        message="a service did not answer after the restarts: the previous configuration is "
+        "back in place and restarted; fix the site file (see UNHEALTHY above) and deploy again",
+        _if=verified.did_error,
+    )
+
+
+def _restart_changed(target: Target) -> None:
     ops.user_manager_reloaded(
         name=f"Reload {target.user}'s manager (quadlets changed)",
         user=target.user,
@@ -228,14 +253,14 @@ def activation(target: Target) -> None:
             user=target.user,
             **_where(target),
         )
-    ops.services_verified(
-        name="Check that every service answers", timeout_s=VERIFY_TIMEOUT_S, **_where(target)
-    )
-    ops.activation_done(name="Forget the restarts done", root=str(target.root))
 
 
 @deploy("Rollback")
 def rollback(target: Target) -> None:
+    _restore_previous_set(target)
+
+
+def _restore_previous_set(target: Target) -> None:
     ops.previous_set_restored(
         name="Put back the files the last deploy replaced",
         sensor_bridge=target.sensor_bridge,
