@@ -31,6 +31,8 @@ from sensor_deploy.facts import DpkgArchitecture, OsRelease
 from sensor_deploy.target import Target
 
 REPO = Path(__file__).resolve().parents[2]
+HOST_REQUIREMENTS = REPO / "deploy" / "host-requirements.txt"
+"""The host package's dependencies, hash-pinned (``deploy/requirements.py`` writes it)."""
 VERIFY_TIMEOUT_S = 300
 """VictoriaMetrics opening its data and Vector's first connection can take minutes on a Pi."""
 
@@ -53,7 +55,7 @@ def check_preflight(target: Target) -> None:
 @deploy("Host basics")
 def host_basics() -> None:
     apt.packages(
-        name="Install python3-venv and curl (the host package's venv, Grafana's key)",
+        name="Install python3-venv, curl and gpg (the host package's venv, Grafana's key)",
         packages=list(host_setup.BASE_PACKAGES),
         update=True,
         cache_time=3600,
@@ -129,11 +131,11 @@ def _repository(repository: AptRepository) -> None:
     """Its key, then the source; the package list is read again only when the source is new."""
     keyrings = str(Path(repository.keyring).parent)
     files.directory(name=f"Create {keyrings}", path=keyrings, mode="755")
-    files.download(
-        name=f"Fetch {repository.title}'s apt signing key",
-        src=repository.key_url,
-        dest=repository.keyring,
-        mode="644",
+    ops.signing_key_pinned(
+        name=f"Install {repository.title}'s apt signing key {repository.fingerprint}",
+        script=host_setup.pinned_key_script(repository),
+        keyring=repository.keyring,
+        fingerprint=repository.fingerprint,
     )
     added = apt.repo(
         name=f"Add {repository.title}'s apt repository",
@@ -168,6 +170,7 @@ def host_package() -> None:
     ops.host_package_installed(
         name="Install the host package (sensor-bridge) from this checkout",
         wheel=str(wheel),
+        requirements=str(HOST_REQUIREMENTS),
         venv=str(host_setup.HOST_PACKAGE_VENV),
         link=str(host_setup.SENSOR_BRIDGE),
     )

@@ -83,7 +83,7 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
     )
     assert host_setup.packages(GRAFANA) == ("alloy",)
     assert any(GRAFANA.line in c and "grafana.list" in c for c in ran)
-    assert any(GRAFANA.key_url in c for c in ran)
+    assert any(GRAFANA.key_url in c and GRAFANA.fingerprint in c for c in ran)
     assert "useradd -d /home/sensor -s /usr/sbin/nologin -m sensor" in ran
     assert "loginctl enable-linger sensor" in ran
     assert "systemctl --user --machine=sensor@.host enable systemd-tmpfiles-clean.timer" in ran
@@ -98,6 +98,14 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
         assert f"systemctl enable {unit}" in ran
     assert "systemctl start chrony.service" in ran
     assert "ln -sfn /opt/sensor-pipeline/venv/bin/sensor-bridge /usr/local/bin/sensor-bridge" in ran
+    # Dependencies only from the hash-pinned list, never built on the Pi; the wheel alone.
+    pip = [c for c in ran if c.startswith("/opt/sensor-pipeline/venv/bin/pip install")]
+    assert pip == [
+        "/opt/sensor-pipeline/venv/bin/pip install --quiet --require-hashes --only-binary :all: "
+        "--requirement /opt/sensor-pipeline/venv.dist/host-requirements.txt",
+        "/opt/sensor-pipeline/venv/bin/pip install --quiet --no-deps --force-reinstall "
+        "/opt/sensor-pipeline/venv.dist/sensor_pipeline-0-py3-none-any.whl",
+    ]
     where = "--site /etc/sensor-pipeline/site.toml --root /"
     stage = ran.index(f"/usr/local/bin/sensor-bridge deploy stage {where}")
     swap = ran.index(f"/usr/local/bin/sensor-bridge deploy swap {where}")
