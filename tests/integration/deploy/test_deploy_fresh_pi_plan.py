@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def fake_pi(
     os_release: str,
     architecture: str,
     pending: str,
-    answers: dict[str, object] | None = None,
+    answers: Mapping[str, object] | None = None,
 ) -> Path:
     """An inventory of one @fake Pi: os-release, dpkg architecture, the pending activation the
     swap leaves, and ``answers`` (a regex a command matches -> its canned result); the rest
@@ -130,7 +131,7 @@ def test_a_failed_verify_rolls_back_by_itself(tmp_path: Path) -> None:
     blank = plan(site_file, Layout(tmp_path / "blank"))
     pending = json.dumps(blank.as_json()["activation"])
     kept = json.dumps([{"path": "etc/mosquitto/conf.d/sensor-pipeline.conf", "existed": True}])
-    answers = {
+    answers: dict[str, object] = {
         r"sensor-bridge deploy verify": {
             "success": False,
             "stderr": "UNHEALTHY mosquitto: no TCP connection to 127.0.0.1:1883",
