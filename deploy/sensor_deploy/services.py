@@ -236,8 +236,9 @@ def activation(target: Target) -> None:
     ops.activation_done(name="Forget the restarts done", root=str(target.root))
     ops.deploy_failed(
         name="Fail the deploy if a service did not answer",
-        message="a service did not answer after the restarts: the previous configuration is "
-        "back in place and restarted; fix the site file (see UNHEALTHY above) and deploy again",
+        message="a service did not answer after the restarts: the files the last swap replaced "
+        "are back in place (when a previous set was kept) and their units restarted; fix the "
+        "site file (see UNHEALTHY above) and deploy again",
         _if=verified.did_error,
     )
 

@@ -154,7 +154,7 @@ def test_a_failed_verify_rolls_back_by_itself(tmp_path: Path) -> None:
     assert len(restarts) == 2
     assert restarts[0] < verify < rollback < restarts[1]
     assert "UNHEALTHY mosquitto" in run.output
-    assert "the previous configuration is back in place" in run.output
+    assert "the files the last swap replaced are back in place" in run.output
 
 
 def test_a_passing_verify_rolls_nothing_back(tmp_path: Path) -> None:
