@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import socket
 import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,15 @@ from sensor_bridge.render import RenderContext, RenderedFile, mosquitto, victori
 from sensor_bridge.site import VICTORIA_METRICS_VERSION, TlsListener
 from sensor_bridge.tree import write_tree
 from tests.support.trees import replaced
+
+
+@pytest.fixture
+def request_cleanup() -> Iterator[Callable[[Path], None]]:
+    """Directories to remove after the test."""
+    made: list[Path] = []
+    yield made.append
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -183,18 +195,38 @@ def test_a_broker_address_this_host_does_not_have_fails_the_check(tmp_path: Path
     assert (conf.result, conf.detail) == (OK, "listening on 1 listener(s)")
 
 
-def test_as_root_the_checked_broker_runs_as_the_mosquitto_user(tmp_path: Path) -> None:
-    """The deploy checks as root; the live broker drops to ``mosquitto`` before it reads the
-    password file and the ACL, so the check must too."""
-    assert check_mosquitto.broker_user() == (
-        check_mosquitto.BROKER_USER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
-    )
-    files = _broker_on(tmp_path, "127.0.0.1")
+def test_as_root_the_broker_is_checked_as_the_mosquitto_user(
+    tmp_path: Path, request_cleanup: Callable[[Path], None]
+) -> None:
+    """The deploy checks as root; the live broker drops to ``mosquitto`` before it loads its
+    certificates. On main the check stayed root: a certificate only root can read passed,
+    then the live broker failed to start."""
+    assert os.geteuid() == 0, "the deploy's checks run as root; so does this test"
+    # Not under tmp_path: pytest's base dir is root's 0700, which no other user can cross.
+    live = Path(tempfile.mkdtemp(prefix="live-etc-"))
+    request_cleanup(live)
+    live.chmod(0o755)
+    certs = live / "certs"
+    certs.mkdir(mode=0o700)
+    request = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=broker.local".split()
+    outputs = ["-keyout", str(certs / "broker.key"), "-out", str(certs / "broker.crt")]
+    subprocess.run([require_tool("openssl"), *request, *outputs], check=True, capture_output=True)
+    context = example_context(tmp_path / "site")
+    tls = TlsListener(certfile=certs / "broker.crt", keyfile=certs / "broker.key")
+    broker = context.site.broker.model_copy(update={"tls": tls, "address": "127.0.0.1"})
+    site = context.site.model_copy(update={"broker": broker})
+    files = mosquitto.render(RenderContext(site, context.secrets))
+    # The rendered files themselves are root's 0600 in the tree, as in the deploy's staging.
     root = _written(tmp_path / "tree", files)
-    config = check_mosquitto.runnable_config(root, files[0], tmp_path / "run", as_deployed=True)
-    main = config.conf.read_text()
-    assert f"user {check_mosquitto.broker_user()}\n" in main
-    for copy in config.files.values():
-        if copy.is_relative_to(tmp_path / "run"):
-            assert pwd.getpwuid(copy.stat().st_uid).pw_name == check_mosquitto.broker_user()
-            assert copy.stat().st_mode & 0o077 == 0
+
+    (conf, *_) = check_mosquitto.check(root, files)
+
+    assert conf.result == FAILED
+    assert f'Unable to load server certificate "{certs / "broker.crt"}"' in conf.detail
+    assert "Permission denied" in conf.detail
+    mosquitto_user = pwd.getpwnam(check_mosquitto.BROKER_USER)
+    os.chown(certs, mosquitto_user.pw_uid, mosquitto_user.pw_gid)
+    for path in certs.iterdir():
+        os.chown(path, mosquitto_user.pw_uid, mosquitto_user.pw_gid)
+    (conf, *_) = check_mosquitto.check(root, files)
+    assert (conf.result, conf.detail) == (OK, "listening on 2 listener(s)")
