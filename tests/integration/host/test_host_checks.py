@@ -120,11 +120,13 @@ def test_mosquitto_error_line_is_reported(tmp_path: Path, files: list[RenderedFi
 def test_broken_password_file_fails_the_broker_check(
     tmp_path: Path, files: list[RenderedFile]
 ) -> None:
-    broken = replaced(files, mosquitto.PASSWD_PATH, "pipeline:$7$", "pipeline:$7$x")
+    (passwd,) = [f for f in files if f.path == mosquitto.PASSWD_PATH]
+    user = passwd.text.split(":", 1)[0]
+    broken = replaced(files, mosquitto.PASSWD_PATH, f"{user}:$7$", f"{user}:$7$x")
     results = check_mosquitto.check(_written(tmp_path / "tree", broken), broken)
     assert {r.result for r in results} == {FAILED}
     # The broker starts without that user; the check must not call that a success.
-    assert results[0].detail == "Error: Invalid hash iterations for user pipeline, removing entry."
+    assert results[0].detail == f"Error: Invalid hash iterations for user {user}, removing entry."
 
 
 def test_victoriametrics_refuses_a_bad_flag(tmp_path: Path, files: list[RenderedFile]) -> None:
