@@ -32,6 +32,8 @@ from sensor_deploy.facts import DpkgArchitecture, OsRelease
 from sensor_deploy.target import Target
 
 REPO = Path(__file__).resolve().parents[2]
+HOST_REQUIREMENTS = REPO / "deploy" / "host-requirements.txt"
+"""The host package's dependencies, hash-pinned (``deploy/requirements.py`` writes it)."""
 VERIFY_TIMEOUT_S = 300
 """VictoriaMetrics opening its data and Vector's first connection can take minutes on a Pi."""
 
@@ -54,7 +56,7 @@ def check_preflight(target: Target) -> None:
 @deploy("Host basics")
 def host_basics() -> None:
     apt.packages(
-        name="Install python3-venv and curl (the host package's venv, Grafana's key)",
+        name="Install python3-venv, curl and gpg (the host package's venv, Grafana's key)",
         packages=list(host_setup.BASE_PACKAGES),
         update=True,
         cache_time=3600,
@@ -130,11 +132,11 @@ def _repository(repository: AptRepository) -> None:
     """Its key, then the source; the package list is read again only when the source is new."""
     keyrings = str(Path(repository.keyring).parent)
     files.directory(name=f"Create {keyrings}", path=keyrings, mode="755")
-    files.download(
-        name=f"Fetch {repository.title}'s apt signing key",
-        src=repository.key_url,
-        dest=repository.keyring,
-        mode="644",
+    ops.signing_key_pinned(
+        name=f"Install {repository.title}'s apt signing key {repository.fingerprint}",
+        script=host_setup.pinned_key_script(repository),
+        keyring=repository.keyring,
+        fingerprint=repository.fingerprint,
     )
     added = apt.repo(
         name=f"Add {repository.title}'s apt repository",
@@ -169,6 +171,7 @@ def host_package() -> None:
     ops.host_package_installed(
         name="Install the host package (sensor-bridge) from this checkout",
         wheel=str(wheel),
+        requirements=str(HOST_REQUIREMENTS),
         venv=str(host_setup.HOST_PACKAGE_VENV),
         link=str(host_setup.SENSOR_BRIDGE),
     )
@@ -232,7 +235,33 @@ def configuration(target: Target) -> None:
 
 @deploy("Activation")
 def activation(target: Target) -> None:
-    """Restart or reload the units whose files changed, then check every service answers."""
+    """Restart or reload the units whose files changed, then check every service answers.
+
+    When one does not, the files the swap replaced go back and their units restart again,
+    without waiting for someone to run rollback; the deploy then fails, naming what did not
+    answer (verify's lines above)."""
+    _restart_changed(target)
+    verified = ops.services_verified(
+        name="Check that every service answers",
+        timeout_s=VERIFY_TIMEOUT_S,
+        # Not the end of the deploy: its failure is what the rollback below acts on.
+        _ignore_errors=True,
+        **_where(target),
+    )
+    with host.when(verified.did_error):
+        _restore_previous_set(target)
+        _restart_changed(target)
+    ops.activation_done(name="Forget the restarts done", root=str(target.root))
+    ops.deploy_failed(
+        name="Fail the deploy if a service did not answer",
+        message="a service did not answer after the restarts: the files the last swap replaced "
+        "are back in place (when a previous set was kept) and their units restarted; fix the "
+        "site file (see UNHEALTHY above) and deploy again",
+        _if=verified.did_error,
+    )
+
+
+def _restart_changed(target: Target) -> None:
     ops.user_manager_reloaded(
         name=f"Reload {target.user}'s manager (quadlets changed)",
         user=target.user,
@@ -246,14 +275,14 @@ def activation(target: Target) -> None:
             user=target.user,
             **_where(target),
         )
-    ops.services_verified(
-        name="Check that every service answers", timeout_s=VERIFY_TIMEOUT_S, **_where(target)
-    )
-    ops.activation_done(name="Forget the restarts done", root=str(target.root))
 
 
 @deploy("Rollback")
 def rollback(target: Target) -> None:
+    _restore_previous_set(target)
+
+
+def _restore_previous_set(target: Target) -> None:
     ops.previous_set_restored(
         name="Put back the files the last deploy replaced",
         sensor_bridge=target.sensor_bridge,

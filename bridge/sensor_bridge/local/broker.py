@@ -139,11 +139,12 @@ class RenderedMosquitto(_Broker):
     """
 
     def __init__(
-        self, workdir: Path, root: Path, conf: RenderedFile, keep_addresses: bool = False
+        self, workdir: Path, root: Path, conf: RenderedFile, *, as_deployed: bool = False
     ) -> None:
-        """``keep_addresses``: each listener on its rendered address (else on 127.0.0.1)."""
+        """``as_deployed``: each listener on its rendered address, the broker as the live one
+        runs (else on 127.0.0.1, as whoever runs this)."""
         config = runnable_config(
-            root, conf, workdir, log=workdir / "mosquitto.log", keep_addresses=keep_addresses
+            root, conf, workdir, log=workdir / "mosquitto.log", as_deployed=as_deployed
         )
         super().__init__(workdir, config.conf, next(iter(config.ports.values())))
         self.ports = config.ports

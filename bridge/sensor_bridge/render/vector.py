@@ -56,7 +56,7 @@ from sensor_bridge.render import (
 )
 from sensor_bridge.render import examples as contract_examples
 from sensor_bridge.render.mosquitto import broker_host
-from sensor_bridge.render.quadlets import Container, container_file
+from sensor_bridge.render.quadlets import STOP_MARGIN_S, Container, container_file
 from sensor_bridge.render.vrl import DEAD_LETTER_METRIC, decode_program, vrl_literal, vrl_string
 from sensor_bridge.site import Site
 from sensor_protocol import topics
@@ -75,6 +75,10 @@ MAX_DEAD_LETTER_BYTES = 8192
 """Upper bound of one dead letter as the file sink writes it (JSON, one line); a test holds the
 decode program's truncation to it."""
 INTERNAL_METRICS_INTERVAL_S = 15
+GRACEFUL_SHUTDOWN_S = 60
+"""How long Vector drains on SIGTERM (``--graceful-shutdown-limit-secs``; 60 is also its
+default, src/cli.rs): readings the broker already handed over reach the disk buffer or the
+store. Set explicitly so the quadlet's StopTimeout follows it."""
 
 ROUTE = "sort"
 DEAD_LETTER_ROUTE = "dead_letter"
@@ -354,7 +358,13 @@ def container(site: Site) -> Container:
         name=NAME,
         description="Vector: furnace readings from MQTT to VictoriaMetrics (sensor-pipeline)",
         image=site.pipeline.image,
-        exec_args=["--config", str(CONTAINER_CONFIG / "vector.yaml")],
+        exec_args=[
+            "--config",
+            str(CONTAINER_CONFIG / "vector.yaml"),
+            "--graceful-shutdown-limit-secs",
+            str(GRACEFUL_SHUTDOWN_S),
+        ],
+        stop_timeout_s=GRACEFUL_SHUTDOWN_S + STOP_MARGIN_S,
         # The host's loopback: the broker, VictoriaMetrics, and the API bound to 127.0.0.1.
         network="host",
         volumes=[

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import shutil
 import socket
 import ssl
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,15 +45,26 @@ def _context(directory: Path, **broker: object) -> RenderContext:
 
 
 def _started(
-    tmp_path: Path, context: RenderContext, keep_addresses: bool = False
+    tmp_path: Path, context: RenderContext, *, as_deployed: bool = False
 ) -> Iterator[RenderedMosquitto]:
     files = mosquitto.render(context)
     write_tree(tmp_path / "tree", files)
     conf = next(f for f in files if f.path == mosquitto.CONF_PATH)
-    workdir = tmp_path / "broker"
-    workdir.mkdir()
-    with RenderedMosquitto(workdir, tmp_path / "tree", conf, keep_addresses) as running:
-        yield running
+    if not as_deployed:
+        workdir = tmp_path / "broker"
+        workdir.mkdir()
+        with RenderedMosquitto(workdir, tmp_path / "tree", conf) as running:
+            yield running
+        return
+    # As deployed, root's broker drops to the mosquitto user, who cannot cross pytest's 0700
+    # base directory.
+    workdir = Path(tempfile.mkdtemp(prefix="broker-"))
+    try:
+        workdir.chmod(0o755)
+        with RenderedMosquitto(workdir, tmp_path / "tree", conf, as_deployed=True) as running:
+            yield running
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -146,7 +159,7 @@ def test_the_plain_listener_answers_on_the_lan_only_when_the_site_opts_in(
 ) -> None:
     context = _context(tmp_path / "site", address="0.0.0.0", plain_lan=plain_lan)
     lan = _lan_address()
-    for broker in _started(tmp_path, context, keep_addresses=True):
+    for broker in _started(tmp_path, context, as_deployed=True):
         plain = broker.ports[context.site.broker.plain_port]
         assert _answers("127.0.0.1", plain)
         assert _answers(lan, _tls_port(broker, context))
