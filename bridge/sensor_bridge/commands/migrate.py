@@ -79,7 +79,8 @@ def migrate() -> None:
     show_default=True,
     help="Where influx-migration.md and influx-migration.json are written.",
 )
-def influx(
+def influx(  # noqa: PLR0913 - one per command-line option, which click passes by name
+    *,
     site_file: str | None,
     influx_url: str | None,
     database: str | None,
@@ -145,7 +146,7 @@ def influx(
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    _copy(plan, names, target, state_dir, fresh, site)
+    _copy(plan, names=names, target=target, state_dir=state_dir, fresh=fresh, site=site)
     _verify(plan, target, report_dir)
 
 
@@ -165,7 +166,7 @@ def _valid_chunk(chunk: str | None) -> str | None:
 
 
 def _copy(
-    plan: Plan, names: NameMap, target: Store, state_dir: Path | None, fresh: bool, site: Site
+    plan: Plan, *, names: NameMap, target: Store, state_dir: Path | None, fresh: bool, site: Site
 ) -> None:
     """Every chunk not done yet, with a progress line each; exits 1 when a chunk fails and
     130 on Ctrl-C (the chunks done stay recorded)."""
@@ -186,7 +187,14 @@ def _copy(
     progress = run.Progress()
     try:
         run.migrate_chunks(
-            plan, names, target, log, vmctl_path, plan.source.auth, click.echo, progress
+            plan,
+            names=names,
+            store=target,
+            log=log,
+            vmctl_path=vmctl_path,
+            auth=plan.source.auth,
+            echo=click.echo,
+            progress=progress,
         )
     except KeyboardInterrupt:
         click.echo(

@@ -34,7 +34,9 @@ def probe(ask: Ask) -> BrokerFindings:
     host, _, port = address.rpartition(":")
     wanted = [*topics.values(), VERSION_TOPIC, CLIENTS_TOPIC]
     try:
-        payloads = retained_messages(host, int(port), login, wanted, timeout, "status")
+        payloads = retained_messages(
+            host, int(port), auth=login, topics=wanted, timeout=timeout, purpose="status"
+        )
     except BrokerUnreachable as error:
         why = f"{why_no_answer(error.reason, timeout)} at {address}"
         return BrokerFindings(ServiceStatus(name, address, DOWN, detail=why), None)
