@@ -32,7 +32,7 @@ def retained_states(
 ) -> dict[str, str]:
     """Device → ``state`` of the retained message on its status topic (``topics``: device →
     topic); a device without one (or with one that breaks the contract) is left out."""
-    payloads = retained_messages(host, port, auth, topics.values(), timeout)
+    payloads = retained_messages(host, port, auth=auth, topics=topics.values(), timeout=timeout)
     return {device: str(s["state"]) for device, s in statuses(topics, payloads).items()}
 
 
@@ -53,6 +53,7 @@ def statuses(topics: Mapping[str, str], payloads: Mapping[str, bytes]) -> dict[s
 def retained_messages(
     host: str,
     port: int,
+    *,
     auth: tuple[str, str],
     topics: Collection[str],
     timeout: float,

@@ -251,6 +251,7 @@ def provision(
     secrets: Secrets,
     device_id: str,
     drive: Path,
+    *,
     force: bool = False,
     progress: Callable[[str], None] = lambda _: None,
     circuitpython: str | None = None,

@@ -169,7 +169,9 @@ def user_manager_reloaded(user: str, sensor_bridge: str, site: str, root: str):
 
 
 @operation()
-def unit_activated(unit: str, user_unit: bool, user: str, sensor_bridge: str, site: str, root: str):
+def unit_activated(
+    *, unit: str, user_unit: bool, user: str, sensor_bridge: str, site: str, root: str
+):
     """Restart (or reload) ``unit`` when one of its files changed; otherwise leave it alone."""
     pending = pending_activation(sensor_bridge, site, root)
     systemctl = ["systemctl", "--user", f"--machine={user}@.host"] if user_unit else ["systemctl"]

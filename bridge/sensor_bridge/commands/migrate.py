@@ -87,7 +87,8 @@ def migrate() -> None:
     show_default=True,
     help="Where influx-migration.md and influx-migration.json are written.",
 )
-def influx(
+def influx(  # noqa: PLR0913 - one per command-line option, which click passes by name
+    *,
     site_file: str | None,
     influx_url: str | None,
     database: str | None,
@@ -164,7 +165,7 @@ def influx(
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    _copy(plan, names, target, log, fresh)
+    _copy(plan, names=names, target=target, log=log, fresh=fresh)
     _verify(plan, target, report_dir)
 
 
@@ -192,7 +193,7 @@ def _chunk_log(site: Site, plan: Plan, target: Store, state_dir: Path | None) ->
     return state.ChunkLog((state_dir or state.default_state_dir()) / fingerprint)
 
 
-def _copy(plan: Plan, names: NameMap, target: Store, log: ChunkLog, fresh: bool) -> None:
+def _copy(plan: Plan, *, names: NameMap, target: Store, log: ChunkLog, fresh: bool) -> None:
     """Every chunk not done yet, with a progress line each; exits 1 when a chunk fails and
     130 on Ctrl-C (the chunks done stay recorded)."""
     from sensor_bridge.migrate import run
@@ -208,7 +209,14 @@ def _copy(plan: Plan, names: NameMap, target: Store, log: ChunkLog, fresh: bool)
     progress = run.Progress()
     try:
         run.migrate_chunks(
-            plan, names, target, log, vmctl_path, plan.source.auth, click.echo, progress
+            plan,
+            names=names,
+            store=target,
+            log=log,
+            vmctl_path=vmctl_path,
+            auth=plan.source.auth,
+            echo=click.echo,
+            progress=progress,
         )
     except KeyboardInterrupt:
         click.echo(

@@ -60,6 +60,7 @@ class Progress:
 
 def migrate_chunks(
     plan: Plan,
+    *,
     names: NameMap,
     store: Store,
     log: ChunkLog,

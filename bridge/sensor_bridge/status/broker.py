@@ -32,7 +32,7 @@ def probe(ask: Ask) -> BrokerFindings:
     host, _, port = address.rpartition(":")
     wanted = [*topics.values(), SYS_VERSION_TOPIC, SYS_CLIENTS_TOPIC]
     try:
-        payloads = retained_messages(host, int(port), login, wanted, timeout)
+        payloads = retained_messages(host, int(port), auth=login, topics=wanted, timeout=timeout)
     except BrokerUnreachable as error:
         why = f"{why_no_answer(error.reason, timeout)} at {address}"
         return BrokerFindings(ServiceStatus(name, address, DOWN, detail=why), None)

@@ -65,6 +65,7 @@ class WallClock:
 
     def __init__(
         self,
+        *,
         uptime: "Uptime",
         server: str,
         port: int,

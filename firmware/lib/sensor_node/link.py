@@ -43,8 +43,16 @@ from sensor_node.timing import Deadline
 from sensor_protocol.topics import BACKFILL, HEALTH, STATUS, TELEMETRY
 from sensor_protocol.wire import OFFLINE_PAYLOAD
 
+# For mypy: every annotation is a string, so nothing here is needed at run time (a board
+# stops at typing).
 try:
     from typing import Any, Callable, Dict, Optional, Union
+    from wifi import Radio
+
+    from sensor_node.backoff import Backoff
+    from sensor_node.console import Console
+    from sensor_node.recovery import RecoveryLadder
+    from sensor_node.timing import Uptime
 except ImportError:
     pass
 
@@ -135,21 +143,22 @@ class Link:
     before the Wi-Fi join); ``radio_restart`` is the board module's ``RADIO_RESTART``.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - every part injected, so that tests can replace each
         self,
-        settings: "Any",
-        radio: "Any",
-        make_pool: "Callable[[Any], Any]",
-        mqtt_class: "Any",
-        mqtt_error: "Any",
-        close_sockets: "Callable[[Any, bool], Any]",
+        *,
+        settings: "Dict[str, Any]",
+        radio: "Radio",
+        make_pool: "Callable[[Radio], Any]",
+        mqtt_class: "Callable[..., Any]",
+        mqtt_error: "type[Exception]",
+        close_sockets: "Callable[[Any, bool], None]",
         birth_payload: str,
-        uptime: "Any",
-        console: "Any",
-        backoff: "Any",
-        ladder: "Any",
-        reset_board: "Callable[[str], Any]",
-        feed: "Callable[[], Any]",
+        uptime: "Uptime",
+        console: "Console",
+        backoff: "Backoff",
+        ladder: "RecoveryLadder",
+        reset_board: "Callable[[str], None]",
+        feed: "Callable[[], None]",
         radio_restart: bool,
     ) -> None:
         self._settings = settings

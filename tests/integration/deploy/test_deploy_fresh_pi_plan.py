@@ -33,6 +33,7 @@ def fake_pi(
     os_release: str,
     architecture: str,
     pending: str,
+    *,
     answers: Mapping[str, object] | None = None,
 ) -> Path:
     """An inventory of one @fake Pi: os-release, dpkg architecture, the pending activation the
@@ -138,7 +139,7 @@ def test_a_failed_verify_rolls_back_by_itself(tmp_path: Path) -> None:
         },
         r"^if \[ -f \S*previous\.json": kept,
     }
-    inventory = fake_pi(tmp_path, site_file, TRIXIE, "arm64", pending, answers)
+    inventory = fake_pi(tmp_path, site_file, TRIXIE, "arm64", pending, answers=answers)
 
     run = pyinfra(str(inventory), DEPLOY, "-y", "-vv")
 
@@ -167,7 +168,7 @@ def test_a_passing_verify_rolls_nothing_back(tmp_path: Path) -> None:
         TRIXIE,
         "arm64",
         json.dumps(blank.as_json()["activation"]),
-        {r"^if \[ -f \S*previous\.json": kept},
+        answers={r"^if \[ -f \S*previous\.json": kept},
     )
 
     run = pyinfra(str(inventory), DEPLOY, "-y", "-vv")

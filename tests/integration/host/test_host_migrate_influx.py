@@ -476,7 +476,16 @@ def test_a_chunk_the_store_refuses_stops_the_run_and_stays_to_do(
     progress = Progress()
 
     store = Store(single_node(gone))
-    migrate_chunks(plan, names, store, log, find_vmctl()[0], LOGIN, lines.append, progress)
+    migrate_chunks(
+        plan,
+        names=names,
+        store=store,
+        log=log,
+        vmctl_path=find_vmctl()[0],
+        auth=LOGIN,
+        echo=lines.append,
+        progress=progress,
+    )
 
     assert progress.failed is not None and progress.done == 0
     assert progress.failed.startswith(f"chunk 1/{len(plan.chunks)} ")

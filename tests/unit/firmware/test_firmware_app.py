@@ -42,13 +42,13 @@ class SettingsRig:
 
     def wait(self):
         return boot.wait_for_settings(
-            self.getenv,
-            FakeBoard,
-            self.console,
-            StatusLed(pixel=self.pixel),
-            self.watchdog.feed,
-            self.uptime,
-            self.sleeper,
+            getenv=self.getenv,
+            board_module=FakeBoard,
+            console=self.console,
+            led=StatusLed(pixel=self.pixel),
+            feed=self.watchdog.feed,
+            uptime=self.uptime,
+            sleep=self.sleeper,
         )
 
     def events(self):
@@ -135,7 +135,12 @@ def test_a_buffer_too_big_for_ram_is_a_settings_error(monkeypatch):
 
 def test_the_birth_message_follows_the_contract():
     text = boot.birth_payload(
-        3, "raspberry_pi_pico_w", "WATCHDOG", "BROWNOUT", "safe mode BROWNOUT", 5
+        boot=3,
+        board_id="raspberry_pi_pico_w",
+        reset_reason="WATCHDOG",
+        safe_mode_reason="BROWNOUT",
+        reset_cause="safe mode BROWNOUT",
+        sample_period_s=5,
     )
 
     status = decode_status(text)
@@ -154,7 +159,14 @@ def test_the_birth_message_follows_the_contract():
 
 
 def test_the_largest_birth_message_fits():
-    text = boot.birth_payload(2**31 - 1, "b" * 64, "RESCUE_DEBUG", "s" * 48, "c" * 120, 0.5)
+    text = boot.birth_payload(
+        boot=2**31 - 1,
+        board_id="b" * 64,
+        reset_reason="RESCUE_DEBUG",
+        safe_mode_reason="s" * 48,
+        reset_cause="c" * 120,
+        sample_period_s=0.5,
+    )
 
     assert decode_status(text)["reset_cause"] == "c" * 120
     assert len(text) < MAX_PAYLOAD_BYTES

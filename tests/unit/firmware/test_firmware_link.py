@@ -7,6 +7,7 @@ worst cases the watchdog sees."""
 
 import errno
 import itertools
+from typing import TYPE_CHECKING, cast
 
 import adafruit_minimqtt.adafruit_minimqtt as minimqtt
 import pytest
@@ -45,6 +46,9 @@ PUBLISH_BOUND_MS = (RECV_TIMEOUT_S + SOCKET_TIMEOUT_S) * 1000 + 50
 PING_BOUND_MS = (PING_TIMEOUT_S + SOCKET_TIMEOUT_S) * 1000 + 50
 STATUS_TOPIC = "furnace/studio1/furnace1/status"
 
+if TYPE_CHECKING:
+    from wifi import Radio
+
 
 class Rig:
     def __init__(self, monkeypatch, radio_restart=True, **env):
@@ -63,20 +67,21 @@ class Rig:
         self.ladder = RecoveryLadder(120_000, 1_800_000, 0)
         self.watchdog = FakeWatchdog(self.clock)
         self.link = Link(
-            settings,
-            self.radio,
-            self._make_pool,
-            minimqtt.MQTT,
-            minimqtt.MMQTTException,
-            close_sockets,
-            '{"v": 1, "state": "online"}',
-            self.uptime,
-            console,
-            Backoff(self.uptime, 1000, 30000, lambda: 0.5),
-            self.ladder,
-            self.resets.append,
-            self.watchdog.feed,
-            radio_restart,
+            settings=settings,
+            # The fake has what the link uses of the real one.
+            radio=cast("Radio", self.radio),
+            make_pool=self._make_pool,
+            mqtt_class=minimqtt.MQTT,
+            mqtt_error=minimqtt.MMQTTException,
+            close_sockets=close_sockets,
+            birth_payload='{"v": 1, "state": "online"}',
+            uptime=self.uptime,
+            console=console,
+            backoff=Backoff(self.uptime, 1000, 30000, lambda: 0.5),
+            ladder=self.ladder,
+            reset_board=self.resets.append,
+            feed=self.watchdog.feed,
+            radio_restart=radio_restart,
         )
 
     def _make_pool(self, radio):

@@ -376,5 +376,7 @@ class SocketPool:
         _open.append(sock)
         return sock
 
-    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+    # CircuitPython's own signature, positional parameters included
+    # (shared-bindings/socketpool/SocketPool.c).
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):  # noqa: PLR0917
         return [(AF_INET, type or SOCK_STREAM, proto, "", (_resolve(host), port))]
