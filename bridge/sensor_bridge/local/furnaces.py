@@ -11,31 +11,26 @@ from sensor_bridge import bundle, provision
 from sensor_bridge.site import Device, Secrets, Site
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 
-BOARDS_TLS = False
-"""Whether the virtual boards connect over TLS (to the broker's device listener, verifying it
-against ca.pem) or in plain MQTT (to the loopback listener). False until the virtual board's
-firmware speaks TLS; the stack's ``board_port`` follows it."""
-
 FLAME_DIVIDER_RATIO = "2.0"
 """The virtual rod reads 3.3-3.7 V: a 2:1 divider keeps a 3.3 V ADC in range, as on a real node."""
 
 
 def board_port(site: Site, ports: Mapping[int, int]) -> int:
     """Where a virtual board connects, of a local broker's ``ports`` (each rendered listener
-    port and where it listens here)."""
-    return ports[site.broker.port if BOARDS_TLS else site.broker.plain_port]
+    port and where it listens here): the devices' TLS listener."""
+    return ports[site.broker.port]
 
 
 def settings(
     site: Site, secrets: Secrets, device: Device, broker_port: int, **overrides: Any
 ) -> dict[str, Any]:
     """What provisioning would write for ``device``, pointed at the local broker's listener on
-    ``broker_port`` (TLS when ``BOARDS_TLS``); an override of None drops the key."""
-    port = "port" if BOARDS_TLS else "plain_port"
+    ``broker_port``, its TLS listener, whatever the site says of the device's ``tls`` (a
+    virtual board affords TLS); an override of None drops the key."""
     local_broker = site.broker.model_copy(
-        update={"device_address": "127.0.0.1", port: broker_port, "plain_lan": not BOARDS_TLS}
+        update={"device_address": "127.0.0.1", "port": broker_port}
     )
-    local_device = device.model_copy(update={"tls": BOARDS_TLS})
+    local_device = device.model_copy(update={"tls": True})
     local_site = site.model_copy(
         update={
             "broker": local_broker,

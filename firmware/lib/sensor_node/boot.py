@@ -82,13 +82,19 @@ def wait_for_settings(
     feed: "Callable[[], Any]",
     uptime: "Uptime",
     sleep: "Callable[[float], Any]",
+    read_text: "Optional[Callable[[str], str]]" = None,
 ) -> "Tuple[Dict[str, Any], ReadingBuffer]":
-    """Valid settings and the buffer they size. While they are bad: one console line
-    naming the key and the fix (again when the problem changes, or every 5 minutes), the
-    configuration-error colour, the watchdog fed, and a fresh read every 30 s."""
+    """Valid settings and the buffer they size; with ``MQTT_TLS``, ``settings["ca_pem"]``
+    holds the text of ca.pem (read through ``read_text``, a file's whole text). While they
+    are bad: one console line naming the key and the fix (again when the problem changes,
+    or every 5 minutes), the configuration-error colour, the watchdog fed, and a fresh read
+    every 30 s."""
     # Imported here only, so that nothing but sys.modules and its package holds the settings
     # table once boot is over (app.forget_boot_modules frees it).
-    from sensor_node.settings import SettingsError, load_settings
+    from sensor_node.settings import SettingsError, load_ca, load_settings
+
+    if read_text is None:
+        read_text = _read_text
 
     retry = Deadline(uptime)
     reprint = Deadline(uptime)
@@ -97,6 +103,8 @@ def wait_for_settings(
         capacity = 0
         try:
             settings = load_settings(getenv, board_module)
+            if settings["MQTT_TLS"]:
+                settings["ca_pem"] = load_ca(read_text)
             capacity = settings["BUFFER_CAPACITY"]
             buffer = ReadingBuffer(capacity)
         except SettingsError as exc:
@@ -136,6 +144,25 @@ def wait_for_settings(
             feed()
             led.show(CONFIG_ERROR, uptime.ms())
             sleep(0.1)
+
+
+def _read_text(path: str) -> str:
+    with open(path) as file:
+        return file.read()
+
+
+def _ssl_context(settings: "Dict[str, Any]") -> "Any":
+    """The TLS context of every broker connection, or None for plain MQTT. Made once:
+    CircuitPython's ``load_verify_locations`` keeps a pointer to ``cadata``, not a copy
+    (shared-module/ssl/SSLContext.c), so the text stays referenced by ``settings``, which
+    the link keeps; each connect parses it anew (shared-module/ssl/SSLSocket.c)."""
+    if not settings["MQTT_TLS"]:
+        return None
+    import ssl
+
+    context = ssl.create_default_context()
+    context.load_verify_locations(cadata=settings["ca_pem"])
+    return context
 
 
 def _make_led(board_module: "Any") -> "StatusLed":
@@ -218,6 +245,7 @@ def _compose(  # noqa: PLR0913 - what the boot made before, handed to the node's
         reset_board=app.board_resetter(record, uptime, console),
         feed=dog.feed,
         radio_restart=board_module.RADIO_RESTART,
+        ssl_context=_ssl_context(settings),
     )
 
     return Node(

@@ -69,7 +69,8 @@ class BoardRig:
             WATCHDOG_MIN_S=25.0 if esp else 8.0,
             RADIO_RESTART=esp,
         )
-        settings = {**VALID_ENV, **env}
+        # Plain MQTT: these boots never connect, and the CA file's checks have their tests.
+        settings = {**VALID_ENV, "MQTT_TLS": "0", **env}
         self.cpu = types.SimpleNamespace(reset_reason=None)
         modules = {
             "boards.fake_board": board_module,

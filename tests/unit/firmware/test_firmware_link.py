@@ -18,6 +18,7 @@ from sensor_node.link import (
     PING_TIMEOUT_S,
     RECV_TIMEOUT_S,
     SOCKET_TIMEOUT_S,
+    TLS_FIX,
     WIFI_CONNECT_TIMEOUT_S,
     Link,
     client_id,
@@ -50,8 +51,36 @@ if TYPE_CHECKING:
     from wifi import Radio
 
 
+class FakeTlsSocket:
+    """What ``ssl.SSLContext.wrap_socket`` returns: the handshake runs in ``connect``
+    (shared-module/ssl/SSLSocket.c), after the TCP connect, and a certificate that does not
+    verify raises mbedTLS's code as CircuitPython does."""
+
+    def __init__(self, sock, context):
+        self._sock = sock
+        self._context = context
+
+    def connect(self, address):
+        self._sock.connect(address)
+        if not self._context.verifies:
+            raise OSError(-9984, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class FakeSslContext:
+    def __init__(self, verifies=True):
+        self.verifies = verifies
+        self.hostnames = []
+
+    def wrap_socket(self, sock, server_hostname=None):
+        self.hostnames.append(server_hostname)
+        return FakeTlsSocket(sock, self)
+
+
 class Rig:
-    def __init__(self, monkeypatch, radio_restart=True, **env):
+    def __init__(self, monkeypatch, radio_restart=True, ssl_context=None, **env):
         self.clock = FakeClock()
         monkeypatch.setattr(minimqtt, "ticks_ms", self.clock.ticks)
         self.broker = FakeBroker(self.clock)
@@ -82,6 +111,7 @@ class Rig:
             reset_board=self.resets.append,
             feed=self.watchdog.feed,
             radio_restart=radio_restart,
+            ssl_context=ssl_context,
         )
 
     def _make_pool(self, radio):
@@ -450,3 +480,44 @@ def test_errno_is_read_from_error_text():
     assert errno_of("[Errno 113] EHOSTUNREACH") == 113
     assert errno_of("Connect failure") is None
     assert errno_of("[Errno x]") is None
+
+
+def test_a_tls_session_verifies_the_broker_for_its_name(monkeypatch):
+    context = FakeSslContext()
+    rig = Rig(monkeypatch, ssl_context=context)
+
+    rig.connect()
+
+    assert context.hostnames == ["127.0.0.1"], "server_hostname is MQTT_BROKER"
+    assert rig.broker.publishes("status")[0].retain
+
+
+def test_a_certificate_that_does_not_verify_never_costs_a_reset(monkeypatch):
+    # A wrong CA, a wrong name and no memory to verify all read -9984 on mbedTLS 2.28: the
+    # broker's host answered, so neither a radio restart nor a reset can help.
+    rig = Rig(monkeypatch, ssl_context=FakeSslContext(verifies=False))
+
+    longest = rig.run_offline(4000)
+
+    assert rig.resets == []
+    assert "radio_restart" not in rig.events()
+    assert "mqtt_connect_failed" not in rig.events()
+    refused = rig.fields("mqtt_tls_refused")
+    assert len(refused) == len(rig.fields("backoff")), "one line per attempt"
+    assert refused[0]["fix"] == TLS_FIX
+    assert "-9984" in refused[0]["reason"]
+    assert longest <= CONNECT_BOUND_MS
+
+
+@pytest.mark.parametrize(
+    "logged",
+    [
+        # CircuitPython prints OSError(code, name) as a tuple; a build without
+        # MBEDTLS_ERROR_C raises OSError(code) alone.
+        "Socket error when connecting: (-9984, 'MBEDTLS_ERR_X509_CERT_VERIFY_FAILED')",
+        "Socket error when connecting: [Errno -9984] -9984",
+    ],
+)
+def test_a_tls_error_without_an_exception_chain_is_an_answer(logged):
+    assert errno_of(logged) == -9984
+    assert host_answered(minimqtt.MMQTTException("Connect failure"), logged)

@@ -87,6 +87,7 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
         "CIRCUITPY_WIFI_PASSWORD": "change-me-wifi",
         "MQTT_BROKER": DEVICE_ADDRESS,
         "MQTT_PORT": 8883,
+        "MQTT_TLS": 1,
         "MQTT_USER": "furnace-1",
         "MQTT_PASSWORD": "change-me-furnace-1",
         "MQTT_TOPIC_ROOT": "furnace",

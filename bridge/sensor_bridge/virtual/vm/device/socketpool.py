@@ -152,6 +152,17 @@ class Socket:
     def setsockopt(self, level, optname, value):
         self._check_open()
 
+    # The VM's ssl looks these up when it wraps a socket (shared-module/ssl/SSLSocket.c,
+    # common_hal_ssl_sslcontext_wrap_socket); the firmware never serves.
+    def bind(self, address):
+        raise NotImplementedError("the virtual board has no server sockets")
+
+    def listen(self, backlog):
+        raise NotImplementedError("the virtual board has no server sockets")
+
+    def accept(self):
+        raise NotImplementedError("the virtual board has no server sockets")
+
     # --- TCP ------------------------------------------------------------------------
 
     def connect(self, address):
