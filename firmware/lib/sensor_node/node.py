@@ -111,6 +111,8 @@ class Node:
         self._was_online = False
         self._backfill_through = -1
         self._backfilled = 0
+        # Readings per payload: halved while the heap has no block for a whole batch.
+        self._batch = MAX_BATCH_READINGS
         self._drop_report = Deadline(uptime)
         self._last_feed_ms = uptime.ms()
 
@@ -240,12 +242,19 @@ class Node:
         buffer = self._buffer
         live = len(buffer) == 1 and buffer.next_seq - 1 > self._backfill_through
         channel = TELEMETRY if live else BACKFILL
-        text, count = encode_readings(
-            self._boot, self._uptime.ms(), buffer.oldest(MAX_BATCH_READINGS)
-        )
-        # One copy of the batch (up to MAX_PAYLOAD_BYTES) waits for the PUBACK, not two
-        # (see _publish_health).
-        payload = text.encode()
+        try:
+            text, count = encode_readings(self._boot, self._uptime.ms(), buffer.oldest(self._batch))
+            # One copy of the batch (up to MAX_PAYLOAD_BYTES) waits for the PUBACK, not two
+            # (see _publish_health).
+            payload = text.encode()
+        except MemoryError:
+            # After an outage the heap may be too fragmented for a 3 kB payload although
+            # plenty is free: fewer readings per payload, rather than a reset that loses all.
+            if self._batch == 1:
+                raise
+            self._batch //= 2
+            self._console.warn("batch_shrunk", "readings", self._batch)
+            return
         del text
         if not self._link.publish(channel, payload):
             return
@@ -258,3 +267,4 @@ class Node:
         if not len(buffer):
             self._console.info("backfill_done", "readings", self._backfilled, "drops", buffer.drops)
             self._backfilled = 0
+            self._batch = MAX_BATCH_READINGS

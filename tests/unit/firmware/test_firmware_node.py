@@ -202,6 +202,37 @@ def test_an_outage_is_backfilled_oldest_first_exactly_once(monkeypatch):
     assert len(rig.buffer) == 0
 
 
+def test_a_heap_without_room_for_a_batch_sends_smaller_ones_and_loses_nothing(monkeypatch):
+    """On CircuitPython's VM a Pico W once could not find 2,771 contiguous bytes for a
+    backfill payload after an outage; a MemoryError there used to reset the board."""
+    import sensor_node.node as node_module
+
+    encode = node_module.encode_readings
+    room = 3
+
+    def fragmented(boot, sent_up_ms, rows):
+        rows = list(rows)
+        if len(rows) > room:
+            raise MemoryError("memory allocation failed, allocating 2771 bytes")
+        return encode(boot, sent_up_ms, rows)
+
+    monkeypatch.setattr(node_module, "encode_readings", fragmented)
+    rig = NodeRig(monkeypatch)
+    rig.run(20)
+    rig.broker.mode = "refuse"
+    rig.run(300)
+    rig.broker.mode = "up"
+    rig.run(120)
+
+    seqs = sorted(r["seq"] for _, r in rig.readings("telemetry") + rig.readings("backfill"))
+    assert seqs == list(range(seqs[-1] + 1)), "every reading exactly once"
+    # Halved from MAX_BATCH_READINGS (24) until a payload fits.
+    assert [e["readings"] for e in rig.events("batch_shrunk")] == ["12", "6", "3"]
+    assert all(len(p["readings"]) <= room for p, _ in rig.readings("backfill"))
+    assert rig.events("backfill_done"), "the backfill ended"
+    assert rig.resets == []
+
+
 def test_a_reading_leaves_the_buffer_only_on_its_puback(monkeypatch):
     rig = NodeRig(monkeypatch)
     rig.run(6)
