@@ -5,9 +5,10 @@ Wall-clock time for readings, from an SNTP exchange (RFC 4330) with ``NTP_SERVER
 
 A sync records the offset between Unix time and the node's uptime, so a reading's wall
 time is ``offset + up_ms``. The clock is valid from the first sync until the last good
-sync is 6 hours old (at a crystal's 50 ppm that is still within 1.1 s); readings taken
-while it is not valid carry ``t: null`` and the host places them from ``up_ms`` and
-``sent_up_ms`` instead.
+sync is 6 hours old (at a crystal's 50 ppm that is still within 1.1 s); health reports it
+(``clock_valid``). A reading taken while it is not valid is stored without a time and stamped
+when it is sent, from the offset of the last sync of this boot (``offset_ms``); before the
+first one, readings wait (``sensor_node.node``).
 
 The exchange is here rather than in ``adafruit_ntp``: the library kept 2.5 kB of a Pico W's
 heap for one request and one reply (docs/firmware-memory.md); this keeps about 0.4 kB.
@@ -92,6 +93,13 @@ class WallClock:
         if not self.valid():
             return None
         return self._offset_ms + up_ms
+
+    def offset_ms(self) -> "Optional[int]":
+        """Unix time minus uptime at the last sync of this boot, however old; None before the
+        first."""
+        if self._synced_ms is None:
+            return None
+        return self._offset_ms
 
     def due(self) -> bool:
         """True when a sync should be tried."""
