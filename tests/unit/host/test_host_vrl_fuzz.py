@@ -361,7 +361,7 @@ def clocks(draw: st.DrawFn) -> tuple[dict[str, Any], datetime, int]:
     offset = draw(near | st.integers(-(10**11), 10**11))
     t = received_ms + offset - (sent - up_ms)
     reading = {e.key: e.lo if e.type != "bool" else True for e in fields.READING_FIELDS}
-    body = {"v": SCHEMA_VERSION, "boot": 1, "sent_up_ms": sent}
+    body: dict[str, Any] = {"v": SCHEMA_VERSION, "boot": 1, "sent_up_ms": sent}
     body[READINGS] = [{**reading, "up_ms": up_ms, "t": t}]
     received = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=received_ms)
     return body, received, offset
