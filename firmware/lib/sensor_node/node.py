@@ -123,12 +123,11 @@ class Node:
         """How long to sleep before the next iteration: nothing when readings wait to be
         published (and can be: the clock is set), a poll interval while converting, else until
         the next sample (at most ``IDLE_MAX_MS``)."""
-        link = self._link
         if (
-            link.online
+            self._link.online
             and len(self._buffer)
-            and not link.birth_pending
-            and self._clock.offset_ms() is not None
+            and not self._link.birth_pending
+            and self._clock.epoch_ms(0) is not None
         ):
             return 0.0
         if self._thermocouple.converting:
@@ -200,7 +199,7 @@ class Node:
         elif self._health_due.expired():
             self._health_due.advance(self._health_period_ms)
             self._publish_health()
-        elif len(self._buffer) and self._clock.offset_ms() is not None:
+        elif len(self._buffer) and self._clock.epoch_ms(0) is not None:
             self._publish_readings()
         elif self._clock.due():
             self._sync_clock()
@@ -236,7 +235,7 @@ class Node:
         text, count = encode_readings(
             self._boot,
             self._uptime.ms(),
-            buffer.oldest(MAX_BATCH_READINGS, self._clock.offset_ms()),
+            buffer.oldest(MAX_BATCH_READINGS, self._clock.epoch_ms(0)),
         )
         # One copy of the batch (up to MAX_PAYLOAD_BYTES) waits for the PUBACK, not two
         # (see _publish_health).

@@ -54,6 +54,16 @@ def test_none_values_survive_the_packing():
     assert list(buffer.oldest(1)) == [(0, 2**40, None, *nothing, FAULT_MASK_ALL)]
 
 
+def test_a_reading_without_a_time_is_stamped_on_the_way_out_by_the_clocks_offset():
+    """Taken before the first NTP sync: stamped when sent, from its uptime (same boot)."""
+    buffer = ReadingBuffer(4)
+    buffer.append(5_000, None, VALUES, 0)
+    buffer.append(10_000, EPOCH_MS + 10_000, VALUES, 0)
+
+    assert [r[2] for r in buffer.oldest(2, EPOCH_MS)] == [EPOCH_MS + 5_000, EPOCH_MS + 10_000]
+    assert [r[2] for r in buffer.oldest(2)] == [None, EPOCH_MS + 10_000]
+
+
 def test_extreme_values_survive_the_packing():
     buffer = ReadingBuffer(4)
     highest = tuple(field.hi for field in MEASURED)
