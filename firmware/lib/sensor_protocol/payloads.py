@@ -16,7 +16,7 @@ A reading's ``t`` is when it was taken, by the device's clock. The host holds it
 received the message (``check_time``): the device's clock when it sent the payload,
 ``t + (sent_up_ms - up_ms)``, must lie between ``received - max_delay_ms`` (how long the broker
 may have queued it) and ``received + FUTURE_MARGIN_MS``. A reading without a clock
-(``"t": null``, which firmware before 1.2 sent until its first NTP sync) cannot be placed: when
+(``"t": null``, which firmware of 1.0 and 1.1 sent until its first NTP sync) cannot be placed: when
 the broker received it is not known to the host, only when the pipeline read it.
 
 The decoders validate every payload against the field table; they run on the host only.

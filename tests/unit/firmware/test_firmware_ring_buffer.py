@@ -167,7 +167,7 @@ def test_a_clock_jump_of_a_month_while_readings_wait_loses_only_their_wall_time(
     buffer.append(5000, EPOCH_MS + 31 * DAY_MS + 5000, VALUES, 0)
 
     assert [r[2] for r in buffer.oldest(10)] == [EPOCH_MS, None]
-    assert [r[1] for r in buffer.oldest(10)] == [0, 5000], "the host places it by uptime"
+    assert [r[1] for r in buffer.oldest(10)] == [0, 5000], "stamped from uptime when sent"
     buffer.ack(2)
     buffer.append(10_000, EPOCH_MS + 31 * DAY_MS + 10_000, VALUES, 0)
     assert [r[2] for r in buffer.oldest(1)] == [EPOCH_MS + 31 * DAY_MS + 10_000], (
