@@ -88,6 +88,11 @@ class WallClock:
         synced = self._synced_ms
         return synced is not None and self._uptime.ms() - synced < _HOLDOVER_MS
 
+    def is_set(self) -> bool:
+        """True from the first sync of this boot. Cheaper than ``epoch_ms``, whose Unix
+        milliseconds are a long int on a board: a new object on the heap at every call."""
+        return self._synced_ms is not None
+
     def epoch_ms(self, up_ms: int) -> "Optional[int]":
         """Unix time in ms of uptime ``up_ms`` by the last sync of this boot, however old (a
         stale clock still beats none: 50 ppm is 4.3 s a day); None before the first."""

@@ -127,7 +127,7 @@ class Node:
             self._link.online
             and len(self._buffer)
             and not self._link.birth_pending
-            and self._clock.epoch_ms(0) is not None
+            and self._clock.is_set()
         ):
             return 0.0
         if self._thermocouple.converting:
@@ -199,7 +199,7 @@ class Node:
         elif self._health_due.expired():
             self._health_due.advance(self._health_period_ms)
             self._publish_health()
-        elif len(self._buffer) and self._clock.epoch_ms(0) is not None:
+        elif len(self._buffer) and self._clock.is_set():
             self._publish_readings()
         elif self._clock.due():
             self._sync_clock()

@@ -134,11 +134,11 @@ class ReadingBuffer:
     def _low_up_ms(self, index: int) -> int:
         return unpack_from("<I", self._data, index * BYTES_PER_READING)[0]
 
-    def oldest(self, count: int, offset: "Optional[int]" = None) -> "Iterator[Tuple[Any, ...]]":
+    def oldest(self, count: int, offset: "Optional[int]") -> "Iterator[Tuple[Any, ...]]":
         """Up to ``count`` readings, oldest first, one at a time (a batch of rows is never
         all in RAM at once); they stay in the buffer. A reading kept without a time gets
         ``up_ms + offset`` (the clock's offset now: every reading here is of this boot), or None
-        without ``offset``."""
+        when ``offset`` is None."""
         # The rows are unpacked here rather than in a method of their own: one function less
         # is 128 bytes more free heap on a Pico W.
         for position in range(min(count, self._count)):
