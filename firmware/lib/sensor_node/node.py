@@ -235,7 +235,7 @@ class Node:
         text, count = encode_readings(
             self._boot,
             self._uptime.ms(),
-            buffer.oldest(MAX_BATCH_READINGS, self._clock.epoch_ms(0)),
+            buffer.oldest(MAX_BATCH_READINGS, self._clock),
         )
         # One copy of the batch (up to MAX_PAYLOAD_BYTES) waits for the PUBACK, not two
         # (see _publish_health).

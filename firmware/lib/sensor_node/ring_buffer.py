@@ -134,11 +134,12 @@ class ReadingBuffer:
     def _low_up_ms(self, index: int) -> int:
         return unpack_from("<I", self._data, index * BYTES_PER_READING)[0]
 
-    def oldest(self, count: int, offset: "Optional[int]") -> "Iterator[Tuple[Any, ...]]":
+    def oldest(self, count: int, clock: "Any") -> "Iterator[Tuple[Any, ...]]":
         """Up to ``count`` readings, oldest first, one at a time (a batch of rows is never
         all in RAM at once); they stay in the buffer. A reading kept without a time gets
-        ``up_ms + offset`` (the clock's offset now: every reading here is of this boot), or None
-        when ``offset`` is None."""
+        ``clock.epoch_ms(up_ms)`` (``sensor_node.clock``: every reading here is of this boot),
+        or None when ``clock`` is None. Asked only for such a reading: the Unix time is a long
+        int on a board, one more allocation."""
         # The rows are unpacked here rather than in a method of their own: one function less
         # is 128 bytes more free heap on a Pico W.
         for position in range(min(count, self._count)):
@@ -149,8 +150,8 @@ class ReadingBuffer:
             t = None
             if not flags & _NO_TIME:
                 t = up_ms + self._offset_base + record[1]
-            elif offset is not None:
-                t = up_ms + offset
+            elif clock is not None:
+                t = clock.epoch_ms(up_ms)
             row = [self.next_seq - self._count + position, up_ms, t]
             bit = _NO_VALUE
             for stored, scale in zip(record[2:-1], VALUE_SCALES):

@@ -3,6 +3,7 @@ giving back every value the contract publishes. The measured values come from th
 (``MEASURED``), so a new one is checked here without a change."""
 
 from collections import deque
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -60,7 +61,8 @@ def test_a_reading_without_a_time_is_stamped_on_the_way_out_by_the_clocks_offset
     buffer.append(5_000, None, VALUES, 0)
     buffer.append(10_000, EPOCH_MS + 10_000, VALUES, 0)
 
-    assert [r[2] for r in buffer.oldest(2, EPOCH_MS)] == [EPOCH_MS + 5_000, EPOCH_MS + 10_000]
+    clock = SimpleNamespace(epoch_ms=lambda up_ms: EPOCH_MS + up_ms)
+    assert [r[2] for r in buffer.oldest(2, clock)] == [EPOCH_MS + 5_000, EPOCH_MS + 10_000]
     assert [r[2] for r in buffer.oldest(2, None)] == [None, EPOCH_MS + 10_000]
 
 
