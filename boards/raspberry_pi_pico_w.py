@@ -29,6 +29,7 @@ WATCHDOG_MIN_S = 8.0
 RADIO_RESTART = False
 # About 126 KB free at code.py start: 760 readings (18 bytes each, 13.7 kB) cover an hour at
 # the 5 s default period plus the reconnect after it (an hour's outage ends with the recovery
-# ladder's backoff), and leave the 40 kB free that a TLS session needs
-# (docs/firmware-memory.md has the heap).
+# ladder's backoff), and leave 40 kB free on plain MQTT. Not enough for TLS: its handshake
+# needs one contiguous 16.7 kB block, which this heap does not keep (README, "Boards and
+# TLS"; docs/firmware-memory.md has the figures).
 DEFAULT_BUFFER_CAPACITY = 760

@@ -63,7 +63,7 @@ LIBRARY_DISTRIBUTION_PREFIX = "adafruit-circuitpython-"
 
 _BOARDS_PACKAGE = "boards"
 _PACKAGED_TREE = "sensor_firmware"
-"""Where the wheel puts ``firmware/`` and ``boards/`` (pyproject's force-include)."""
+"""Where the wheel puts the listed firmware and board files (hatch_build.py)."""
 _TOP_LEVEL_FILES = ("code.py", "safemode.py", "settings.toml.example")
 BOOT_OUT = "boot_out.txt"
 

@@ -3,7 +3,6 @@ each device's newest sample in the store is. Failures raise ``BridgeError`` (one
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -33,7 +32,7 @@ def retained_states(
 ) -> dict[str, str]:
     """Device → ``state`` of the retained message on its status topic (``topics``: device →
     topic); a device without one (or with one that breaks the contract) is left out."""
-    payloads = retained_messages(host, port, auth, topics.values(), timeout, "dataflow")
+    payloads = retained_messages(host, port, auth=auth, topics=topics.values(), timeout=timeout)
     return {device: str(s["state"]) for device, s in statuses(topics, payloads).items()}
 
 
@@ -54,13 +53,14 @@ def statuses(topics: Mapping[str, str], payloads: Mapping[str, bytes]) -> dict[s
 def retained_messages(
     host: str,
     port: int,
+    *,
     auth: tuple[str, str],
     topics: Collection[str],
     timeout: float,
-    purpose: str,
 ) -> dict[str, bytes]:
     """Topic → payload of the retained message on each of ``topics`` (exact names, ``$SYS``
-    ones included); a topic without one is left out. ``purpose`` names the client id."""
+    ones included); a topic without one is left out. ``auth`` is the caller's own account
+    (``mqtt_accounts``): the broker takes its username as the client id."""
     import paho.mqtt.client as mqtt
 
     wanted = set(topics)
@@ -68,12 +68,7 @@ def retained_messages(
     problem: list[str] = []
     done = threading.Event()
     acks = 0
-    # Its own client id and a clean session: never the pipeline's persistent session.
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"sensor-bridge-{purpose}-{os.getpid()}",
-        clean_session=True,
-    )
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=auth[0], clean_session=True)
     client.username_pw_set(*auth)
     client.connect_timeout = timeout
 

@@ -6,7 +6,8 @@ the site and secrets files; its keys come from the firmware's settings table
 ``load_settings``, so a value the node would refuse is refused here, before the drive is touched.
 ``provision(...)`` checks the drive (``boot_out.txt`` names the site's board and a CircuitPython
 release line the bundle compiles ``.mpy`` for, there is room), writes the bundle, then
-``settings.toml`` last, and reads every file back from the device.
+``settings.toml`` last, and reads every file back from the device. ``ca.pem`` is the studio's CA
+(``sensor_bridge.tls``), against which the board verifies the broker's certificate.
 Works offline: everything comes from this checkout and the installed libraries.
 """
 
@@ -24,12 +25,13 @@ from types import SimpleNamespace
 from sensor_bridge import bundle
 from sensor_bridge.bundle import BOOT_OUT, BootOut, parse_boot_out
 from sensor_bridge.errors import BridgeError
+from sensor_bridge.render.mosquitto import device_host
 from sensor_bridge.site import Secrets, Site
 from sensor_node.settings import SETTINGS, SettingsError, load_settings
 
 SETTINGS_FILE = "settings.toml"
-
-_NOT_A_DEVICE_ADDRESS = ("", "0.0.0.0", "::", "localhost", "::1")
+CA_FILE = "ca.pem"
+"""Where the board finds the CA it verifies the broker against (sensor_node's link)."""
 
 # TOML basic strings: these two characters and the control characters must be escaped.
 # CircuitPython's settings.toml reader (shared-module/os/getenv.c) undoes \\, \", \b, \t, \n,
@@ -58,19 +60,6 @@ def toml_string(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def broker_address(site: Site) -> str:
-    """The address the boards use to reach the broker on the Pi."""
-    if site.broker.device_address:
-        return site.broker.device_address
-    address = site.broker.address
-    if address in _NOT_A_DEVICE_ADDRESS or address.startswith("127."):
-        raise BridgeError(
-            f"{site.path}: the boards cannot reach the broker at {address!r}: set "
-            'device_address = "<the Pi\'s LAN address>" under [broker]'
-        )
-    return address
-
-
 def settings_values(site: Site, secrets: Secrets, device_id: str) -> dict[str, str | int]:
     """Every key provisioning sets for ``device_id``; the firmware's defaults cover the rest."""
     device = site.device(device_id)
@@ -78,8 +67,9 @@ def settings_values(site: Site, secrets: Secrets, device_id: str) -> dict[str, s
     return {
         "CIRCUITPY_WIFI_SSID": wifi.ssid,
         "CIRCUITPY_WIFI_PASSWORD": wifi.password,
-        "MQTT_BROKER": broker_address(site),
-        "MQTT_PORT": site.broker.port,
+        "MQTT_BROKER": device_host(site),
+        "MQTT_PORT": site.broker.port if device.tls else site.broker.plain_port,
+        "MQTT_TLS": 1 if device.tls else 0,
         "MQTT_USER": device.id,
         "MQTT_PASSWORD": secrets.device_password(device.id),
         "MQTT_TOPIC_ROOT": site.topic_root,
@@ -261,6 +251,7 @@ def provision(
     secrets: Secrets,
     device_id: str,
     drive: Path,
+    *,
     force: bool = False,
     progress: Callable[[str], None] = lambda _: None,
     circuitpython: str | None = None,
@@ -278,12 +269,13 @@ def provision(
         tree = bundle.build(device.board, line)
     except bundle.BundleError as error:
         raise BridgeError(f"bundle for {device.board}: {error}") from None
-    expected = {**tree, Path(SETTINGS_FILE): settings}
+    expected = {**tree, Path(CA_FILE): secrets.authority.cert_pem, Path(SETTINGS_FILE): settings}
     check_space(drive, {dest: len(data) for dest, data in expected.items()})
 
     progress(f"writing {len(expected)} files for {device.board} to {drive}")
     try:
         bundle.install(tree, drive)
+        (drive / CA_FILE).write_bytes(secrets.authority.cert_pem)
         _write_settings(drive / SETTINGS_FILE, settings)
         os.sync()
         differing = [

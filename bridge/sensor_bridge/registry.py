@@ -100,6 +100,9 @@ class AptRepository:
 
     title: str
     key_url: str
+    fingerprint: str
+    """The signing key's primary fingerprint: the deploy installs that key alone from
+    ``key_url``, or stops."""
     keyring: str
     source: str
     """``URI suite component``, as a sources.list line has them."""
@@ -114,6 +117,10 @@ class AptRepository:
 GRAFANA = AptRepository(
     title="Grafana",
     key_url="https://apt.grafana.com/gpg-full.key",
+    # Grafana's signing key since the 2023-08-24 rotation, as apt.grafana.com announces it
+    # (quoted in github.com/voxpupuli/puppet-grafana/pull/336); gpg-full.key also holds the two
+    # earlier ones, both revoked, which the keyring does not get.
+    fingerprint="B53AE77BADB630A683046005963FA27710458545",
     keyring="/etc/apt/keyrings/grafana.asc",
     source="https://apt.grafana.com stable main",
     file="grafana",

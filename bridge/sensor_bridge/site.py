@@ -8,10 +8,13 @@ Secrets never live in the site file.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
+import stat
 import tomllib
-from pathlib import Path
+import unicodedata
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,10 +28,13 @@ from pydantic import (
     model_validator,
 )
 
+from sensor_bridge import tls
 from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
+from sensor_bridge.install.layout import STATE_DIR
 from sensor_bridge.store import urls as store_urls
 from sensor_bridge.store.urls import StoreUrls
+from sensor_bridge.tls import Authority
 from sensor_protocol.topics import DEFAULT_ROOT, id_problem
 
 DEFAULT_SITE_PATH = Path("site.toml")
@@ -136,6 +142,9 @@ class Device(_Model):
     name: str = ""
     location: str = ""
     thresholds: Thresholds = Thresholds()
+    tls: bool = True
+    """False: the board connects in plain MQTT (its password crosses the LAN in clear), for a
+    board whose heap cannot afford TLS; needs ``[broker] plain_lan``."""
 
     @field_validator("board")
     @classmethod
@@ -148,37 +157,132 @@ class Device(_Model):
         return value
 
 
-_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# The kinds of value the site file holds, one check each; every field below names its kind.
+# Whatever the kind, no key or string in the site file may hold a control character or "{{"
+# (``_plain``, run on the whole file before the fields): each goes into a config file or a Go
+# template somewhere, where a line break starts a directive of its own and "{{" an action. The
+# secrets are escaped or checked where each goes (provisioning escapes a Wi-Fi password).
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def _valid_host(value: str) -> str:
-    if not _HOST.match(value):
-        raise ValueError(f"{value!r} is not an IPv4 address or host name like 192.168.1.10")
+    """An IP literal (v4 or v6), or a host name of RFC 1123 labels; a dotted name ending in
+    digits is a mistyped IPv4 address, not a name."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        labels = value.split(".")
+        if (
+            len(value) > 253
+            or not all(_HOST_LABEL.fullmatch(label) for label in labels)
+            or labels[-1].isdigit()
+        ):
+            raise ValueError(
+                f"{value!r} is not an IP address or host name like 192.168.1.10 or pi.local"
+            ) from None
     return value
 
 
-class TlsListener(_Model):
-    """An optional MQTT-over-TLS listener beside the plain LAN one."""
+def _valid_absolute_path(value: Path) -> Path:
+    if not value.is_absolute() or ".." in value.parts:
+        raise ValueError(f"{value} is not an absolute path: write it from /, without '..'")
+    return value
 
-    port: Port = 8883
-    certfile: Path
-    keyfile: Path
-    cafile: Path | None = None
+
+DATA_TREE = PurePosixPath("/") / STATE_DIR.parent
+"""Where every data directory lives; the deploy gives each to the service user (chown)."""
+
+
+def _valid_data_path(value: Path) -> Path:
+    _valid_absolute_path(value)
+    path = PurePosixPath(value)
+    state = PurePosixPath("/") / STATE_DIR
+    if not path.is_relative_to(DATA_TREE) or path == DATA_TREE or path.is_relative_to(state):
+        raise ValueError(
+            f"{value} is not a directory of its own under {DATA_TREE}/ (the deploy gives it to "
+            f"the service user; {state} is the deploy's): use e.g. {DATA_TREE}/<service>"
+        )
+    return value
+
+
+# An image reference as podman and the registries read it (the grammar of
+# github.com/distribution/reference, reference.go), restricted to what a deploy can trust: the
+# registry is named (no short-name lookup, which asks registries.conf), and a tag or a sha256
+# digest says which image (a bare name means whatever "latest" is that day).
+_REGISTRY = r"(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"sha256:[0-9a-f]{64}"
+_IMAGE = re.compile(
+    rf"(?P<name>{_REGISTRY}(?:/{_PATH_COMPONENT})+)(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
+)
+
+
+def _valid_image(value: str) -> str:
+    found = _IMAGE.fullmatch(value)
+    if found is None or not (found["tag"] or found["digest"]) or len(found["name"]) > 255:
+        raise ValueError(
+            f"{value!r} is not an image reference like docker.io/vendor/name:tag or "
+            "docker.io/vendor/name:tag@sha256:<64 hex digits>"
+        )
+    return value
+
+
+# Debian's own accounts (base-passwd's passwd.master, uid 0 to 99, and nobody) and the daemon
+# users of the packages the deploy installs (mosquitto; prometheus runs Alertmanager): the
+# deploy chowns the data directories and the quadlets to the service user.
+SYSTEM_USERS = frozenset(
+    (
+        "root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc "
+        "_apt nobody mosquitto prometheus messagebus sshd polkitd"
+    ).split()
+)
+
+
+def _valid_service_user(value: str) -> str:
+    if value in SYSTEM_USERS or value.startswith(("systemd-", "_")):
+        raise ValueError(
+            f"{value!r} is a system account: name a user of its own for the containers, e.g. "
+            '"sensor"'
+        )
+    return value
+
+
+Host = Annotated[str, AfterValidator(_valid_host)]
+AbsolutePath = Annotated[Path, AfterValidator(_valid_absolute_path)]
+DataPath = Annotated[Path, AfterValidator(_valid_data_path)]
+Image = Annotated[str, AfterValidator(_valid_image)]
+ServiceUserName = Annotated[Id, AfterValidator(_valid_service_user)]
 
 
 class Broker(_Model):
     """Mosquitto on the Pi."""
 
-    address: str = "0.0.0.0"
-    port: Port = 1883
-    device_address: Annotated[str, AfterValidator(_valid_host)] | None = None
+    address: Host = "0.0.0.0"
+    port: Port = 8883
+    """The devices' listener, TLS with the broker certificate (``sensor_bridge.tls``)."""
+    plain_port: Port = 1883
+    """The plain listener, for the Pi's own clients (Vector, status, dataflow, monit)."""
+    plain_lan: bool = False
+    """The plain listener on ``address`` rather than 127.0.0.1: only for boards with
+    ``tls = false``."""
+    device_address: Host | None = None
     """Where the boards reach the broker: the Pi's LAN address or host name, written into each
     board's settings.toml by ``sensor-bridge provision``. None: ``address``, when that is one
     address rather than every interface."""
-    tls: TlsListener | None = None
     persistence: bool = True
     max_queued_messages: int = Field(10000, ge=100)
     persistent_client_expiration: Duration = "14d"
+
+    @model_validator(mode="after")
+    def _two_ports(self) -> Broker:
+        if self.plain_port == self.port:
+            raise ValueError(
+                f"plain_port and port are both {self.port}: the plain and the TLS listener "
+                "need a port each"
+            )
+        return self
 
 
 def _valid_store_url(value: str) -> str:
@@ -207,8 +311,8 @@ class Storage(_Model):
     insert_url: Annotated[str, AfterValidator(_valid_insert_url)] | None = None
     select_url: Annotated[str, AfterValidator(_valid_select_url)] | None = None
     retention: Duration = "100y"
-    data_path: Path = Path("/var/lib/sensor-pipeline/victoria-metrics")
-    image: str = f"docker.io/victoriametrics/victoria-metrics:{VICTORIA_METRICS_VERSION}"
+    data_path: DataPath = Path("/var/lib/sensor-pipeline/victoria-metrics")
+    image: Image = f"docker.io/victoriametrics/victoria-metrics:{VICTORIA_METRICS_VERSION}"
     latency_offset: Duration = "5s"
 
     @model_validator(mode="after")
@@ -237,14 +341,14 @@ class Storage(_Model):
 class Pipeline(_Model):
     """Vector: MQTT in, metrics out."""
 
-    image: str = f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
+    image: Image = f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
     client_id: Id = "sensor-pipeline-vector"
     disk_buffer_bytes: int = Field(VECTOR_MIN_DISK_BUFFER_BYTES, ge=VECTOR_MIN_DISK_BUFFER_BYTES)
     cloud_buffer_bytes: int = Field(VECTOR_MIN_DISK_BUFFER_BYTES, ge=VECTOR_MIN_DISK_BUFFER_BYTES)
     """The disk buffer in front of Grafana Cloud (when the secrets file has [grafana_cloud])."""
     # Rendering checks the real floor (render.vector.dead_letters_per_hour).
     dead_letter_max_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
-    data_path: Path = Path("/var/lib/sensor-pipeline/vector")
+    data_path: DataPath = Path("/var/lib/sensor-pipeline/vector")
     max_delivery_delay: Duration = "12h"
     """How long before Vector reads it a reading may have been sent (the broker queues while
     Vector is away); one sent earlier is a dead letter (``too_old``)."""
@@ -293,7 +397,7 @@ def _valid_timezone(value: str) -> str:
 class Alerts(_Model):
     """vmalert: the rules, how they read, and the Pi's own limits."""
 
-    image: str = f"docker.io/victoriametrics/vmalert:{VICTORIA_METRICS_VERSION}"
+    image: Image = f"docker.io/victoriametrics/vmalert:{VICTORIA_METRICS_VERSION}"
     temperature_unit: Literal["C", "F"] = "C"
     timezone: Annotated[str, AfterValidator(_valid_timezone)] = "UTC"
     disk_free_percent: float = Field(10.0, gt=0, lt=100)
@@ -304,9 +408,10 @@ class Alerts(_Model):
 
 def _valid_mmonit_url(value: str) -> str:
     if not re.match(r"^https?://[^/@:\s]+(:[0-9]+)?/\S*$", value):
+        # Not echoed: a refused URL may hold the login put in the wrong place.
         raise ValueError(
-            f"{value!r} is not an M/Monit collector URL like https://mmonit.example.org:8443"
-            "/collector (its user and password go in the secrets file)"
+            "is not an M/Monit collector URL like https://mmonit.example.org:8443/collector "
+            "(its user and password go in the secrets file)"
         )
     return value
 
@@ -356,7 +461,10 @@ def _valid_labels(labels: dict[str, str]) -> dict[str, str]:
 
 def _valid_influx_url(value: str) -> str:
     if not re.match(r"^https?://[^/@\s]+/?$", value):
-        raise ValueError(f"{value!r} is not an InfluxDB URL like http://127.0.0.1:8086")
+        # Not echoed: a refused URL may hold the login put in the wrong place.
+        raise ValueError(
+            "is not an InfluxDB URL like http://127.0.0.1:8086 (its login goes in the secrets file)"
+        )
     return value.rstrip("/")
 
 
@@ -427,8 +535,8 @@ class Dashboards(_Model):
 class ServiceUser(_Model):
     """The unprivileged user whose rootless podman runs the containers."""
 
-    name: Id = "sensor"
-    home: Path | None = None
+    name: ServiceUserName = "sensor"
+    home: AbsolutePath | None = None
 
     @property
     def home_dir(self) -> Path:
@@ -470,6 +578,17 @@ class Site(_Model):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _plain_devices_need_the_plain_lan(self) -> Site:
+        for device in self.devices:
+            if not device.tls and not self.broker.plain_lan:
+                raise ValueError(
+                    f"device {device.id} has tls = false, but the broker has no plain listener "
+                    "on the LAN: set plain_lan = true under [broker] (its password then crosses "
+                    "the LAN in clear), or remove tls = false"
+                )
+        return self
+
     @field_validator("devices")
     @classmethod
     def _unique_devices(cls, devices: list[Device]) -> list[Device]:
@@ -499,10 +618,11 @@ class MqttSecrets(_Model):
     devices: dict[str, str] = {}
 
 
+# The secrets' checks never echo the value: the error reaches a terminal and the deploy's log.
 def _valid_irm_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+/\S*/$", value):
+    if not re.fullmatch(r"https?://[^/\s]+/\S*/", value):
         raise ValueError(
-            f"{value!r} is not an IRM integration URL: http(s)://host/.../ with the trailing slash"
+            "is not an IRM integration URL: http(s)://host/.../ with the trailing slash"
         )
     return value
 
@@ -511,8 +631,8 @@ IrmUrl = Annotated[str, AfterValidator(_valid_irm_url)]
 
 
 def _valid_remote_write_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+/\S*$", value):
-        raise ValueError(f"{value!r} is not a remote-write URL like https://host/api/prom/push")
+    if not re.fullmatch(r"https?://[^/\s]+/\S*", value):
+        raise ValueError("is not a remote-write URL like https://host/api/prom/push")
     return value
 
 
@@ -550,8 +670,8 @@ class MonitSecrets(_Model):
 
 
 def _valid_stack_url(value: str) -> str:
-    if not re.match(r"^https?://[^/@\s]+/?$", value):
-        raise ValueError(f"{value!r} is not a Grafana stack URL like https://studio.grafana.net")
+    if not re.fullmatch(r"https?://[^/@\s]+/?", value):
+        raise ValueError("is not a Grafana stack URL like https://studio.grafana.net")
     return value.rstrip("/")
 
 
@@ -592,10 +712,18 @@ class Secrets(_Model):
     grafana_cloud: GrafanaCloudSecrets | None = None
     influxdb: InfluxdbSecrets = InfluxdbSecrets()
     _path: Path = PrivateAttr(Path("secrets.toml"))
+    _authority: Authority | None = PrivateAttr(None)
 
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def authority(self) -> Authority:
+        """The studio's CA, kept beside this file (``sensor_bridge.tls``)."""
+        if self._authority is None:
+            raise SiteError(f"{self.path}: not read by load_secrets, so no CA beside it")
+        return self._authority
 
     def device_password(self, device_id: str) -> str:
         password = self.mqtt.devices.get(device_id)
@@ -649,7 +777,9 @@ def site_path(option: str | os.PathLike[str] | None) -> Path:
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            if what == "secrets":
+                _private(path, os.fstat(handle.fileno()).st_mode)
+            data = tomllib.load(handle)
     except FileNotFoundError:
         hint = "copy site.example.toml and edit it" if what == "site" else "create it (mode 0600)"
         raise SiteError(f"{path}: {what} file not found: {hint}") from None
@@ -657,6 +787,49 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         raise SiteError(f"{path}: not valid TOML: {error}") from None
     except OSError as error:
         raise SiteError(f"{path}: cannot read the {what} file: {error.strerror}") from None
+    return data
+
+
+def _private(path: Path, mode: int) -> None:
+    """Refuse a secrets file other users may open: its passwords would be theirs too."""
+    if mode & 0o077:
+        raise SiteError(
+            f"{path}: the secrets file is open to other users (mode {stat.S_IMODE(mode):04o}): "
+            f"chmod 600 {path}"
+        )
+
+
+def _plain_problem(text: str) -> str | None:
+    if "{{" in text:
+        return "holds '{{', which a Go template would run: remove it"
+    for char in text:
+        # Cc: C0, DEL and C1 (U+0085 ends a line too); Zl, Zp: U+2028, U+2029.
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return (
+                f"holds a control character (U+{ord(char):04X}), which would break the config "
+                "file it goes into: keep it on one line, without control characters"
+            )
+    return None
+
+
+def _plain(data: Any, path: Path, loc: tuple[int | str, ...] = ()) -> None:
+    """Every key and string of the parsed site file is plain text (the kinds' common rule); the
+    message names where, not what (a line break or an escape would break the one line)."""
+    if isinstance(data, dict):
+        items: list[tuple[int | str, Any]] = list(data.items())
+    elif isinstance(data, list):
+        items = list(enumerate(data))
+    else:
+        items = []
+    for key, value in items:
+        key_problem = _plain_problem(key) if isinstance(key, str) else None
+        if key_problem is not None:
+            raise SiteError(f"{path}: a key in {_location(loc) or 'the top level'} {key_problem}")
+        where = (*loc, key)
+        problem = _plain_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise SiteError(f"{path}: {_location(where)}: {problem}")
+        _plain(value, path, where)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -705,6 +878,7 @@ def load_site(path: str | os.PathLike[str] | None = None) -> Site:
     """Read and validate the site file (default per ``site_path``)."""
     resolved = site_path(path)
     data = _read_toml(resolved, "site")
+    _plain(data, resolved)
     try:
         site = Site.model_validate(data)
     except ValidationError as error:
@@ -722,4 +896,5 @@ def load_secrets(site: Site) -> Secrets:
     except ValidationError as error:
         raise _explain(error, Secrets, path) from None
     secrets._path = path
+    secrets._authority = tls.authority(path.parent, site.studio)
     return secrets

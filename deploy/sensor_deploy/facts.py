@@ -8,6 +8,8 @@ from typing import Any
 
 from pyinfra.api import FactBase
 
+from sensor_bridge.install.host_setup import PRIMARY_FINGERPRINTS
+
 
 class OsRelease(FactBase[str]):
     """``/etc/os-release`` (under ``root``), as text."""
@@ -73,3 +75,16 @@ class PodmanImagePresent(FactBase[bool]):
 
     def process(self, output: list[str]) -> bool:
         return bool(output) and output[-1].strip() == "yes"
+
+
+class KeyFingerprints(FactBase[list[str]]):
+    """The primary key fingerprints in an OpenPGP key file (none when it does not exist)."""
+
+    def requires_command(self, path: str) -> str:
+        return "gpg"
+
+    def command(self, path: str) -> str:
+        return PRIMARY_FINGERPRINTS.format(path=shlex.quote(path))
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line.strip() for line in output if line.strip()]

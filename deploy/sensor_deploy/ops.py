@@ -13,15 +13,15 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra import host, logger
+from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
 from pyinfra.context import state
 from pyinfra.facts.files import File, FileContents, Sha1File
 
 from sensor_bridge.install.layout import Layout
 from sensor_bridge.install.steps import PENDING
 from sensor_bridge.install.swap import MANIFEST as PREVIOUS_MANIFEST
-from sensor_deploy.facts import DeployPlan, JsonFile, PodmanImagePresent
+from sensor_deploy.facts import DeployPlan, JsonFile, KeyFingerprints, PodmanImagePresent
 
 
 def _in_user_runtime(user: str, command: str) -> str:
@@ -52,6 +52,16 @@ def image_pulled(image: str, user: str):
     yield pull if user == "root" else _in_user_runtime(user, pull)
 
 
+@operation()
+def signing_key_pinned(script: str, keyring: str, fingerprint: str):
+    """``keyring`` holds the one key ``fingerprint``, put there by ``script``
+    (``host_setup.pinned_key_script``)."""
+    if host.get_fact(KeyFingerprints, path=keyring) == [fingerprint]:
+        host.noop(f"{keyring} holds {fingerprint} alone")
+        return
+    yield f"sh -c {shlex.quote(script)}"
+
+
 UPLOAD_DIR = ".sensor-pipeline-upload"
 """In the SSH user's home, mode 0700: where a secret lands before root copies it in place."""
 
@@ -77,25 +87,34 @@ def secret_file(src: str, dest: str):
 
 
 @operation()
-def host_package_installed(wheel: str, venv: str, link: str):
+def host_package_installed(wheel: str, requirements: str, venv: str, link: str):
     """The host package's wheel in its virtualenv, ``sensor-bridge`` linked on PATH.
 
-    The wheel's hash is kept beside the venv: the same wheel is not installed twice."""
-    digest = hashlib.sha256(Path(wheel).read_bytes()).hexdigest()
+    Its dependencies come from ``requirements`` only, each checked against its hashes (pip's
+    ``--require-hashes``: a file PyPI or a mirror swapped is refused) and never built on the
+    Pi. The hash of the wheel and the requirements is kept beside the venv: the same pair is
+    not installed twice."""
+    digest = hashlib.sha256(Path(wheel).read_bytes() + Path(requirements).read_bytes()).hexdigest()
     stamp = f"{venv}/installed-wheel.sha256"
     installed = host.get_fact(FileContents, path=stamp)
     if installed and installed[0].strip() == digest and host.get_fact(File, path=link):
         host.noop("the host package is installed")
         return
-    remote_wheel = f"{venv}.dist/{Path(wheel).name}"
-    yield StringCommand("mkdir", "-p", f"{venv}.dist")
+    dist = f"{venv}.dist"
+    remote_wheel = f"{dist}/{Path(wheel).name}"
+    remote_requirements = f"{dist}/{Path(requirements).name}"
+    yield StringCommand("mkdir", "-p", dist)
     yield FileUploadCommand(wheel, remote_wheel, remote_temp_filename=remote_wheel + ".part")
-    yield StringCommand("python3", "-m", "venv", venv)
-    # Dependencies as pinned by the wheel, then this wheel over any same-version copy.
-    yield StringCommand(f"{venv}/bin/pip", "install", "--quiet", remote_wheel)
-    yield StringCommand(
-        f"{venv}/bin/pip", "install", "--quiet", "--no-deps", "--force-reinstall", remote_wheel
+    yield FileUploadCommand(
+        requirements, remote_requirements, remote_temp_filename=remote_requirements + ".part"
     )
+    yield StringCommand("python3", "-m", "venv", venv)
+    pip = [f"{venv}/bin/pip", "install", "--quiet"]
+    yield StringCommand(
+        *pip, "--require-hashes", "--only-binary", ":all:", "--requirement", remote_requirements
+    )
+    # This wheel over any same-version copy; its dependencies are the ones above.
+    yield StringCommand(*pip, "--no-deps", "--force-reinstall", remote_wheel)
     yield StringCommand("ln", "-sfn", f"{venv}/bin/sensor-bridge", link)
     yield f"echo {digest} > {shlex.quote(stamp)}"
 
@@ -150,7 +169,9 @@ def user_manager_reloaded(user: str, sensor_bridge: str, site: str, root: str):
 
 
 @operation()
-def unit_activated(unit: str, user_unit: bool, user: str, sensor_bridge: str, site: str, root: str):
+def unit_activated(
+    *, unit: str, user_unit: bool, user: str, sensor_bridge: str, site: str, root: str
+):
     """Restart (or reload) ``unit`` when one of its files changed; otherwise leave it alone."""
     pending = pending_activation(sensor_bridge, site, root)
     systemctl = ["systemctl", "--user", f"--machine={user}@.host"] if user_unit else ["systemctl"]
@@ -183,6 +204,20 @@ def activation_done(root: str):
         yield StringCommand("rm", "-f", path)
     else:
         host.noop("nothing pending")
+
+
+def _fail(state: Any, host: Any, message: str) -> bool:
+    host.log_styled(message, fg="red", log_func=logger.error)
+    return False
+
+
+@operation()
+def deploy_failed(message: str):
+    """Fail the deploy with ``message`` (an operation, so the steps before it have run)."""
+    if not state.is_executing:
+        host.noop("only when a step before it failed")
+        return
+    yield FunctionCommand(_fail, (message,), {})
 
 
 @operation()

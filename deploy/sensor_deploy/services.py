@@ -14,13 +14,14 @@ import subprocess
 import sys
 import tempfile
 from io import StringIO
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import apt, files, server, systemd
 
+from sensor_bridge import tls
 from sensor_bridge.install import host_setup, preflight
 from sensor_bridge.install.activation import Unit, unit_of
 from sensor_bridge.install.layout import SITE_DIR
@@ -31,6 +32,8 @@ from sensor_deploy.facts import DpkgArchitecture, OsRelease
 from sensor_deploy.target import Target
 
 REPO = Path(__file__).resolve().parents[2]
+HOST_REQUIREMENTS = REPO / "deploy" / "host-requirements.txt"
+"""The host package's dependencies, hash-pinned (``deploy/requirements.py`` writes it)."""
 VERIFY_TIMEOUT_S = 300
 """VictoriaMetrics opening its data and Vector's first connection can take minutes on a Pi."""
 
@@ -53,7 +56,7 @@ def check_preflight(target: Target) -> None:
 @deploy("Host basics")
 def host_basics() -> None:
     apt.packages(
-        name="Install python3-venv and curl (the host package's venv, Grafana's key)",
+        name="Install python3-venv, curl and gpg (the host package's venv, Grafana's key)",
         packages=list(host_setup.BASE_PACKAGES),
         update=True,
         cache_time=3600,
@@ -129,11 +132,11 @@ def _repository(repository: AptRepository) -> None:
     """Its key, then the source; the package list is read again only when the source is new."""
     keyrings = str(Path(repository.keyring).parent)
     files.directory(name=f"Create {keyrings}", path=keyrings, mode="755")
-    files.download(
-        name=f"Fetch {repository.title}'s apt signing key",
-        src=repository.key_url,
-        dest=repository.keyring,
-        mode="644",
+    ops.signing_key_pinned(
+        name=f"Install {repository.title}'s apt signing key {repository.fingerprint}",
+        script=host_setup.pinned_key_script(repository),
+        keyring=repository.keyring,
+        fingerprint=repository.fingerprint,
     )
     added = apt.repo(
         name=f"Add {repository.title}'s apt repository",
@@ -168,6 +171,7 @@ def host_package() -> None:
     ops.host_package_installed(
         name="Install the host package (sensor-bridge) from this checkout",
         wheel=str(wheel),
+        requirements=str(HOST_REQUIREMENTS),
         venv=str(host_setup.HOST_PACKAGE_VENV),
         link=str(host_setup.SENSOR_BRIDGE),
     )
@@ -189,6 +193,23 @@ def site_files(target: Target) -> None:
         name="Upload the secrets file (0600, never shown)",
         src=str(target.site.secrets_path),
         dest=target.secrets_on_host,
+    )
+    # The studio's CA goes beside the secrets file, where the host's render signs the broker's
+    # certificate with it; target() made it here if it was not yet.
+    local_dir, host_dir = (
+        target.site.secrets_path.parent,
+        PurePosixPath(target.secrets_on_host).parent,
+    )
+    ops.secret_file(
+        name="Upload the studio's CA key (0600, never shown)",
+        src=str(local_dir / tls.CA_KEY_FILE),
+        dest=str(host_dir / tls.CA_KEY_FILE),
+    )
+    files.put(
+        name="Upload the studio's CA certificate",
+        src=str(local_dir / tls.CA_CERT_FILE),
+        dest=str(host_dir / tls.CA_CERT_FILE),
+        mode="644",
     )
 
 
@@ -214,7 +235,33 @@ def configuration(target: Target) -> None:
 
 @deploy("Activation")
 def activation(target: Target) -> None:
-    """Restart or reload the units whose files changed, then check every service answers."""
+    """Restart or reload the units whose files changed, then check every service answers.
+
+    When one does not, the files the swap replaced go back and their units restart again,
+    without waiting for someone to run rollback; the deploy then fails, naming what did not
+    answer (verify's lines above)."""
+    _restart_changed(target)
+    verified = ops.services_verified(
+        name="Check that every service answers",
+        timeout_s=VERIFY_TIMEOUT_S,
+        # Not the end of the deploy: its failure is what the rollback below acts on.
+        _ignore_errors=True,
+        **_where(target),
+    )
+    with host.when(verified.did_error):
+        _restore_previous_set(target)
+        _restart_changed(target)
+    ops.activation_done(name="Forget the restarts done", root=str(target.root))
+    ops.deploy_failed(
+        name="Fail the deploy if a service did not answer",
+        message="a service did not answer after the restarts: the files the last swap replaced "
+        "are back in place (when a previous set was kept) and their units restarted; fix the "
+        "site file (see UNHEALTHY above) and deploy again",
+        _if=verified.did_error,
+    )
+
+
+def _restart_changed(target: Target) -> None:
     ops.user_manager_reloaded(
         name=f"Reload {target.user}'s manager (quadlets changed)",
         user=target.user,
@@ -228,14 +275,14 @@ def activation(target: Target) -> None:
             user=target.user,
             **_where(target),
         )
-    ops.services_verified(
-        name="Check that every service answers", timeout_s=VERIFY_TIMEOUT_S, **_where(target)
-    )
-    ops.activation_done(name="Forget the restarts done", root=str(target.root))
 
 
 @deploy("Rollback")
 def rollback(target: Target) -> None:
+    _restore_previous_set(target)
+
+
+def _restore_previous_set(target: Target) -> None:
     ops.previous_set_restored(
         name="Put back the files the last deploy replaced",
         sensor_bridge=target.sensor_bridge,

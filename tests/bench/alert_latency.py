@@ -44,7 +44,7 @@ def run(quick: bool, minutes: float) -> Result:
         workdir = Path(tmp)
         with (
             LocalStack(bench_context(workdir / "site"), workdir, defer_rules=True) as stack,
-            furnaces(stack.context, stack.broker_port, workdir) as boards,
+            furnaces(stack.context, stack.board_port, workdir) as boards,
         ):
             _wait_stored(stack, list(boards))
             stack.start_rules()

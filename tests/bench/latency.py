@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sensor_bridge.alerting import durations
 from sensor_bridge.local.stack import LocalStack
-from sensor_bridge.render import vector
+from sensor_bridge.mqtt_accounts import OBSERVER_USER, login
 from sensor_protocol.payloads import decode_readings
 from sensor_protocol.topics import TELEMETRY, device_filter, parse_topic
 from tests.bench.chain import SEQUENCE, bench_context, furnaces, stored_samples
@@ -39,7 +39,7 @@ def run(quick: bool, minutes: float) -> Result:
         with (
             LocalStack(bench_context(workdir / "site"), workdir, defer_rules=True) as stack,
             _subscriber(stack) as subscriber,
-            furnaces(stack.context, stack.broker_port, workdir),
+            furnaces(stack.context, stack.board_port, workdir),
         ):
             stack.start_rules()
             print(f"  {len(stack.site.devices)} virtual furnaces, pipeline {stack.pipeline_kind}")
@@ -76,13 +76,14 @@ def run(quick: bool, minutes: float) -> Result:
 
 
 def _subscriber(stack: LocalStack) -> Recorder:
-    user = vector.config(stack.site)["sources"]["devices"]["user"]
+    # Not Vector's account: the broker would hand this client Vector's session.
+    user, password = login(stack.context.secrets, OBSERVER_USER)
     return Recorder(
         stack.broker_port,
         [device_filter(stack.site.topic_root, stack.site.studio)],
-        client_id="bench-latency",
+        client_id=user,
         username=user,
-        password=stack.context.secrets.pipeline_password(),
+        password=password,
     )
 
 

@@ -1,16 +1,19 @@
 """What the board publishes, as the broker delivers it to a subscriber of the device's topics.
 
-The watcher logs in as the pipeline (its user may read every device's topics) with a client
-id of its own, so a running pipeline is not disturbed. Its session is persistent and its
-subscription QoS 1: while the broker is stopped for the outage case, what the board sends
-right after the broker returns is queued for the watcher even if the watcher reconnects
-later. ``close`` removes the session from the broker.
+The watcher logs in as the observer account (``mqtt_accounts.OBSERVER_USER``: it may read every
+device's channels), so a running pipeline is not disturbed; the broker takes the username as
+the client id, so the retained-status probe, which runs beside it, logs in as status's account
+(a second client on the watcher's account would kick the watcher off). Its session is
+persistent and its subscription QoS 1: while the broker is stopped for the outage case, what
+the board sends right after the broker returns is queued for the watcher even if the watcher
+reconnects later. ``close`` removes the session from the broker.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, decode_readings, decode_status
@@ -23,35 +26,41 @@ RETAINED_WAIT_S = 5.0
 class BrokerAccess:
     host: str
     port: int
-    username: str
-    password: str
+    watcher: tuple[str, str]
+    """The watcher's login (username, password)."""
+    prober: tuple[str, str]
+    """The retained-status probe's login."""
     prefix: str
     """The device's topic prefix, ``root/studio/device``."""
+    ca_file: Path
+    """The studio's CA: the suite reaches the broker over TLS, as the board does."""
 
 
-def _recorder(access: BrokerAccess, topic: str, client_id: str, clean: bool) -> Recorder:
-    return Recorder(access.port, [topic], **_session(access, client_id, clean))
+def _recorder(access: BrokerAccess, login: tuple[str, str], topic: str, clean: bool) -> Recorder:
+    return Recorder(access.port, [topic], **_session(access, login, clean))
 
 
-def _session(access: BrokerAccess, client_id: str, clean: bool) -> dict[str, Any]:
+def _session(access: BrokerAccess, login: tuple[str, str], clean: bool) -> dict[str, Any]:
     # Monotonic stamps: the suite times messages against the serial console's events.
+    username, password = login
     return {
-        "client_id": client_id,
-        "username": access.username,
-        "password": access.password,
+        "client_id": username,
+        "username": username,
+        "password": password,
         "clean_session": clean,
         "host": access.host,
         "clock": time.monotonic,
+        "ca_file": access.ca_file,
     }
 
 
 class BrokerWatch(Recorder):
     """Everything under the device's prefix, in a persistent session of its own."""
 
-    def __init__(self, access: BrokerAccess, client_id: str) -> None:
-        super().__init__(access.port, [access.prefix + "/#"], **_session(access, client_id, False))
+    def __init__(self, access: BrokerAccess) -> None:
+        session = _session(access, access.watcher, False)
+        super().__init__(access.port, [access.prefix + "/#"], **session)
         self.access = access
-        self._client_id = client_id
 
     def start(self, timeout: float = 10.0) -> BrokerWatch:
         try:
@@ -59,14 +68,14 @@ class BrokerWatch(Recorder):
         except TimeoutError:
             raise TimeoutError(
                 f"could not subscribe to {self.access.prefix}/# on "
-                f"{self.access.host}:{self.access.port} as {self.access.username}"
+                f"{self.access.host}:{self.access.port} as {self.access.watcher[0]}"
             ) from None
         return self
 
     def close(self) -> None:
         self.stop()
         # A clean connection with the same id deletes the persistent session and its queue.
-        cleaner = _recorder(self.access, self.access.prefix + "/#", self._client_id, clean=True)
+        cleaner = _recorder(self.access, self.access.watcher, self.access.prefix + "/#", clean=True)
         try:
             cleaner.client.connect(self.access.host, self.access.port)
             cleaner.client.disconnect()
@@ -82,9 +91,7 @@ class BrokerWatch(Recorder):
 
     def retained_status(self) -> Message:
         """The status topic's retained message, as a new subscriber gets it."""
-        probe = _recorder(
-            self.access, self.access.prefix + "/status", self._client_id + "-probe", clean=True
-        )
+        probe = _recorder(self.access, self.access.prober, self.access.prefix + "/status", True)
         with probe:
             try:
                 return probe.wait_for(lambda message: True, RETAINED_WAIT_S)

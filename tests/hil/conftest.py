@@ -4,15 +4,15 @@ starts the virtual board (tests/integration/hil)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import serial
 
+from sensor_bridge import tls
 from sensor_bridge.errors import BridgeError
-from sensor_bridge.render.mosquitto import PIPELINE_USER
+from sensor_bridge.mqtt_accounts import OBSERVER_USER, STATUS_USER, login
 from sensor_bridge.site import Site, load_secrets, load_site
 from tests.hil.bench import Bench, Boot, Options
 from tests.hil.broker_watch import BrokerAccess, BrokerWatch
@@ -29,7 +29,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--port", help="the board's serial console: /dev/ttyACM0, or the virtual board's pty")
     add("--site", help="site file: broker, studio, devices (default $SENSOR_SITE or site.toml)")
     add("--device", help="the device id on the board (default: the site's only device)")
-    add("--broker", help="broker host as this machine reaches it (default: from the site file)")
+    add(
+        "--broker",
+        help="broker host as this machine reaches it, a name its TLS certificate holds "
+        "(default: from the site file)",
+    )
     add("--broker-stop", metavar="CMD", help="command that stops the broker (outage case)")
     add("--broker-start", metavar="CMD", help="command that starts it again")
     add("--outage", type=float, metavar="S", help="how long the broker stays stopped")
@@ -129,9 +133,10 @@ def _broker_access(config: pytest.Config, site: Site, device_id: str) -> BrokerA
     return BrokerAccess(
         host=host,
         port=site.broker.port,
-        username=PIPELINE_USER,
-        password=secrets.pipeline_password(),
+        watcher=login(secrets, OBSERVER_USER),
+        prober=login(secrets, STATUS_USER),
         prefix=f"{site.topic_root}/{site.studio}/{device_id}",
+        ca_file=secrets.path.parent / tls.CA_CERT_FILE,
     )
 
 
@@ -155,11 +160,11 @@ def bench(pytestconfig: pytest.Config, report: Report) -> Iterator[Bench]:
     except BridgeError as error:
         pytest.exit(f"HIL suite: {error}", returncode=2)
     try:
-        watch = BrokerWatch(access, f"hil-suite-{device_id}-{os.getpid()}").start()
+        watch = BrokerWatch(access).start()
     except (OSError, TimeoutError) as error:
         pytest.exit(
             f"HIL suite: cannot watch the broker at {access.host}:{access.port} as "
-            f"{access.username}: {error} (is it running? --broker names its host)",
+            f"{access.watcher[0]}: {error} (is it running? --broker names its host)",
             returncode=2,
         )
     try:

@@ -24,16 +24,25 @@ BASE_SETTINGS: dict[str, Any] = {
     "STUDIO_ID": STUDIO,
     "DEVICE_ID": DEVICE,
     "FLAME_DIVIDER_RATIO": "2.0",
+    # The test broker's plain listener; the TLS tests set their own (tests/support/tls.py).
+    "MQTT_TLS": 0,
 }
 
 
-def make_drive(path: Path, board: str, broker_port: int, **overrides: Any) -> Path:
-    """A CIRCUITPY tree for ``board`` with settings pointing at the test broker.
+def make_drive(
+    path: Path, board: str, broker_port: int, *, ca_pem: Any = None, **overrides: Any
+) -> Path:
+    """A CIRCUITPY tree for ``board`` with settings pointing at the test broker; with
+    ``ca_pem``, over TLS verified against that CA (written as ca.pem).
 
     An override of None removes the key (to test a missing setting).
     """
-    settings = {**BASE_SETTINGS, "MQTT_PORT": broker_port, **overrides}
-    return furnaces.make_drive(path, board, {k: v for k, v in settings.items() if v is not None})
+    tls = {"MQTT_TLS": 1} if ca_pem is not None else {}
+    settings = {**BASE_SETTINGS, "MQTT_PORT": broker_port, **tls, **overrides}
+    furnaces.make_drive(path, board, {k: v for k, v in settings.items() if v is not None})
+    if ca_pem is not None:
+        (path / "ca.pem").write_text(ca_pem)
+    return path
 
 
 def topic(channel: str, device: str = DEVICE) -> str:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -32,7 +33,8 @@ class Message:
 class Recorder:
     """Subscribes to ``topics`` on 127.0.0.1:port and keeps every message in order."""
 
-    def __init__(
+    # Each keyword is one paho client option some test varies; grouping them would only rename.
+    def __init__(  # noqa: PLR0913
         self,
         port: int,
         topics: list[str],
@@ -43,8 +45,10 @@ class Recorder:
         clean_session: bool = True,
         host: str = "127.0.0.1",
         clock: Callable[[], float] = time.time,
+        ca_file: Path | None = None,
     ) -> None:
-        """``clock`` stamps each message's ``received``; ``host`` is the broker's address."""
+        """``clock`` stamps each message's ``received``; ``host`` is the broker's address;
+        ``ca_file``: connect over TLS, verifying the broker against that CA and ``host``."""
         self.messages: list[Message] = []
         self.host = host
         self._clock = clock
@@ -58,6 +62,8 @@ class Recorder:
         )
         if username is not None:
             self.client.username_pw_set(username, password)
+        if ca_file is not None:
+            self.client.tls_set(ca_certs=str(ca_file))
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -139,9 +145,18 @@ class Recorder:
 class DevicePublisher:
     """A device's MQTT session: publishes at QoS 1 and waits for the broker's PUBACK."""
 
-    def __init__(self, port: int, username: str, password: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        port: int,
+        username: str,
+        password: str,
+        timeout: float = 10.0,
+        *,
+        client_id: str | None = None,
+    ) -> None:
+        """``client_id``: what the client asks for (its username unless told)."""
         self.timeout = timeout
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or username)
         self.client.username_pw_set(username, password)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()

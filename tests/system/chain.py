@@ -22,8 +22,8 @@ from sensor_bridge.alerting import durations, promql, rules
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.furnaces import virtual_furnace
 from sensor_bridge.local.stack import LocalStack
+from sensor_bridge.mqtt_accounts import OBSERVER_USER, password
 from sensor_bridge.render import RenderContext
-from sensor_bridge.render.mosquitto import PIPELINE_USER
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import decode_readings
 from sensor_protocol.topics import BACKFILL, TELEMETRY
@@ -71,7 +71,7 @@ def board(
         stack.site,
         stack.context.secrets,
         stack.site.device(device_id),
-        stack.broker_port,
+        stack.board_port,
         workdir,
         speed=speed,
         epoch=epoch,
@@ -80,16 +80,17 @@ def board(
     )
 
 
-def recorder(stack: LocalStack, client_id: str = "system-test-recorder") -> Recorder:
-    """A subscriber to every device topic, as the pipeline's user, with a persistent session
-    of its own: what arrives while a broker restart reconnects it is queued, not lost."""
+def recorder(stack: LocalStack) -> Recorder:
+    """A subscriber to every device topic, as the observer account (one at a time: the broker
+    takes the username as the client id), with a persistent session of its own: what arrives
+    while a broker restart reconnects it is queued, not lost."""
     site = stack.site
     return Recorder(
         stack.broker_port,
         [f"{site.topic_root}/{site.studio}/+/+"],
-        client_id=client_id,
-        username=PIPELINE_USER,
-        password=stack.context.secrets.pipeline_password(),
+        client_id=OBSERVER_USER,
+        username=OBSERVER_USER,
+        password=password(stack.context.secrets, OBSERVER_USER),
         clean_session=False,
     )
 

@@ -31,7 +31,7 @@ from sensor_bridge.site import Storage
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol import SCHEMA_VERSION
 from sensor_protocol.limits import MAX_PAYLOAD_BYTES, PIPELINE_MAX_PACKET_BYTES
-from sensor_protocol.payloads import encode_readings
+from sensor_protocol.payloads import OFFLINE_PAYLOAD, encode_readings
 from sensor_protocol.topics import BACKFILL, HEALTH, STATUS, TELEMETRY
 from tests.support.recorder import Recorder
 from tests.support.waiting import wait_until
@@ -112,8 +112,9 @@ def _flood(stack: LocalStack) -> tuple[list[tuple[str, bytes, int]], Counter[str
             json.dumps({"v": SCHEMA_VERSION, "state": "gone"}).encode(),
             "field:state:out_of_range",
         ),
-        (_topic(stack, FLOODER, "bogus"), reading.encode(), "bad_topic"),
-        # Another device's topic and a topic below the flooder's own: the ACL drops them.
+        # A fifth channel, another device's topic and a topic below the flooder's own: the ACL
+        # (the device's four channels exactly) drops them.
+        (_topic(stack, FLOODER, "bogus"), reading.encode(), None),
         (_topic(stack, VICTIM, TELEMETRY), reading.encode(), None),
         (own[TELEMETRY] + "/deeper", reading.encode(), None),
     ]
@@ -213,6 +214,7 @@ def test_a_flood_of_bad_payloads_is_counted_and_the_healthy_device_loses_nothing
     # What the ACL dropped reached no subscriber.
     assert hostile.recorder.on(f"/{VICTIM}/") == []
     assert hostile.recorder.on("/deeper$") == []
+    assert hostile.recorder.on("/bogus$") == []
 
 
 def test_clients_without_a_valid_login_are_refused(
@@ -233,14 +235,18 @@ def test_a_device_cannot_write_another_devices_topics(
     stack = hostile.stack
     announce_pipeline(stack, capsys)
     reading, _ = encode_readings(1, 1000, [(7, 500, None, 1000.0, 25.0, 3.5, 0)])
-    marker = _topic(stack, FLOODER, "marker")
+    # Its own channel with a valid payload: a fifth channel would be dropped too.
+    marker = _topic(stack, FLOODER, STATUS)
+    seen = len(hostile.recorder.messages)
     with _device_session(stack, FLOODER) as flooder:
         for channel in (TELEMETRY, BACKFILL, HEALTH, STATUS):
             flooder.publish(_topic(stack, VICTIM, channel), reading, 1).wait_for_publish(10)
         # Published after the forged ones on the same session: once it has arrived, they
         # would have too.
-        flooder.publish(marker, b"marker", 1).wait_for_publish(10)
-    hostile.recorder.wait_for(lambda m: m.topic == marker, 10)
+        flooder.publish(marker, OFFLINE_PAYLOAD.encode(), 1).wait_for_publish(10)
+    hostile.recorder.wait_for(
+        lambda m: m.topic == marker and m.text == OFFLINE_PAYLOAD, 10, after=seen
+    )
     assert hostile.recorder.on(f"/{VICTIM}/") == []
 
 
@@ -270,8 +276,8 @@ def test_http_services_listen_on_loopback_only(
             assert is_loopback(address.rpartition(":")[0].strip("[]")), (pid, address)
 
     # And the production configuration (rendered for the Pi, where the ports are the real
-    # ones, and the store is the default one): HTTP services on loopback, Mosquitto's LAN
-    # listener on the site's address.
+    # ones, and the store is the default one): HTTP services on loopback, Mosquitto's plain
+    # listener too, its TLS listener on the site's address.
     site = stack.site.model_copy(
         update={
             "broker": stack.site.broker.model_copy(update={"address": LAN_ADDRESS}),
@@ -298,7 +304,10 @@ def test_http_services_listen_on_loopback_only(
     listeners_conf = [
         line for line in mosquitto.render_conf(site).splitlines() if line.startswith("listener ")
     ]
-    assert listeners_conf == [f"listener {site.broker.port} {LAN_ADDRESS}"]
+    assert listeners_conf == [
+        f"listener {site.broker.plain_port} {LOOPBACK.rstrip(':')}",
+        f"listener {site.broker.port} {LAN_ADDRESS}",
+    ]
 
 
 def _listen_flags(pid: int) -> list[str]:

@@ -113,7 +113,7 @@ def flame_cases(scene: Scene) -> list[Case]:
         scene.expect.alert(alerts.FLAME_ERRATIC, device=scene.device),
     )
     relit = scene.case("a flame that went out and was relit is not erratic", event, window + 60)
-    set_between(relit, promql.FLAME, scene.labels, event, event + 60, 0.05)
+    set_between(relit, promql.FLAME, scene.labels, start=event, end=event + 60, value=0.05)
     for at in range(event + 60, event + window + 60, 30):
         scene.check(relit, at, alerts.FLAME_ERRATIC)
     return [out, dip, erratic, relit]
@@ -148,7 +148,14 @@ def temperature_cases(scene: Scene) -> list[Case]:
         spike = scene.case(
             f"a short spike is not too hot ({when} hours)", event, hot_for + 60, step=step
         )
-        set_between(spike, promql.TEMPERATURE, scene.labels, event, event + hot_for // 2, hot + 20)
+        set_between(
+            spike,
+            promql.TEMPERATURE,
+            scene.labels,
+            start=event,
+            end=event + hot_for // 2,
+            value=hot + 20,
+        )
         scene.check(spike, event + hot_for + step, alerts.FURNACE_TOO_HOT)
         cases.append(spike)
         if cold is None:
@@ -182,10 +189,10 @@ def _silence_device(case: Case, scene: Scene, start: int, end: int | None = None
     names = [promql.TEMPERATURE, promql.FLAME, promql.SEQUENCE, promql.UPTIME]
     names += [promql.DROPS, promql.CLOCK_VALID]
     for name in names:
-        set_between(case, name, scene.labels, start, stop, None)
+        set_between(case, name, scene.labels, start=start, end=stop, value=None)
     for fault, _ in FAULT_BITS:
         labels = {**scene.labels, "fault": fault}
-        set_between(case, promql.FAULT, labels, start, stop, None)
+        set_between(case, promql.FAULT, labels, start=start, end=stop, value=None)
 
 
 def _set_online(case: Case, scene: Scene, at_s: int, online: float) -> None:
@@ -263,7 +270,7 @@ def device_system_cases(scene: Scene) -> list[Case]:
         ),
     )
     blip = scene.case("a fault for 10 s is no fault alert", event, hold + 60, step=FAST_STEP_S)
-    set_between(blip, promql.FAULT, fault, event, event + 10, 1)
+    set_between(blip, promql.FAULT, fault, start=event, end=event + 10, value=1)
     for at in range(event, event + hold + 30, FAST_STEP_S):
         scene.check(blip, at, alerts.THERMOCOUPLE_FAULT)
     cases += [broken, blip]
@@ -339,7 +346,7 @@ def device_system_cases(scene: Scene) -> list[Case]:
         scene.expect.alert(alerts.DEVICE_CLOCK_INVALID, device=scene.device),
     )
     synced = scene.case("a clock set within minutes is fine", event, clock_for + 60)
-    set_between(synced, promql.CLOCK_VALID, labels, event, event + 300, 0)
+    set_between(synced, promql.CLOCK_VALID, labels, start=event, end=event + 300, value=0)
     scene.check(synced, event + clock_for + synced.step_s, alerts.DEVICE_CLOCK_INVALID)
     cases += [clock, synced]
     return cases
@@ -393,7 +400,7 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
     check(down, event + window - 2 * down.step_s, alerts.SERVICE_DOWN)
     check(down, event + window, alerts.SERVICE_DOWN, down_alert)
     blip = normal_case("one failed scrape is not down", site, event + window + 60)
-    set_between(blip, "up", service, event, event + blip.step_s, 0)
+    set_between(blip, "up", service, start=event, end=event + blip.step_s, value=0)
     check(blip, event + window, alerts.SERVICE_DOWN)
     gone_window = seconds(rules.SERVICE_ABSENT_WINDOW) + seconds(rules.SERVICE_DOWN_FOR)
     gone = normal_case("a service nobody scrapes fires", site, event + gone_window + 60)
@@ -406,7 +413,7 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
         "a Pi booting after a long stop does not page", site, event + 120, FAST_STEP_S
     )
     first_scrape = seconds(rules.SERVICE_DOWN_FOR) - 2 * boot.step_s
-    set_between(boot, "up", service, 0, first_scrape, None)
+    set_between(boot, "up", service, start=0, end=first_scrape, value=None)
     check(boot, first_scrape - boot.step_s, alerts.SERVICE_DOWN)
     check(boot, first_scrape + boot.step_s, alerts.SERVICE_DOWN)
     cases += [down, blip, gone, boot]

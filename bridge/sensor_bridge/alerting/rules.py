@@ -98,7 +98,7 @@ def rules(site: Site) -> dict[str, Any]:
     }
 
 
-def _rule(
+def _rule(  # noqa: PLR0913 - one per part of the vmalert rule it builds
     name: str,
     expr: str,
     *,

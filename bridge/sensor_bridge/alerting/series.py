@@ -319,7 +319,7 @@ def set_from(case: Case, name: str, labels: dict[str, str], at_s: int, value: fl
 
 
 def set_between(
-    case: Case, name: str, labels: dict[str, str], start: int, end: int, value: float | None
+    case: Case, name: str, labels: dict[str, str], *, start: int, end: int, value: float | None
 ) -> None:
     """Series ``name{labels}`` of ``case`` reads ``value`` from ``start`` until ``end``."""
     key = series_key(name, labels)

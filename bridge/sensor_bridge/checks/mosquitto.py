@@ -2,16 +2,21 @@
 
 The rendered file is included by a main config that mirrors Debian's (``persistence true``,
 ``persistence_location``, ``log_dest file``, ``include_dir``), so an option Debian already sets
-fails here as it would on the Pi. Listeners move to free loopback ports and the files the
-config names (password file, ACL, TLS certificates) to the rendered tree, or to the live path
-when the tree does not hold them. OK when every listener accepts connections and the broker
-logged no error (it only logs some, such as a password entry it cannot decode, and goes on).
+fails here as it would on the Pi. Listeners move to free ports on their rendered address (a
+wrong ``broker.address`` fails here, not after the swap) and the files the config names
+(password file, ACL, TLS certificates) to the rendered tree, or to the live path when the tree
+does not hold them. Run as root (the deploy), the broker drops to the ``mosquitto`` user as the
+live one does, so what that user cannot read or bind fails the check. OK when every listener
+accepts connections and the broker logged no error (it only logs some, such as a password
+entry it cannot decode, and goes on).
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import socket
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +35,10 @@ _PATH_OPTIONS = ("password_file", "acl_file", "certfile", "keyfile", "cafile", "
 _ERROR = r"\bError\b"
 _RUNNING = r"mosquitto version \S+ running"
 _PORT_TAKEN = "Address already in use"
+_NOT_HERE = "Cannot assign requested address"
+BROKER_USER = "mosquitto"
+"""Debian's package runs the broker as root, which switches to this user (mosquitto.conf's
+``user`` default) before it reads the password file and the ACL."""
 PORT_ATTEMPTS = 3
 """The loopback ports are free when picked; another process may take one before the broker
 binds it: then the check starts again on new ports."""
@@ -48,13 +57,21 @@ class RunnableConfig:
 
 
 def runnable_config(
-    root: Path, conf: RenderedFile, workdir: Path, log: Path | None = None
+    root: Path,
+    conf: RenderedFile,
+    workdir: Path,
+    log: Path | None = None,
+    *,
+    as_deployed: bool = False,
 ) -> RunnableConfig:
     """Write a main config in ``workdir`` that includes a remapped copy of ``conf``.
 
+    Listeners bind 127.0.0.1 and the broker stays the user running it; ``as_deployed``, they
+    bind the address they were rendered with and the broker runs as the live one would.
     The broker logs everything to ``log``, or to stderr.
     """
     root = root.resolve()
+    user = broker_user() if as_deployed else _current_user()
     ports: dict[int, int] = {}
     files: dict[str, Path] = {}
     lines = []
@@ -62,9 +79,10 @@ def runnable_config(
         words = line.split()
         if words and words[0] == "listener":
             ports[int(words[1])] = free_port()
-            lines.append(f"listener {ports[int(words[1])]} 127.0.0.1")
+            bind = " ".join(words[2:]) if as_deployed else "127.0.0.1"
+            lines.append(f"listener {ports[int(words[1])]} {bind}".rstrip())
         elif words and words[0] in _PATH_OPTIONS and len(words) == 2:
-            files[words[1]] = _located(root, words[1])
+            files[words[1]] = _readable_by(user, _located(root, words[1]), root, workdir)
             lines.append(f"{words[0]} {files[words[1]]}")
         else:
             lines.append(line)
@@ -73,13 +91,12 @@ def runnable_config(
     (include_dir / conf.path.name).write_text("\n".join(lines) + "\n")
     store = workdir / "store"
     store.mkdir(exist_ok=True)
+    _give(user, workdir, store)
     # A log file (for tests to read) gets everything; stderr only Mosquitto's default levels.
     logging = [f"log_dest file {log}", "log_type all"] if log is not None else ["log_dest stderr"]
     main = workdir / "mosquitto.conf"
     main_lines = [
-        # Stay the user running the check (as root, Mosquitto would switch to user
-        # "mosquitto", who cannot read the tree's 0600 files).
-        f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+        f"user {user}",
         # Debian's mosquitto.conf, with its store in the work dir.
         "persistence true",
         f"persistence_location {store}/",
@@ -90,9 +107,46 @@ def runnable_config(
     return RunnableConfig(main, ports, files)
 
 
+def broker_user() -> str:
+    """As root: the user the live broker runs as (when the host has it); else whoever runs."""
+    if os.geteuid() == 0:
+        try:
+            return pwd.getpwnam(BROKER_USER).pw_name
+        except KeyError:
+            pass
+    return _current_user()
+
+
+def _current_user() -> str:
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
 def _located(root: Path, path: str) -> Path:
     rendered = root / path.lstrip("/")
     return rendered if rendered.exists() else Path(path)
+
+
+def _readable_by(user: str, path: Path, root: Path, workdir: Path) -> Path:
+    """A rendered file (root's, 0600) copied into ``workdir`` for ``user``, as the deploy's
+    swap gives it to the broker's user; a live file is read where it is, as the broker would."""
+    if user == _current_user() or not path.is_relative_to(root):
+        return path
+    base = workdir / "files"
+    copy = base / path.relative_to(root)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, copy)
+    copy.chmod(0o600)
+    _give(user, copy, *(d for d in copy.parents if d.is_relative_to(base)))
+    return copy
+
+
+def _give(user: str, *paths: Path) -> None:
+    """``paths`` owned by ``user`` (only root changes owners; anyone else already owns them)."""
+    if os.geteuid() != 0:
+        return
+    entry = pwd.getpwnam(user)
+    for path in paths:
+        os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def check(root: Path, files: Sequence[RenderedFile]) -> list[CheckResult]:
@@ -124,7 +178,7 @@ def _start(tool: Path, root: Path, conf: RenderedFile) -> tuple[bool, str, Runna
     """Start the broker on the rendered config: whether it came up, its first error lines."""
     with tempfile.TemporaryDirectory(prefix="check-mosquitto-") as tmp:
         workdir = Path(tmp)
-        config = runnable_config(root, conf, workdir)
+        config = runnable_config(root, conf, workdir, as_deployed=True)
         broker = Service([tool, "-c", config.conf], workdir / "mosquitto.log")
         with broker:
             # Mosquitto says "running" once every listener is open: a port probe could be
@@ -133,7 +187,28 @@ def _start(tool: Path, root: Path, conf: RenderedFile) -> tuple[bool, str, Runna
         errors = broker.error_lines(_ERROR)
         copy = str(workdir / "conf.d" / conf.path.name)
         detail = " ".join(_untimed(e).replace(copy, f"/{conf.path}") for e in errors[:2])
+    if _NOT_HERE in detail:
+        detail = (
+            f"broker.address {' '.join(_foreign(conf))} is not an address of this host "
+            "(Mosquitto: Cannot assign requested address): set broker.address in the site file "
+            "to one of this host's addresses, or 0.0.0.0 for all of them"
+        )
     return started, detail, config
+
+
+def _foreign(conf: RenderedFile) -> list[str]:
+    """The listener addresses nothing on this host can bind (Mosquitto's log does not say)."""
+    words = [line.split() for line in conf.text.splitlines()]
+    found = []
+    for address in sorted({w[2] for w in words if len(w) > 2 and w[0] == "listener"}):
+        try:
+            infos = socket.getaddrinfo(address, 0, type=socket.SOCK_STREAM)
+            family, _, _, _, sockaddr = infos[0]
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind(sockaddr)
+        except OSError:
+            found.append(address)
+    return found
 
 
 def _untimed(line: str) -> str:

@@ -262,8 +262,15 @@ def _check_with_vector(root: Path, config: RenderedFile, tests: RenderedFile) ->
     test = [vector, "test", str(config_path), str(tests_path)]
     workdir = config_path.parent
     return [
-        _run(config.path, "vector validate", version, validate, env, workdir),
-        _run(tests.path, "vector test", version, test, env, workdir),
+        _run(
+            config.path,
+            tool="vector validate",
+            version=version,
+            argv=validate,
+            env=env,
+            workdir=workdir,
+        ),
+        _run(tests.path, tool="vector test", version=version, argv=test, env=env, workdir=workdir),
     ]
 
 
@@ -289,6 +296,7 @@ def _vector_version(vector: str, env: dict[str, str]) -> str:
 
 def _run(
     path: PurePosixPath,
+    *,
     tool: str,
     version: str,
     argv: list[str],

@@ -50,22 +50,23 @@ def dataflow(
     """
     from sensor_bridge import dataflow as verdicts
     from sensor_bridge.alerting import durations
+    from sensor_bridge.mqtt_accounts import DATAFLOW_USER, login
     from sensor_bridge.observe import newest_sample_ages, retained_states
-    from sensor_bridge.render.mosquitto import PIPELINE_USER, broker_host
+    from sensor_bridge.render.mosquitto import broker_host
     from sensor_bridge.site import load_secrets, load_site
     from sensor_bridge.store.client import Store
     from sensor_protocol.topics import STATUS, build_topic
 
     site = load_site(site_file)
     secrets = load_secrets(site)
-    host, port = broker_host(site), site.broker.port
+    host, port = broker_host(site), site.broker.plain_port
     if broker is not None:
         host, _, port_text = broker.rpartition(":")
         if not host or not port_text.isdigit():
             raise click.BadParameter("use HOST:PORT, e.g. 127.0.0.1:1883", param_hint="--broker")
         port = int(port_text)
     topics = {d.id: build_topic(site.topic_root, site.studio, d.id, STATUS) for d in site.devices}
-    auth = (PIPELINE_USER, secrets.pipeline_password())
+    auth = login(secrets, DATAFLOW_USER)
     states = retained_states(host, port, auth, topics, timeout=10.0)
     store = Store(vm_url or site.storage.urls)
     ages = newest_sample_ages(store, site.studio, WINDOW, time.time())

@@ -70,6 +70,7 @@ def _list_scenarios(ctx: click.Context, param: click.Parameter, value: bool) -> 
 @click.pass_context
 def demo(
     ctx: click.Context,
+    *,
     scenario: str,
     duration: float | None,
     speed: float,

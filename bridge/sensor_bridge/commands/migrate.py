@@ -3,6 +3,7 @@ contract's names, with a verification report (``sensor_bridge.migrate``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from sensor_bridge.store.urls import StoreUrls
 if TYPE_CHECKING:
     from sensor_bridge.migrate.mapping import NameMap
     from sensor_bridge.migrate.plan import Plan
+    from sensor_bridge.migrate.state import ChunkLog
     from sensor_bridge.site import Site
     from sensor_bridge.store.client import Store
 
@@ -73,13 +75,20 @@ def migrate() -> None:
 )
 @click.option("--fresh", is_flag=True, help="Forget the chunks done and copy everything again.")
 @click.option(
+    "--past-live",
+    is_flag=True,
+    help="Also write legacy samples at or after a series' first live sample (they interleave "
+    "with what the live pipeline stored). Default: each series stops just before it.",
+)
+@click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
     help="Where influx-migration.md and influx-migration.json are written.",
 )
-def influx(
+def influx(  # noqa: PLR0913 - one per command-line option, which click passes by name
+    *,
     site_file: str | None,
     influx_url: str | None,
     database: str | None,
@@ -90,6 +99,7 @@ def influx(
     dry_run: bool,
     state_dir: Path | None,
     fresh: bool,
+    past_live: bool,
     report_dir: Path,
 ) -> None:
     """Move the history in InfluxDB 1.x into VictoriaMetrics with vmctl, under the contract's
@@ -103,6 +113,9 @@ def influx(
     2. Copy in time chunks (vmctl through a relabeling proxy), a progress line each. Each chunk
        done is recorded under --state-dir: after an interruption the same command resumes.
        Running it again stores nothing twice (VictoriaMetrics' deduplication is checked).
+       Each series stops just before its first live sample (the earliest VictoriaMetrics held
+       for it before the first run wrote): legacy and live samples never interleave, unless
+       --past-live. The plan and the report list what was held back.
     3. Verify each series: InfluxQL count, first and last point against VictoriaMetrics'
        export over the range; write the report (Markdown and JSON).
 
@@ -114,7 +127,7 @@ def influx(
     failed; 2 a mistake to fix (site file, mapping, unreachable server); 130 interrupted.
     """
     from sensor_bridge.alerting import durations
-    from sensor_bridge.migrate import report
+    from sensor_bridge.migrate import live, report
     from sensor_bridge.migrate.influxql import InfluxClient, InfluxSource
     from sensor_bridge.migrate.mapping import NameMap
     from sensor_bridge.migrate.plan import build_plan
@@ -140,12 +153,19 @@ def influx(
     names = NameMap(config, site.studio)
     chunk_ns = int(durations.seconds(chunk) * 1_000_000_000)
     plan = build_plan(client, names, start_ns, end_ns, chunk_ns)
+    log = _chunk_log(site, plan, target, state_dir)
+    if past_live:
+        plan = dataclasses.replace(plan, past_live=True)
+    elif plan.end_ns is not None:
+        targets = [t.target for t in plan.targets]
+        firsts = live.first_live(log.directory, target, targets, plan.end_ns, record=not dry_run)
+        plan = live.bounded(plan, client, firsts)
     for line in report.plan_lines(plan, chunk, version):
         click.echo(line)
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    _copy(plan, names, target, state_dir, fresh, site)
+    _copy(plan, names=names, target=target, log=log, fresh=fresh)
     _verify(plan, target, report_dir)
 
 
@@ -164,19 +184,22 @@ def _valid_chunk(chunk: str | None) -> str | None:
         ) from None
 
 
-def _copy(
-    plan: Plan, names: NameMap, target: Store, state_dir: Path | None, fresh: bool, site: Site
-) -> None:
-    """Every chunk not done yet, with a progress line each; exits 1 when a chunk fails and
-    130 on Ctrl-C (the chunks done stay recorded)."""
-    from sensor_bridge.migrate import run, state
+def _chunk_log(site: Site, plan: Plan, target: Store, state_dir: Path | None) -> ChunkLog:
+    from sensor_bridge.migrate import state
 
-    interval = run.require_dedup(target)
-    vmctl_path, vmctl_version = run.find_vmctl()
     fingerprint = state.fingerprint(
         site.migrate.influx, plan.source.url, plan.source.database, str(target.urls)
     )
-    log = state.ChunkLog((state_dir or state.default_state_dir()) / fingerprint)
+    return state.ChunkLog((state_dir or state.default_state_dir()) / fingerprint)
+
+
+def _copy(plan: Plan, *, names: NameMap, target: Store, log: ChunkLog, fresh: bool) -> None:
+    """Every chunk not done yet, with a progress line each; exits 1 when a chunk fails and
+    130 on Ctrl-C (the chunks done stay recorded)."""
+    from sensor_bridge.migrate import run
+
+    interval = run.require_dedup(target)
+    vmctl_path, vmctl_version = run.find_vmctl()
     if fresh:
         click.echo(f"forgot {log.forget()} chunks done earlier")
     click.echo(
@@ -186,7 +209,14 @@ def _copy(
     progress = run.Progress()
     try:
         run.migrate_chunks(
-            plan, names, target, log, vmctl_path, plan.source.auth, click.echo, progress
+            plan,
+            names=names,
+            store=target,
+            log=log,
+            vmctl_path=vmctl_path,
+            auth=plan.source.auth,
+            echo=click.echo,
+            progress=progress,
         )
     except KeyboardInterrupt:
         click.echo(

@@ -8,7 +8,6 @@ restart the broker keeps what it owes it, so "published" counts what the boards 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,8 +15,8 @@ from typing import Any, Self
 
 import paho.mqtt.client as mqtt
 
+from sensor_bridge.mqtt_accounts import DEMO_USER, login
 from sensor_bridge.render import RenderContext
-from sensor_bridge.render.mosquitto import PIPELINE_USER
 from sensor_protocol.payloads import PayloadError, decode_health, decode_readings, decode_status
 from sensor_protocol.topics import BACKFILL, HEALTH, STATUS, TELEMETRY, device_filter, parse_topic
 
@@ -53,10 +52,10 @@ class Observer:
         self._lock = threading.Lock()
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"sensor-bridge-demo-{os.getpid()}",
+            client_id=DEMO_USER,
             clean_session=False,
         )
-        self._client.username_pw_set(PIPELINE_USER, context.secrets.pipeline_password())
+        self._client.username_pw_set(*login(context.secrets, DEMO_USER))
         self._client.reconnect_delay_set(1, 2)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message

@@ -117,7 +117,8 @@ class Session:
             drive = make_drive(
                 self.workdir / "boards" / device.id,
                 device.board,
-                settings(site, secrets, device, self.stack.broker_port, **BOARD_SETTINGS),
+                settings(site, secrets, device, self.stack.board_port, **BOARD_SETTINGS),
+                secrets.authority.cert_pem,
             )
             # A furnace model seed each, so the two furnaces do not draw the same curve.
             self.boards[device.id] = VirtualBoardProcess(

@@ -6,13 +6,14 @@ planning test reads it to know what to expect.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import PurePosixPath
 
 from sensor_bridge.registry import SERVICES, AptRepository, Package, Quadlet, here
 from sensor_bridge.site import Site
 
-BASE_PACKAGES = ("python3-venv", "curl")
-"""The host package's virtualenv; curl fetches Grafana's key."""
+BASE_PACKAGES = ("python3-venv", "curl", "gpg")
+"""The host package's virtualenv; curl fetches Grafana's key, gpg picks the pinned key out."""
 PODMAN_PACKAGES = ("podman", "uidmap", "dbus-user-session", "systemd-container")
 """Rootless quadlets: podman (>= 4.4), its user-namespace helpers, and the user's D-Bus that
 ``systemctl --user --machine=USER@.host`` (the deploy and monit) talks to."""
@@ -75,3 +76,39 @@ def chrony_conf() -> str:
         "local stratum 10",
     ]
     return "\n".join(lines) + "\n"
+
+
+PRIMARY_FINGERPRINTS = (
+    "gpg --show-keys --with-colons {path} 2>/dev/null"
+    ' | awk -F: \'$1 == "pub" {{ primary = 1; next }} primary && $1 == "fpr"'
+    " {{ print $10; primary = 0 }}'"
+)
+"""A shell pipe printing the primary key fingerprints in the key file ``{path}``, one a line."""
+
+
+def pinned_key_script(repository: AptRepository) -> str:
+    """Shell: fetch ``repository``'s key file and install, as its keyring, only the key with its
+    pinned fingerprint; fail with one line when the file does not hold that key (a key swapped
+    on the server, or a rotation to review)."""
+    fingerprint = repository.fingerprint
+    url, keyring = shlex.quote(repository.key_url), shlex.quote(repository.keyring)
+    found = PRIMARY_FINGERPRINTS.format(path='"$work/key.asc"')
+    problem = shlex.quote(
+        f"{repository.key_url} holds no key {fingerprint}: {repository.title}'s signing key "
+        f"changed; check its new fingerprint and update {repository.title}'s in "
+        "sensor_bridge/registry.py"
+    )
+    # One line: pyinfra's log shows it whole.
+    return "; ".join(
+        [
+            "set -e",
+            'work="$(mktemp -d)"',
+            "trap 'rm -rf \"$work\"' EXIT",
+            f'curl -fsSL {url} -o "$work/all.asc"',
+            'gpg --homedir "$work" --batch --quiet --import "$work/all.asc" 2>/dev/null || true',
+            f'gpg --homedir "$work" --batch --armor --export {fingerprint} 2>/dev/null'
+            ' > "$work/key.asc"',
+            f'if [ "$({found})" != {fingerprint} ]; then echo {problem} >&2; exit 1; fi',
+            f'install -m 644 "$work/key.asc" {keyring}',
+        ]
+    )

@@ -1,8 +1,9 @@
 """Who owns each rendered file once it is live.
 
 Files under the service user's home are that user's (its rootless podman and user manager read
-them). Two secrets are read by daemons that drop to their own Debian user before opening them:
-Mosquitto's password file and Alertmanager's config (it holds the IRM URLs and their tokens).
+them). Three secrets are read by daemons that drop to their own Debian user before opening them:
+Mosquitto's password file and TLS key, and Alertmanager's config (it holds the IRM URLs and their
+tokens).
 Everything else is root's; the renderer's mode says who else may read it.
 """
 
@@ -16,6 +17,7 @@ from sensor_bridge.site import Site
 ROOT = ("root", "root")
 _DAEMON_OWNED = {
     mosquitto.PASSWD_PATH: ("mosquitto", "mosquitto"),
+    mosquitto.KEY_PATH: ("mosquitto", "mosquitto"),
     alertmanager.CONFIG_PATH: ("prometheus", "prometheus"),
 }
 

@@ -71,7 +71,8 @@ def stage(
     else:
         results = validation.run_checks(layout.staging, files, changed)
     results = [
-        CheckResult(r.file, r.tool, r.version, r.result, redact(r.detail, secrets)) for r in results
+        CheckResult(r.file, r.tool, r.version, r.result, redact(r.detail, secrets, site))
+        for r in results
     ]
     failed = validation.failures(results, every_tool=every_tool)
     if not failed:

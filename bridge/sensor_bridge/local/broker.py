@@ -138,7 +138,13 @@ class RenderedMosquitto(_Broker):
     ``port`` is where the LAN listener listens here; ``ports`` maps every rendered listener port.
     """
 
-    def __init__(self, workdir: Path, root: Path, conf: RenderedFile) -> None:
-        config = runnable_config(root, conf, workdir, log=workdir / "mosquitto.log")
+    def __init__(
+        self, workdir: Path, root: Path, conf: RenderedFile, *, as_deployed: bool = False
+    ) -> None:
+        """``as_deployed``: each listener on its rendered address, the broker as the live one
+        runs (else on 127.0.0.1, as whoever runs this)."""
+        config = runnable_config(
+            root, conf, workdir, log=workdir / "mosquitto.log", as_deployed=as_deployed
+        )
         super().__init__(workdir, config.conf, next(iter(config.ports.values())))
         self.ports = config.ports

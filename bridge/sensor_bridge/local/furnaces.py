@@ -3,6 +3,7 @@ publishing to a local broker with their own MQTT credentials from the secrets fi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,28 @@ FLAME_DIVIDER_RATIO = "2.0"
 """The virtual rod reads 3.3-3.7 V: a 2:1 divider keeps a 3.3 V ADC in range, as on a real node."""
 
 
+def board_port(site: Site, ports: Mapping[int, int]) -> int:
+    """Where a virtual board connects, of a local broker's ``ports`` (each rendered listener
+    port and where it listens here): the devices' TLS listener."""
+    return ports[site.broker.port]
+
+
 def settings(
     site: Site, secrets: Secrets, device: Device, broker_port: int, **overrides: Any
 ) -> dict[str, Any]:
-    """What provisioning would write for ``device``, pointed at the local broker; an override
-    of None drops the key."""
+    """What provisioning would write for ``device``, pointed at the local broker's listener on
+    ``broker_port``, its TLS listener, whatever the site says of the device's ``tls`` (a
+    virtual board affords TLS); an override of None drops the key."""
     local_broker = site.broker.model_copy(
         update={"device_address": "127.0.0.1", "port": broker_port}
     )
-    local_site = site.model_copy(update={"broker": local_broker})
+    local_device = device.model_copy(update={"tls": True})
+    local_site = site.model_copy(
+        update={
+            "broker": local_broker,
+            "devices": [local_device if d.id == device.id else d for d in site.devices],
+        }
+    )
     values: dict[str, Any] = {
         **provision.settings_values(local_site, secrets, device.id),
         "FLAME_DIVIDER_RATIO": FLAME_DIVIDER_RATIO,
@@ -40,12 +54,17 @@ def settings_text(values: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_drive(drive: Path, board: str, values: dict[str, Any]) -> Path:
-    """A CIRCUITPY tree: the firmware bundle for ``board`` and ``values`` as settings.toml.
+def make_drive(
+    drive: Path, board: str, values: dict[str, Any], ca_pem: bytes | None = None
+) -> Path:
+    """A CIRCUITPY tree: the firmware bundle for ``board``, ``values`` as settings.toml and,
+    when given, the CA as ca.pem.
 
     The bundle's source form (``.py``): the virtual board runs the tree on CPython."""
     bundle.write(board, drive, bundle.SOURCE)
-    (drive / "settings.toml").write_text(settings_text(values))
+    (drive / provision.SETTINGS_FILE).write_text(settings_text(values))
+    if ca_pem is not None:
+        (drive / provision.CA_FILE).write_bytes(ca_pem)
     return drive
 
 
@@ -66,6 +85,7 @@ def virtual_furnace(
         workdir / device.id,
         device.board,
         settings(site, secrets, device, broker_port, **overrides),
+        secrets.authority.cert_pem,
     )
     return VirtualBoardProcess(
         drive, board=device.board, speed=speed, epoch=epoch, scenario=scenario

@@ -75,7 +75,7 @@ def start_pipeline(
     site = storing_in(context, vm_url).site
     to_cloud = context.secrets.grafana_cloud is not None
     config = rendered.config(site, to_cloud)
-    secrets = vector_secrets.file_text(context.secrets)
+    secrets = vector_secrets.file_text(context.site, context.secrets)
     if VectorPipeline.available():
         return VectorPipeline(config, secrets, broker_port, workdir, cloud_url).start()
     resolved = rendered_config(config, secrets)

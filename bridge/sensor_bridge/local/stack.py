@@ -15,12 +15,14 @@ the devices publish, as a Pi's vmalert starts on months of history.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import urllib.request
 from pathlib import Path
 from typing import Any, Self
 
 from sensor_bridge.checks.process import Service, free_port, listening
+from sensor_bridge.local import furnaces
 from sensor_bridge.local.alertmanager import Alertmanager, routed_to
 from sensor_bridge.local.broker import RenderedMosquitto
 from sensor_bridge.local.pipeline import Forwarder, VectorPipeline, start_pipeline
@@ -63,7 +65,7 @@ class LocalStack:
         self.root = workdir / "root"
         self.files = [
             store_unit,
-            *mosquitto.render(self.context),
+            *mosquitto.render(_boards_on_loopback(self.context)),
             *vmalert.render(self.context),
             *alertmanager.render(self.context),
         ]
@@ -105,7 +107,13 @@ class LocalStack:
 
     @property
     def broker_port(self) -> int:
+        """The plain listener's port, for the Pi's own clients (the pipeline, observers)."""
         return self.broker.port
+
+    @property
+    def board_port(self) -> int:
+        """Where the virtual boards connect: the TLS listener when they speak TLS."""
+        return furnaces.board_port(self.site, self.broker.ports)
 
     @property
     def pipeline_kind(self) -> str:
@@ -182,6 +190,14 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _boards_on_loopback(context: RenderContext) -> RenderContext:
+    """The boards of a stack on one machine reach the broker on 127.0.0.1: its certificate
+    names that."""
+    site = context.site
+    broker = site.broker.model_copy(update={"device_address": "127.0.0.1"})
+    return dataclasses.replace(context, site=site.model_copy(update={"broker": broker}))
 
 
 def _dir(path: Path) -> Path:

@@ -12,8 +12,10 @@ aligned on the epoch, the same buckets InfluxQL's ``GROUP BY time()`` counts in,
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -147,6 +149,17 @@ class Plan:
     chunks: tuple[Chunk, ...]
     grid_size: int
     """How many chunks the range spans, empty ones included."""
+    live: Mapping[Target, int] = dataclasses.field(default_factory=dict)
+    """Target → its first live sample (ns), for the targets migrated only up to it
+    (``migrate.live``)."""
+    past_live: bool = False
+    """``--past-live``: written past the first live samples (the report says so)."""
+
+    def end_ns_of(self, target: Target) -> int | None:
+        """Where ``target``'s migrated samples end: just before its first live sample, or the
+        plan's end."""
+        first = self.live.get(target)
+        return self.end_ns if first is None else first - 1
 
     @property
     def migrated(self) -> list[PlannedSeries]:

@@ -10,7 +10,9 @@ endpoints vmctl uses (``/health`` and ``/api/v1/import``, JSON lines), maps each
 same pure function the plan used (``NameMap.target``), and imports the batch into the store
 (``Store.import_lines``) before answering vmctl, with an error when the store refused, so
 vmctl's retries cover the real store. Fields with no mapping row (vmctl reads whole
-measurements) are dropped here and counted; the plan lists them as not migrated.
+measurements) are dropped here and counted; the plan lists them as not migrated. So are the
+samples of a series at or after its first live sample (``Plan.live``): they would interleave
+with the live pipeline's.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from sensor_bridge.migrate.mapping import LegacySeries, MappingError, NameMap
+from sensor_bridge.migrate.mapping import LegacySeries, MappingError, NameMap, Target
+from sensor_bridge.migrate.plan import NS_PER_MS
 from sensor_bridge.migrate.vmctl import SEPARATOR
 from sensor_bridge.store.client import Store, StoreError
 
@@ -62,7 +66,26 @@ def relabel_line(line: bytes, names: NameMap) -> tuple[dict[str, Any] | None, in
     return out, samples
 
 
-def relabel_body(body: bytes, names: NameMap) -> tuple[bytes, int, int]:
+Limits = Mapping[tuple[tuple[str, str], ...], int]
+"""Label set (sorted, with ``__name__``) → the first time (ms) not to write."""
+
+
+def limits_of(live: Mapping[Target, int]) -> Limits:
+    """``Plan.live`` (ns) as the proxy applies it."""
+    return {tuple(sorted(t.label_dict().items())): ns // NS_PER_MS for t, ns in live.items()}
+
+
+def _before(out: dict[str, Any], limit_ms: int) -> int:
+    """Keep only ``out``'s samples before ``limit_ms``; how many were taken out."""
+    pairs = [(t, v) for t, v in zip(out["timestamps"], out["values"], strict=True) if t < limit_ms]
+    held = len(out["timestamps"]) - len(pairs)
+    out["timestamps"], out["values"] = [t for t, _ in pairs], [v for _, v in pairs]
+    return held
+
+
+def relabel_body(
+    body: bytes, names: NameMap, limits: Limits | None = None
+) -> tuple[bytes, int, int]:
     """A whole import request → (the body to forward, samples kept, samples dropped)."""
     lines: list[bytes] = []
     kept = dropped = 0
@@ -73,6 +96,13 @@ def relabel_body(body: bytes, names: NameMap) -> tuple[bytes, int, int]:
         if out is None:
             dropped += samples
             continue
+        limit = (limits or {}).get(tuple(sorted(out["metric"].items())))
+        if limit is not None:
+            held = _before(out, limit)
+            dropped += held
+            samples -= held
+            if not out["timestamps"]:
+                continue
         kept += samples
         lines.append(json.dumps(out, separators=(",", ":")).encode())
     return b"\n".join(lines) + (b"\n" if lines else b""), kept, dropped
@@ -82,8 +112,9 @@ class RelabelProxy:
     """The proxy on a free loopback port; ``samples``/``dropped`` count what went through since
     the last ``reset``; ``error`` holds the first refusal."""
 
-    def __init__(self, names: NameMap, store: Store) -> None:
+    def __init__(self, names: NameMap, store: Store, limits: Limits | None = None) -> None:
         self.names = names
+        self.limits = limits
         self.store = Store(store.urls, FORWARD_TIMEOUT_S)
         self.samples = 0
         self.dropped = 0
@@ -105,7 +136,7 @@ class RelabelProxy:
     def handle_import(self, body: bytes) -> tuple[int, bytes]:
         """Relabel and forward one import request; (status for vmctl, its body)."""
         try:
-            forward, kept, dropped = relabel_body(body, self.names)
+            forward, kept, dropped = relabel_body(body, self.names, self.limits)
         except ImportRefused as error:
             self._note_error(str(error))
             return 400, str(error).encode()

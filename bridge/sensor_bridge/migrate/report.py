@@ -41,6 +41,7 @@ def as_json(plan: Plan, checks: list[Check], vm_url: str) -> dict[str, Any]:
         "target": vm_url,
         "range": {"start": rfc3339(plan.start_ns), "end": rfc3339(plan.end_ns)},
         "samples": plan.samples,
+        "past_live": plan.past_live,
         "series": [
             {
                 "target": str(check.planned.target),
@@ -50,6 +51,7 @@ def as_json(plan: Plan, checks: list[Check], vm_url: str) -> dict[str, Any]:
                 ],
                 "influxdb": _figures(check.planned.influx),
                 "victoriametrics": _figures(check.stored),
+                "first_live": _first_live(plan, check),
                 "ok": check.ok,
                 "problems": list(check.problems),
                 "other_series": list(check.other_series),
@@ -61,6 +63,28 @@ def as_json(plan: Plan, checks: list[Check], vm_url: str) -> dict[str, Any]:
             for s in plan.skipped
         ],
     }
+
+
+def _first_live(plan: Plan, check: Check) -> str | None:
+    """The first live sample the target was migrated up to (None: not bounded)."""
+    first = plan.live.get(check.planned.target)
+    return None if first is None else rfc3339(first)
+
+
+def live_lines(plan: Plan) -> list[str]:
+    """How the migration stands to the live pipeline's data, in words."""
+    if plan.past_live:
+        return [
+            "--past-live: legacy samples are written past each series' first live sample too "
+            "(they interleave with live data)"
+        ]
+    if not plan.live:
+        return ["no migrated series reaches a live sample: nothing held back"]
+    lines = [f"{len(plan.live)} series migrated only up to their first live sample:"]
+    for target, first in sorted(plan.live.items()):
+        lines.append(f"  {target}: first live sample {rfc3339(first)}")
+    lines.append("  later legacy samples are not written (--past-live writes them)")
+    return lines
 
 
 def _cell(text: object) -> str:
@@ -83,6 +107,10 @@ def as_markdown(plan: Plan, checks: list[Check], vm_url: str) -> str:
         f"- Range: {rfc3339(plan.start_ns)} → {rfc3339(plan.end_ns)}",
         f"- Samples migrated: {plan.samples}",
         f"- Verdict: {verdict}; {len(plan.skipped)} series not migrated (listed below)",
+        "",
+        "## Live data",
+        "",
+        *live_lines(plan),
         "",
         "## Migrated series",
         "",
@@ -170,6 +198,7 @@ def plan_lines(plan: Plan, chunk: str, version: str) -> list[str]:
                 f"{rfc3339(s.influx.first_ns)} → {rfc3339(s.influx.last_ns)})"
             )
         lines.append(f"    → {target.target}")
+    lines += live_lines(plan)
     lines.append(f"not migrated {len(plan.skipped)} series:")
     for s in plan.skipped:
         lines.append(f"  {s.legacy} ({s.field_type}, {s.influx.count} points): {s.skipped}")

@@ -20,7 +20,7 @@ from sensor_bridge.errors import BridgeError
 from sensor_bridge.migrate import vmctl
 from sensor_bridge.migrate.mapping import NameMap
 from sensor_bridge.migrate.plan import Plan
-from sensor_bridge.migrate.relabel import RelabelProxy
+from sensor_bridge.migrate.relabel import RelabelProxy, limits_of
 from sensor_bridge.migrate.state import ChunkLog
 from sensor_bridge.store.client import Store, StoreError
 
@@ -60,6 +60,7 @@ class Progress:
 
 def migrate_chunks(
     plan: Plan,
+    *,
     names: NameMap,
     store: Store,
     log: ChunkLog,
@@ -70,7 +71,7 @@ def migrate_chunks(
 ) -> None:
     """Copy every chunk not done yet; stops at the first chunk that fails (``progress.failed``)."""
     total = len(plan.chunks)
-    with RelabelProxy(names, store) as proxy:
+    with RelabelProxy(names, store, limits_of(plan.live)) as proxy:
         for chunk in plan.chunks:
             label = f"chunk {chunk.index}/{total} {chunk.describe()}"
             record = log.done(chunk)

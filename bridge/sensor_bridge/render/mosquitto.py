@@ -4,10 +4,20 @@ Debian's ``/etc/mosquitto/mosquitto.conf`` includes ``conf.d`` and already sets 
 true``, ``persistence_location /var/lib/mosquitto/`` and the log file; a string option set twice
 is an error in Mosquitto, so the conf.d file repeats none of those strings.
 
-Users: each device's MQTT username is its id, the pipeline's is ``PIPELINE_USER``. Passwords are
-hashed here as ``mosquitto_passwd`` would (PBKDF2-SHA512, ``$7$``), but a password that still
-verifies against the previous file's hash keeps that hash: re-rendering changes nothing, where
-``mosquitto_passwd -b`` re-salts every time.
+Users: each device's MQTT username is its id; each host consumer has its own account
+(``sensor_bridge.mqtt_accounts``), whose password is derived from the secrets file. Every
+listener replaces a client's id by its username (``use_username_as_clientid``: a listener
+option, set after each ``listener`` line whatever ``per_listener_settings`` says, Mosquitto
+2.0's src/conf.c), so an account can hold only its own session. Passwords are hashed here as
+``mosquitto_passwd`` would (PBKDF2-SHA512, ``$7$``), but a password that still verifies against
+the previous file's hash keeps that hash: re-rendering changes nothing, where ``mosquitto_passwd
+-b`` re-salts every time.
+
+Listeners: the devices' on ``broker.address`` is TLS, with a certificate the studio's CA signs
+for the name the boards use (``device_host``); the plain one is on 127.0.0.1 for the Pi's own
+clients, unless the site opts into a plain listener on the LAN (``broker.plain_lan``) for
+boards that cannot afford TLS. The certificate and its key are rendered like the password file:
+the previous pair is kept while it still fits (``tls.broker_certificate``).
 """
 
 from __future__ import annotations
@@ -18,21 +28,27 @@ import hmac
 import secrets
 from pathlib import PurePosixPath
 
+from sensor_bridge import mqtt_accounts, tls
 from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
 from sensor_bridge.registry import MOSQUITTO, RELOAD, RESTART
 from sensor_bridge.render import RenderContext, RenderedFile
 from sensor_bridge.site import Site
 from sensor_protocol.limits import PIPELINE_MAX_PACKET_BYTES
-from sensor_protocol.topics import device_filter
 
 NAME = MOSQUITTO.name
 CONF_PATH = PurePosixPath("etc/mosquitto/conf.d/sensor-pipeline.conf")
 PASSWD_PATH = PurePosixPath("etc/mosquitto/sensor-pipeline.passwd")
 ACL_PATH = PurePosixPath("etc/mosquitto/sensor-pipeline.acl")
+# Debian's mosquitto package makes /etc/mosquitto/certs for these.
+CERT_PATH = PurePosixPath("etc/mosquitto/certs/sensor-pipeline.crt")
+KEY_PATH = PurePosixPath("etc/mosquitto/certs/sensor-pipeline.key")
+LOOPBACK = "127.0.0.1"
+_EVERY_INTERFACE = ("0.0.0.0", "::")
+_NOT_A_DEVICE_ADDRESS = ("", *_EVERY_INTERFACE, "localhost", "::1")
 
-PIPELINE_USER = "pipeline"
-"""The MQTT user the pipeline (Vector) subscribes as."""
+CLIENT_ID_IS_USERNAME = "use_username_as_clientid true"
+"""After every ``listener`` line: a login cannot take over another account's session."""
 
 HASH_ITERATIONS = 10_000
 """PBKDF2 rounds for a new hash: a device connects rarely, so each login may cost a few ms."""
@@ -57,8 +73,16 @@ def render(context: RenderContext) -> list[RenderedFile]:
     site = context.site
     users = _users(context)
     previous = _hashes(context.previous.get(PASSWD_PATH, ""))
+    cert, key = tls.broker_certificate(
+        context.secrets.authority,
+        [device_host(site)],
+        context.previous.get(CERT_PATH),
+        context.previous.get(KEY_PATH),
+    )
     return [
         RenderedFile(CONF_PATH, render_conf(site), check=NAME, service=NAME),
+        RenderedFile(CERT_PATH, cert, service=NAME),
+        RenderedFile(KEY_PATH, key, mode=0o600, secret=True, service=NAME),
         RenderedFile(
             PASSWD_PATH,
             "".join(
@@ -72,50 +96,70 @@ def render(context: RenderContext) -> list[RenderedFile]:
     ]
 
 
+def device_host(site: Site) -> str:
+    """The address or name the boards use to reach the broker: the one its certificate names."""
+    if site.broker.device_address:
+        return site.broker.device_address
+    address = site.broker.address
+    if address in _NOT_A_DEVICE_ADDRESS or address.startswith("127."):
+        raise SiteError(
+            f"{site.path}: the boards cannot reach the broker at {address!r}: set "
+            'device_address = "<the Pi\'s LAN address>" under [broker]'
+        )
+    return address
+
+
+def plain_address(site: Site) -> str:
+    """Where the plain listener listens: loopback, unless the site opts into the LAN."""
+    return site.broker.address if site.broker.plain_lan else LOOPBACK
+
+
 def broker_host(site: Site) -> str:
     """Where a client on the Pi (Vector, on the host network; the probes) reaches the broker's
-    LAN listener."""
-    listen = site.broker.address
-    return "127.0.0.1" if listen in ("0.0.0.0", "::") else listen
+    plain listener."""
+    listen = plain_address(site)
+    return LOOPBACK if listen in _EVERY_INTERFACE else listen
 
 
 def address(site: Site) -> str:
-    return f"{broker_host(site)}:{site.broker.port}"
+    return f"{broker_host(site)}:{site.broker.plain_port}"
 
 
 def on_change(path: PurePosixPath) -> str:
-    """Listeners are not reloaded; SIGHUP re-reads the password file and the ACL."""
-    return RESTART if path == CONF_PATH else RELOAD
+    """Listeners and their certificates are not reloaded; SIGHUP re-reads the password file
+    and the ACL."""
+    return RESTART if path in (CONF_PATH, CERT_PATH, KEY_PATH) else RELOAD
 
 
 def render_conf(site: Site) -> str:
     broker = site.broker
+    plain = (
+        "# Plain MQTT on the LAN too, for the boards the site lets skip TLS (their passwords\n"
+        "# cross the LAN in clear), and for the Pi's own clients."
+        if broker.plain_lan
+        else "# Plain MQTT for the Pi's own clients (Vector, status, monit) only: loopback."
+    )
     lines = [
         HEADER,
         "",
-        "# Devices connect on the LAN listener.",
-        f"listener {broker.port} {broker.address}",
-    ]
-    if broker.tls is not None:
-        tls = broker.tls
-        lines += [
-            "",
-            "# The same broker over TLS, for devices that verify it.",
-            f"listener {tls.port} {broker.address}",
-            f"certfile {tls.certfile}",
-            f"keyfile {tls.keyfile}",
-            *([f"cafile {tls.cafile}"] if tls.cafile is not None else []),
-        ]
-    lines += [
+        plain,
+        f"listener {broker.plain_port} {plain_address(site)}",
+        CLIENT_ID_IS_USERNAME,
         "",
-        "# Every client logs in; what each user may publish or read is in the ACL.",
+        "# Devices connect over TLS; they verify this certificate against the studio's CA.",
+        f"listener {broker.port} {broker.address}",
+        CLIENT_ID_IS_USERNAME,
+        f"certfile /{CERT_PATH}",
+        f"keyfile /{KEY_PATH}",
+        "",
+        "# Every client logs in; what each user may publish or read is in the ACL. Each listener",
+        "# takes the username as the client id: a login resumes or replaces only its own session.",
         "allow_anonymous false",
         f"password_file /{PASSWD_PATH}",
         f"acl_file /{ACL_PATH}",
         "",
-        "# The pipeline subscribes once, with a fixed client id and a persistent session, and",
-        "# never re-subscribes: the store keeps that session and its queued QoS 1 messages",
-        "# across a broker restart.",
+        "# The pipeline subscribes once, with a persistent session, and never re-subscribes: the",
+        "# store keeps that session and its queued QoS 1 messages across a broker restart.",
         f"persistence {'true' if broker.persistence else 'false'}",
         f"autosave_interval {AUTOSAVE_INTERVAL_S}",
         "",
@@ -137,29 +181,36 @@ def render_conf(site: Site) -> str:
 def render_acl(site: Site) -> str:
     sections = [HEADER]
     for device in site.devices:
+        # Its channels exactly: a wildcard would let it retain any number of topics.
+        writes = mqtt_accounts.device_topics(site, device.id)
         sections.append(
-            f"# {device.id}: publishes on its own topics only, reads nothing.\n"
-            f"user {device.id}\n"
-            f"topic write {device_filter(site.topic_root, site.studio, device.id)}"
+            "\n".join(
+                [
+                    f"# {device.id}: publishes on its own channels only, reads nothing.",
+                    f"user {device.id}",
+                    *(f"topic write {topic}" for topic in writes),
+                ]
+            )
         )
-    sections.append(
-        "# The pipeline reads every device's topics and the broker's own statistics.\n"
-        f"user {PIPELINE_USER}\n"
-        f"topic read {device_filter(site.topic_root, site.studio)}\n"
-        "topic read $SYS/#"
-    )
+    for consumer in mqtt_accounts.consumers(site):
+        sections.append(
+            "\n".join(
+                [
+                    f"# {consumer.what}: reads these topics only, publishes nothing.",
+                    f"user {consumer.user}",
+                    *(f"topic read {topic}" for topic in consumer.reads),
+                ]
+            )
+        )
     return "\n\n".join(sections) + "\n"
 
 
 def _users(context: RenderContext) -> list[tuple[str, str]]:
-    site = context.site
-    for device in site.devices:
-        if device.id == PIPELINE_USER:
-            raise SiteError(
-                f"{site.path}: device id {PIPELINE_USER!r} is the pipeline's MQTT user: rename it"
-            )
-    users = [(d.id, context.secrets.device_password(d.id)) for d in site.devices]
-    return [*users, (PIPELINE_USER, context.secrets.pipeline_password())]
+    site, secrets = context.site, context.secrets
+    mqtt_accounts.check_names(site)
+    users = [(d.id, secrets.device_password(d.id)) for d in site.devices]
+    consumers = [mqtt_accounts.login(secrets, c.user) for c in mqtt_accounts.consumers(site)]
+    return [*users, *consumers]
 
 
 def _hashes(passwd_text: str) -> dict[str, str]:

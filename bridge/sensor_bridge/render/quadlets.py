@@ -12,7 +12,10 @@ image, arguments, ports, volumes, health command. What every service gets is dec
   when nothing pulls in ``network-online.target`` (podman #24796, #22197); every service here
   talks to the loopback interface only;
 * ``[Install] WantedBy=default.target``: quadlet applies it, starting the unit with the user
-  manager (which linger starts at boot).
+  manager (which linger starts at boot);
+* a service that drains on stop (Vector) sets ``stop_timeout_s``: podman's StopTimeout (its
+  default, 10 s, would SIGKILL the drain) and systemd's TimeoutStopSec above it, so the
+  ``podman rm`` that stops the container is not killed first (podman-systemd.unit(5)).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ HEALTH_START_PERIOD = "60s"
 """Failures right after a start do not count: a Pi may need this long to open the data."""
 START_TIMEOUT_S = 900
 """The first start pulls the image, which takes minutes on a Pi."""
+STOP_MARGIN_S = 15
+"""Past a drain's own limit: the process exits, then podman removes the container."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class Container:
     after: Sequence[str] = ()
     """User units to start after (and to want), e.g. ``victoriametrics.service``; a rootless
     unit cannot order itself after a system unit such as mosquitto.service."""
+    stop_timeout_s: int | None = None
+    """Seconds between SIGTERM and SIGKILL (podman's default 10 s when None)."""
 
 
 def container_path(site: Site, name: str) -> PurePosixPath:
@@ -95,6 +102,9 @@ def container_unit(container: Container) -> str:
         "HealthOnFailure=kill",
     ]
     service = ["Restart=always", "RestartSec=10s", f"TimeoutStartSec={START_TIMEOUT_S}"]
+    if container.stop_timeout_s is not None:
+        body.append(f"StopTimeout={container.stop_timeout_s}")
+        service.append(f"TimeoutStopSec={container.stop_timeout_s + STOP_MARGIN_S}")
     sections = [
         HEADER,
         _section("Unit", unit),

@@ -18,11 +18,13 @@ vmalert's ``ALERTS`` also go to Grafana Cloud, through a second sink with its ow
 (``render.vector_cloud``).
 
 Choices the MQTT source forces (it subscribes once and never again, has no acknowledgements and
-drops packets over its limit): a fixed client id from the site (the broker keeps its persistent
-session), the limit raised to the contract's ``PIPELINE_MAX_PACKET_BYTES``, and the password from
-Vector's secret backend (``secrets.json``, mode 0600), never in the config and never through
-environment interpolation, which Vector 0.57 leaves off (``render.vector_secrets``). Every ``$``
-is written once: ``$SYS/broker/#`` is the topic as Mosquitto knows it.
+drops packets over its limit): a fixed client id from the site, which is also its account's
+username (the broker keeps its persistent session, and no other login can take it over:
+``mqtt_accounts``), the limit raised to the contract's ``PIPELINE_MAX_PACKET_BYTES``, and each
+source's password from Vector's secret backend (``secrets.json``, mode 0600), never in the
+config and never through environment interpolation, which Vector 0.57 leaves off
+(``render.vector_secrets``). Every ``$`` is written once: ``$SYS/broker/#`` is the topic as
+Mosquitto knows it.
 
 Dead letters are counted in ``furnace_pipeline_dead_letters_total{reason}`` (every one) and a
 sample of them is kept in hourly files for inspection, bounded in bytes by real mechanisms: the
@@ -40,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from sensor_bridge import mqtt_accounts
 from sensor_bridge.errors import SiteError
 from sensor_bridge.registry import RESTART, VECTOR
 from sensor_bridge.render import (
@@ -52,8 +55,8 @@ from sensor_bridge.render import (
     victoriametrics,
 )
 from sensor_bridge.render import examples as contract_examples
-from sensor_bridge.render.mosquitto import PIPELINE_USER, broker_host
-from sensor_bridge.render.quadlets import Container, container_file
+from sensor_bridge.render.mosquitto import broker_host
+from sensor_bridge.render.quadlets import STOP_MARGIN_S, Container, container_file
 from sensor_bridge.render.vrl import DEAD_LETTER_METRIC, decode_program, vrl_literal, vrl_string
 from sensor_bridge.site import Site
 from sensor_protocol import topics
@@ -72,6 +75,10 @@ MAX_DEAD_LETTER_BYTES = 8192
 """Upper bound of one dead letter as the file sink writes it (JSON, one line); a test holds the
 decode program's truncation to it."""
 INTERNAL_METRICS_INTERVAL_S = 15
+GRACEFUL_SHUTDOWN_S = 60
+"""How long Vector drains on SIGTERM (``--graceful-shutdown-limit-secs``; 60 is also its
+default, src/cli.rs): readings the broker already handed over reach the disk buffer or the
+store. Set explicitly so the quadlet's StopTimeout follows it."""
 
 ROUTE = "sort"
 DEAD_LETTER_ROUTE = "dead_letter"
@@ -99,7 +106,7 @@ def render(context: RenderContext) -> list[RenderedFile]:
         # Read by Vector's file secret backend; under the service user's home, so its file.
         RenderedFile(
             directory / vector_secrets.FILE_NAME,
-            vector_secrets.file_text(context.secrets),
+            vector_secrets.file_text(site, context.secrets),
             mode=0o600,
             secret=True,
             service=NAME,
@@ -159,7 +166,6 @@ def _local_config(site: Site) -> dict[str, Any]:
     dead_letters = CONTAINER_DATA / DEAD_LETTER_DIR / "%Y-%m-%dT%H.jsonl"
     routes = {channel: _channel_condition(channel) for channel in CHANNEL_ROUTES}
     routes[DEAD_LETTER_ROUTE] = "!exists(.name)"
-    password = vector_secrets.reference(vector_secrets.MQTT_PASSWORD)
     return {
         "data_dir": str(CONTAINER_DATA),
         "api": {"enabled": True, "address": API_ADDRESS},
@@ -168,10 +174,11 @@ def _local_config(site: Site) -> dict[str, Any]:
             "devices": {
                 "type": "mqtt",
                 "host": broker_host(site),
-                "port": site.broker.port,
-                "client_id": site.pipeline.client_id,
-                "user": PIPELINE_USER,
-                "password": password,
+                "port": site.broker.plain_port,
+                # The broker takes the username as the client id; the same here says so.
+                "client_id": mqtt_accounts.vector_user(site),
+                "user": mqtt_accounts.vector_user(site),
+                "password": vector_secrets.reference(vector_secrets.MQTT_PASSWORD),
                 "topic": mqtt_topics(site),
                 "max_packet_size": PIPELINE_MAX_PACKET_BYTES,
             },
@@ -182,10 +189,10 @@ def _local_config(site: Site) -> dict[str, Any]:
             broker_stats.SOURCE: {
                 "type": "mqtt",
                 "host": broker_host(site),
-                "port": site.broker.port,
+                "port": site.broker.plain_port,
                 "client_id": broker_stats.client_id(site),
-                "user": PIPELINE_USER,
-                "password": password,
+                "user": broker_stats.client_id(site),
+                "password": vector_secrets.reference(vector_secrets.MQTT_SYS_PASSWORD),
                 "topic": broker_stats.TOPIC,
             },
         },
@@ -351,7 +358,13 @@ def container(site: Site) -> Container:
         name=NAME,
         description="Vector: furnace readings from MQTT to VictoriaMetrics (sensor-pipeline)",
         image=site.pipeline.image,
-        exec_args=["--config", str(CONTAINER_CONFIG / "vector.yaml")],
+        exec_args=[
+            "--config",
+            str(CONTAINER_CONFIG / "vector.yaml"),
+            "--graceful-shutdown-limit-secs",
+            str(GRACEFUL_SHUTDOWN_S),
+        ],
+        stop_timeout_s=GRACEFUL_SHUTDOWN_S + STOP_MARGIN_S,
         # The host's loopback: the broker, VictoriaMetrics, and the API bound to 127.0.0.1.
         network="host",
         volumes=[

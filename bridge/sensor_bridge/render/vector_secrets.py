@@ -32,14 +32,19 @@ import json
 import re
 from collections.abc import Mapping
 
+from sensor_bridge import mqtt_accounts
 from sensor_bridge.errors import SiteError
-from sensor_bridge.site import Secrets
+from sensor_bridge.render import broker_stats
+from sensor_bridge.site import Secrets, Site
 
 BACKEND = "sensor_pipeline"
 FILE_NAME = "secrets.json"
 """Beside vector.yaml in its config directory (mode 0600), which the quadlet mounts."""
 
 MQTT_PASSWORD = "mqtt_password"
+"""The device source's account (``mqtt_accounts``)."""
+MQTT_SYS_PASSWORD = "mqtt_sys_password"
+"""The ``$SYS`` source's account."""
 CLOUD_URL = "grafana_cloud_url"
 CLOUD_USER = "grafana_cloud_user"
 CLOUD_TOKEN = "grafana_cloud_token"
@@ -63,9 +68,12 @@ def backend() -> dict[str, str]:
     return {"type": "file", "path": FILE_NAME}
 
 
-def values(secrets: Secrets) -> dict[str, str]:
+def values(site: Site, secrets: Secrets) -> dict[str, str]:
     """Every secret Vector's config references, by key; SiteError on one it cannot hold."""
-    found = {MQTT_PASSWORD: secrets.pipeline_password()}
+    found = {
+        MQTT_PASSWORD: mqtt_accounts.password(secrets, mqtt_accounts.vector_user(site)),
+        MQTT_SYS_PASSWORD: mqtt_accounts.password(secrets, broker_stats.client_id(site)),
+    }
     cloud = secrets.grafana_cloud
     if cloud is not None:
         found |= {CLOUD_URL: cloud.url, CLOUD_USER: cloud.user, CLOUD_TOKEN: cloud.token}
@@ -78,8 +86,8 @@ def values(secrets: Secrets) -> dict[str, str]:
     return found
 
 
-def file_text(secrets: Secrets) -> str:
-    return json.dumps(values(secrets), indent=2, sort_keys=True) + "\n"
+def file_text(site: Site, secrets: Secrets) -> str:
+    return json.dumps(values(site, secrets), indent=2, sort_keys=True) + "\n"
 
 
 def resolve(text: str, secrets_json: str) -> str:

@@ -89,15 +89,15 @@ class Logins:
 
     @classmethod
     def of_site(cls, site: Site) -> Logins:
+        from sensor_bridge.mqtt_accounts import STATUS_USER, login
         from sensor_bridge.render.monit import HTTPD_USER
-        from sensor_bridge.render.mosquitto import PIPELINE_USER
         from sensor_bridge.site import load_secrets
 
         try:
             secrets = load_secrets(site)
         except BridgeError as error:
             return cls(None, None, str(error))
-        broker = (PIPELINE_USER, secrets.mqtt.pipeline) if secrets.mqtt.pipeline else None
+        broker = login(secrets, STATUS_USER) if secrets.mqtt.pipeline else None
         password = secrets.monit.httpd_password
         monit = (HTTPD_USER, password) if password else None
         missing = [

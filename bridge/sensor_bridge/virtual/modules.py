@@ -26,6 +26,7 @@ from sensor_bridge.virtual.pins import Pin
 from sensor_bridge.virtual.settings import SettingsFile
 from sensor_bridge.virtual.sockets import build_socketpool
 from sensor_bridge.virtual.spi import build_busio
+from sensor_bridge.virtual.sslmod import build_ssl
 from sensor_bridge.virtual.timemod import build_time_module
 from sensor_bridge.virtual.wdt import WatchDogMode, WatchDogTimeout, WatchDogTimer
 from sensor_bridge.virtual.wifi import build_wifi
@@ -121,6 +122,7 @@ def build_modules(
         "rtc": _rtc_module(board),
         "wifi": build_wifi(board.radio),
         "socketpool": build_socketpool(board.net, board.clock, board.family),
+        "ssl": build_ssl(),
         "micropython": _micropython_module(),
     }
     if board.family is ESPRESSIF:

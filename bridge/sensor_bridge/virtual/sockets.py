@@ -415,7 +415,9 @@ class SocketPool:
                 raise RuntimeError("Out of sockets")
             return Socket(self, family, type, proto)
 
-    def getaddrinfo(
+    # CircuitPython's own signature, positional parameters included
+    # (shared-bindings/socketpool/SocketPool.c).
+    def getaddrinfo(  # noqa: PLR0917
         self,
         host: str,
         port: int,

@@ -48,6 +48,7 @@ def enum_name(value: "Any") -> "Optional[str]":
 
 
 def driver_maker(
+    *,
     driver_class: "Any",
     spi: "Any",
     chip_select: "Any",

@@ -50,6 +50,7 @@ NEOPIXEL_BRIGHTNESS = 0.1
 
 
 def birth_payload(
+    *,
     boot: int,
     board_id: str,
     reset_reason: "Optional[str]",
@@ -73,6 +74,7 @@ def birth_payload(
 
 
 def wait_for_settings(
+    *,
     getenv: "Callable[[str], Any]",
     board_module: "Any",
     console: "Any",
@@ -80,13 +82,19 @@ def wait_for_settings(
     feed: "Callable[[], Any]",
     uptime: "Uptime",
     sleep: "Callable[[float], Any]",
+    read_text: "Optional[Callable[[str], str]]" = None,
 ) -> "Tuple[Dict[str, Any], ReadingBuffer]":
-    """Valid settings and the buffer they size. While they are bad: one console line
-    naming the key and the fix (again when the problem changes, or every 5 minutes), the
-    configuration-error colour, the watchdog fed, and a fresh read every 30 s."""
+    """Valid settings and the buffer they size; with ``MQTT_TLS``, ``settings["ca_pem"]``
+    holds the text of ca.pem (read through ``read_text``, a file's whole text). While they
+    are bad: one console line naming the key and the fix (again when the problem changes,
+    or every 5 minutes), the configuration-error colour, the watchdog fed, and a fresh read
+    every 30 s."""
     # Imported here only, so that nothing but sys.modules and its package holds the settings
     # table once boot is over (app.forget_boot_modules frees it).
-    from sensor_node.settings import SettingsError, load_settings
+    from sensor_node.settings import SettingsError, load_ca, load_settings
+
+    if read_text is None:
+        read_text = _read_text
 
     retry = Deadline(uptime)
     reprint = Deadline(uptime)
@@ -95,6 +103,8 @@ def wait_for_settings(
         capacity = 0
         try:
             settings = load_settings(getenv, board_module)
+            if settings["MQTT_TLS"]:
+                settings["ca_pem"] = load_ca(read_text)
             capacity = settings["BUFFER_CAPACITY"]
             buffer = ReadingBuffer(capacity)
         except SettingsError as exc:
@@ -136,6 +146,25 @@ def wait_for_settings(
             sleep(0.1)
 
 
+def _read_text(path: str) -> str:
+    with open(path) as file:
+        return file.read()
+
+
+def _ssl_context(settings: "Dict[str, Any]") -> "Any":
+    """The TLS context of every broker connection, or None for plain MQTT. Made once:
+    CircuitPython's ``load_verify_locations`` keeps a pointer to ``cadata``, not a copy
+    (shared-module/ssl/SSLContext.c), so the text stays referenced by ``settings``, which
+    the link keeps; each connect parses it anew (shared-module/ssl/SSLSocket.c)."""
+    if not settings["MQTT_TLS"]:
+        return None
+    import ssl
+
+    context = ssl.create_default_context()
+    context.load_verify_locations(cadata=settings["ca_pem"])
+    return context
+
+
 def _make_led(board_module: "Any") -> "StatusLed":
     import digitalio
 
@@ -157,7 +186,8 @@ def _make_led(board_module: "Any") -> "StatusLed":
     return StatusLed(power=power)
 
 
-def _compose(
+def _compose(  # noqa: PLR0913 - what the boot made before, handed to the node's parts
+    *,
     settings: "Dict[str, Any]",
     buffer: "ReadingBuffer",
     board_module: "Any",
@@ -188,59 +218,65 @@ def _compose(
 
     # The callables the node keeps come from app, which stays loaded (see the docstring).
     make_driver = app.driver_maker(
-        Max31856, spi, chip_select, settings["TC_TYPE"], averaging, mains_hz
+        driver_class=Max31856,
+        spi=spi,
+        chip_select=chip_select,
+        tc_type=settings["TC_TYPE"],
+        averaging=averaging,
+        mains_hz=mains_hz,
     )
     ntp_server = settings["NTP_SERVER"] or settings["MQTT_BROKER"]
     link = Link(
-        settings,
-        wifi.radio,
-        adafruit_connection_manager.get_radio_socketpool,
-        MQTT,
-        MMQTTException,
-        app.close_sockets,
-        birth,
-        uptime,
-        console,
-        Backoff(uptime, BACKOFF_BASE_MS, BACKOFF_CAP_MS, random.random),
-        RecoveryLadder(
+        settings=settings,
+        radio=wifi.radio,
+        make_pool=adafruit_connection_manager.get_radio_socketpool,
+        mqtt_class=MQTT,
+        mqtt_error=MMQTTException,
+        close_sockets=app.close_sockets,
+        birth_payload=birth,
+        uptime=uptime,
+        console=console,
+        backoff=Backoff(uptime, BACKOFF_BASE_MS, BACKOFF_CAP_MS, random.random),
+        ladder=RecoveryLadder(
             settings["RADIO_RESTART_AFTER_S"] * 1000,
             settings["RESET_AFTER_OFFLINE_S"] * 1000,
             uptime.ms(),
         ),
-        app.board_resetter(record, uptime, console),
-        dog.feed,
-        board_module.RADIO_RESTART,
+        reset_board=app.board_resetter(record, uptime, console),
+        feed=dog.feed,
+        radio_restart=board_module.RADIO_RESTART,
+        ssl_context=_ssl_context(settings),
     )
 
     return Node(
-        settings,
-        record.number,
-        uptime,
-        console,
-        dog,
-        Thermocouple(make_driver, averaging, mains_hz, uptime),
-        FaultDebouncer(settings["FAULT_DEBOUNCE"]),
-        FlameSensor(
+        settings=settings,
+        boot=record.number,
+        uptime=uptime,
+        console=console,
+        watchdog=dog,
+        thermocouple=Thermocouple(make_driver, averaging, mains_hz, uptime),
+        debouncer=FaultDebouncer(settings["FAULT_DEBOUNCE"]),
+        flame=FlameSensor(
             analogio.AnalogIn(board_module.FLAME_ADC),
             board_module.ADC_VOLTS_PER_COUNT,
             settings["FLAME_DIVIDER_RATIO"],
             settings["FLAME_OFFSET_V"],
             settings["FLAME_OVERSAMPLE"],
         ),
-        buffer,
-        link,
-        WallClock(
-            uptime,
-            ntp_server,
-            settings["NTP_PORT"],
-            SOCKET_TIMEOUT_S,
-            settings["NTP_RESYNC_S"] * 1000,
-            console,
+        buffer=buffer,
+        link=link,
+        clock=WallClock(
+            uptime=uptime,
+            server=ntp_server,
+            port=settings["NTP_PORT"],
+            timeout_s=SOCKET_TIMEOUT_S,
+            resync_ms=settings["NTP_RESYNC_S"] * 1000,
+            console=console,
         ),
-        Health(),
-        led,
-        gc.mem_free,  # type: ignore[attr-defined]
-        sleep,
+        health=Health(),
+        led=led,
+        mem_free=gc.mem_free,  # type: ignore[attr-defined]
+        sleep=sleep,
     )
 
 
@@ -295,19 +331,36 @@ def start(
     led.show(CONNECTING, uptime.ms())
     # Not armed yet: the feeds are no-ops, unless a soft reload left it running.
     settings, buffer = wait_for_settings(
-        os.getenv, board_module, console, led, dog.feed, uptime, time.sleep
+        getenv=os.getenv,
+        board_module=board_module,
+        console=console,
+        led=led,
+        feed=dog.feed,
+        uptime=uptime,
+        sleep=time.sleep,
     )
     supervisor.runtime.autoreload = not settings["PRODUCTION"]
     birth = birth_payload(
-        record.number,
-        board_id,
-        reset_reason,
-        record.safe_mode,
-        record.cause,
-        settings["SAMPLE_PERIOD_S"],
+        boot=record.number,
+        board_id=board_id,
+        reset_reason=reset_reason,
+        safe_mode_reason=record.safe_mode,
+        reset_cause=record.cause,
+        sample_period_s=settings["SAMPLE_PERIOD_S"],
     )
     sleep = app.settling_sleep(time.sleep, record, uptime)
-    node = _compose(settings, buffer, board_module, birth, record, dog, uptime, console, led, sleep)
+    node = _compose(
+        settings=settings,
+        buffer=buffer,
+        board_module=board_module,
+        birth=birth,
+        record=record,
+        dog=dog,
+        uptime=uptime,
+        console=console,
+        led=led,
+        sleep=sleep,
+    )
     # Armed once, with its final timeout: espressif raises espidf.IDFError when the timeout
     # of a running watchdog changes. Disarming first makes that hold after a soft reload too.
     dog.mode = None

@@ -66,6 +66,7 @@ class WallClock:
 
     def __init__(
         self,
+        *,
         uptime: "Uptime",
         server: str,
         port: int,

@@ -22,7 +22,10 @@ call, ``recv_timeout`` each wait for a reply, and MiniMQTT checks the latter onl
     attempt, and an attempt started just before the deadline runs to its end: 5 + 14.4 =
     19.4 s. The ESP32 boards' WATCHDOG_MIN_S (25 s) and WATCHDOG_MAX_S (30 s) cover it.
 * MQTT connect: TCP connect 1 s + CONNACK 2 s + 1 s = 4 s (plus a DNS lookup when
-  ``MQTT_BROKER`` is a name; CircuitPython cannot bound that one).
+  ``MQTT_BROKER`` is a name; CircuitPython cannot bound that one). With TLS the handshake
+  runs inside the connect (shared-module/ssl/SSLSocket.c): each of its reads is bounded by
+  ``socket_timeout``, its computing (an ECDHE key exchange and ECDSA verifies on P-256) is
+  not; it was not measured on a board.
 * QoS 1 publish: a send that stalls 1 s, or PUBACK 2 s + 1 s = 3 s.
 * ping: ``PING_TIMEOUT_S`` 2 s + 1 s = 3 s. MiniMQTT's ``ping()`` waits ``keep_alive`` for
   the PINGRESP (``KEEPALIVE_S``, 15 s by default), so the node lowers ``keep_alive`` around
@@ -34,6 +37,10 @@ call, ``recv_timeout`` each wait for a reply, and MiniMQTT checks the latter onl
 MiniMQTT's own reconnect loop (``connect_retries``) sleeps between attempts, so it runs
 with one attempt and ``Backoff`` decides when to try again. A failed session is closed
 without a DISCONNECT so that the broker publishes the retained ``offline`` will.
+
+With an ``ssl_context`` the session runs over TLS, verifying the broker's certificate for the
+name ``MQTT_BROKER``. A certificate that does not verify is an answer from the broker's host,
+not a network fault: no radio restart or reset can fix it, so it never leads to one.
 """
 
 import errno
@@ -43,14 +50,35 @@ from sensor_node.timing import Deadline
 from sensor_protocol.topics import BACKFILL, HEALTH, STATUS, TELEMETRY
 from sensor_protocol.wire import OFFLINE_PAYLOAD
 
+# For mypy: every annotation is a string, so nothing here is needed at run time (a board
+# stops at typing).
 try:
     from typing import Any, Callable, Dict, Optional, Union
+    from wifi import Radio
+
+    from sensor_node.backoff import Backoff
+    from sensor_node.console import Console
+    from sensor_node.recovery import RecoveryLadder
+    from sensor_node.timing import Uptime
 except ImportError:
     pass
 
 _REFUSED = (errno.ECONNRESET, errno.ECONNREFUSED)
 """A connect answered with a TCP reset: the broker's host is up, its port closed. lwIP turns
 the reset into ECONNRESET on both ports (ports/*/common-hal/socketpool/Socket.c)."""
+
+TLS_VERIFY_FAILED = -9984
+"""MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: a certificate not signed by the CA, made for another
+name, or (mbedTLS 2.28 cannot tell them apart) no memory left to check it."""
+MBEDTLS_ERRORS = -256
+"""OSError numbers at or below this are mbedTLS's own, from a handshake that reached the
+broker's host; above it, socket errnos passed through (shared-module/ssl/SSLSocket.c,
+mbedtls_raise_error)."""
+TLS_FIX = "the broker's certificate does not match ca.pem and MQTT_BROKER: provision again"
+
+TLS_RAM_FIX = "write a smaller BUFFER_CAPACITY, or opt this board out of TLS (README)"
+"""The handshake needs about 34 kB, 16.7 kB of it in one block (mbedTLS's input buffer);
+docs/firmware-memory.md has each board's figures."""
 
 SOCKET_TIMEOUT_S = 1
 RECV_TIMEOUT_S = 2
@@ -67,17 +95,31 @@ def client_id(root: str, studio: str, device: str) -> str:
 
 
 def errno_of(text: str) -> "Optional[int]":
-    """The errno in an OSError's text (``[Errno 104] ...``), or None. A build without
-    exception chaining (MICROPY_CPYTHON_EXCEPTION_CHAIN follows CIRCUITPY_FULL_BUILD) keeps
-    MiniMQTT's wrapped socket error only as logged text."""
+    """The errno in an OSError's text (``[Errno 104] ...``, or an mbedTLS error as
+    CircuitPython prints ``OSError(code, name)``: ``(-9984, 'MBEDTLS_ERR_...')``), or None.
+    A build without exception chaining (MICROPY_CPYTHON_EXCEPTION_CHAIN follows
+    CIRCUITPY_FULL_BUILD) keeps MiniMQTT's wrapped socket error only as logged text."""
     start = text.find("[Errno ")
-    if start < 0:
-        return None
-    end = text.find("]", start)
+    if start >= 0:
+        start += 7
+        end = text.find("]", start)
+    else:
+        start = text.find("(-")
+        if start < 0:
+            return None
+        start += 1
+        end = text.find(",", start)
     try:
-        return int(text[start + 7 : end])
+        return int(text[start:end])
     except ValueError:
         return None
+
+
+def _errno(exc: "BaseException", logged: str) -> "Optional[int]":
+    """The errno behind a failed connect: its cause's where the build keeps one, else the
+    one MiniMQTT logged."""
+    number = getattr(getattr(exc, "__cause__", None) or exc, "errno", None)
+    return errno_of(logged) if number is None else number
 
 
 class _LastMessage:
@@ -107,20 +149,22 @@ def host_answered(exc: "BaseException", logged: str) -> bool:
     refusal. MiniMQTT 8.1.0 re-raises CONNACK codes 4 and 5 with their ``code``, and turns
     codes 1 to 3 (like a socket error) into a plain "Connect failure" whose cause, where
     the build keeps one, is the original; it also logs "MMQT error: Connection Refused -
-    ..." or "Socket error when connecting: [Errno ...]". A timeout is no answer."""
+    ..." or "Socket error when connecting: [Errno ...]". A timeout is no answer; a TLS
+    handshake that failed on mbedTLS's side (a certificate that does not verify) is one."""
     cause = getattr(exc, "__cause__", None) or exc
     if getattr(cause, "code", None) is not None or "Connection Refused" in logged:
         return True
-    number = getattr(cause, "errno", None)
-    return (errno_of(logged) if number is None else number) in _REFUSED
+    number = _errno(exc, logged)
+    return number in _REFUSED or (number is not None and number <= MBEDTLS_ERRORS)
 
 
 def _reason(exc: "BaseException") -> str:
-    """``Type: message[: cause]`` (MiniMQTT's exception args are ``(message, code)``)."""
+    """``Type: message[: cause]`` (MiniMQTT's exception args are ``(message, code)``); a
+    cause without text (a MemoryError) by its type."""
     text = str(exc.args[0]) if hasattr(exc, "code") and exc.args else str(exc)
     cause = getattr(exc, "__cause__", None)
     if cause is not None:
-        text = text + ": " + str(cause)
+        text = text + ": " + (str(cause) or type(cause).__name__)
     return type(exc).__name__ + ": " + text if text else type(exc).__name__
 
 
@@ -135,22 +179,24 @@ class Link:
     before the Wi-Fi join); ``radio_restart`` is the board module's ``RADIO_RESTART``.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - every part injected, so that tests can replace each
         self,
-        settings: "Any",
-        radio: "Any",
-        make_pool: "Callable[[Any], Any]",
-        mqtt_class: "Any",
-        mqtt_error: "Any",
-        close_sockets: "Callable[[Any, bool], Any]",
+        *,
+        settings: "Dict[str, Any]",
+        radio: "Radio",
+        make_pool: "Callable[[Radio], Any]",
+        mqtt_class: "Callable[..., Any]",
+        mqtt_error: "type[Exception]",
+        close_sockets: "Callable[[Any, bool], None]",
         birth_payload: str,
-        uptime: "Any",
-        console: "Any",
-        backoff: "Any",
-        ladder: "Any",
-        reset_board: "Callable[[str], Any]",
-        feed: "Callable[[], Any]",
+        uptime: "Uptime",
+        console: "Console",
+        backoff: "Backoff",
+        ladder: "RecoveryLadder",
+        reset_board: "Callable[[str], None]",
+        feed: "Callable[[], None]",
         radio_restart: bool,
+        ssl_context: "Any" = None,
     ) -> None:
         self._settings = settings
         self.radio = radio
@@ -168,6 +214,7 @@ class Link:
         self._feed = feed
         self._radio_restart = radio_restart
         self._restart_skipped = False
+        self._ssl_context = ssl_context
         root = settings["MQTT_TOPIC_ROOT"]
         studio = settings["STUDIO_ID"]
         device = settings["DEVICE_ID"]
@@ -297,6 +344,8 @@ class Link:
             client_id=self._client_id,
             keep_alive=self._keepalive,
             socket_pool=self.pool,
+            is_ssl=self._ssl_context is not None,
+            ssl_context=self._ssl_context,
             socket_timeout=SOCKET_TIMEOUT_S,
             recv_timeout=RECV_TIMEOUT_S,
             connect_retries=1,
@@ -314,7 +363,12 @@ class Link:
             if host_answered(exc, log.text):
                 # The broker host answered: the radio and the IP stack work.
                 self._ladder.answered(self._uptime.ms())
-            self._fail("mqtt_connect_failed", reason, "broker", self._broker, "code", code)
+            if _errno(exc, log.text) == TLS_VERIFY_FAILED:
+                self._fail("mqtt_tls_refused", reason, "broker", self._broker, "fix", TLS_FIX)
+            elif self._ssl_context is not None and reason.endswith("MemoryError"):
+                self._fail("mqtt_tls_no_memory", reason, "broker", self._broker, "fix", TLS_RAM_FIX)
+            else:
+                self._fail("mqtt_connect_failed", reason, "broker", self._broker, "code", code)
             return
         now = self._uptime.ms()
         self._client = client

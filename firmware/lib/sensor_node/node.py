@@ -39,8 +39,25 @@ try:
 except ImportError:  # CPython, under test
     const = int  # type: ignore[assignment]
 
+# For mypy: every annotation is a string, so nothing here is needed at run time (a board
+# stops at typing). Modules rather than classes: most of their names are the parameters'
+# too, which leaves 32 bytes more of the Pico W's heap free (tests/integration/vm/
+# test_vm_heap.py).
 try:
-    from typing import Any, Callable, Optional, Tuple
+    from typing import Any, Callable, Dict, Optional, Tuple
+    from watchdog import WatchDogTimer
+
+    from sensor_node import (
+        clock,
+        console,
+        flame,
+        health,
+        link,
+        ring_buffer,
+        status_led,
+        thermocouple,
+        timing,
+    )
 except ImportError:
     pass
 
@@ -56,21 +73,22 @@ class Node:
     """The sensor node; ``run()`` never returns. Everything is injected (``sensor_node.app``
     composes the real parts); ``step()`` is one iteration, for tests."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - every part injected, so that tests can replace each
         self,
-        settings: "Any",
+        *,
+        settings: "Dict[str, Any]",
         boot: int,
-        uptime: "Any",
-        console: "Any",
-        watchdog: "Any",
-        thermocouple: "Any",
-        debouncer: "Any",
-        flame: "Any",
-        buffer: "Any",
-        link: "Any",
-        clock: "Any",
-        health: "Any",
-        led: "Any",
+        uptime: "timing.Uptime",
+        console: "console.Console",
+        watchdog: "WatchDogTimer",
+        thermocouple: "thermocouple.Thermocouple",
+        debouncer: "thermocouple.FaultDebouncer",
+        flame: "flame.FlameSensor",
+        buffer: "ring_buffer.ReadingBuffer",
+        link: "link.Link",
+        clock: "clock.WallClock",
+        health: "health.Health",
+        led: "status_led.StatusLed",
         mem_free: "Callable[[], int]",
         sleep: "Callable[[float], Any]",
     ) -> None:
@@ -98,6 +116,8 @@ class Node:
         self._was_online = False
         self._backfill_through = -1
         self._backfilled = 0
+        # Readings per payload: halved while the heap has no block for a whole batch.
+        self._batch = MAX_BATCH_READINGS
         self._drop_report = Deadline(uptime)
         self._last_feed_ms = uptime.ms()
 
@@ -232,14 +252,21 @@ class Node:
         buffer = self._buffer
         live = len(buffer) == 1 and buffer.next_seq - 1 > self._backfill_through
         channel = TELEMETRY if live else BACKFILL
-        text, count = encode_readings(
-            self._boot,
-            self._uptime.ms(),
-            buffer.oldest(MAX_BATCH_READINGS, self._clock),
-        )
-        # One copy of the batch (up to MAX_PAYLOAD_BYTES) waits for the PUBACK, not two
-        # (see _publish_health).
-        payload = text.encode()
+        try:
+            text, count = encode_readings(
+                self._boot, self._uptime.ms(), buffer.oldest(self._batch, self._clock)
+            )
+            # One copy of the batch (up to MAX_PAYLOAD_BYTES) waits for the PUBACK, not two
+            # (see _publish_health).
+            payload = text.encode()
+        except MemoryError:
+            # After an outage the heap may be too fragmented for a 3 kB payload although
+            # plenty is free: fewer readings per payload, rather than a reset that loses all.
+            if self._batch == 1:
+                raise
+            self._batch //= 2
+            self._console.warn("batch_shrunk", "readings", self._batch)
+            return
         del text
         if not self._link.publish(channel, payload):
             return
@@ -252,3 +279,4 @@ class Node:
         if not len(buffer):
             self._console.info("backfill_done", "readings", self._backfilled, "drops", buffer.drops)
             self._backfilled = 0
+            self._batch = MAX_BATCH_READINGS

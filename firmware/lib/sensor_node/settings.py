@@ -53,7 +53,14 @@ SETTINGS = (
     Setting("MQTT_BROKER", "str", REQUIRED, (1, 253), "192.168.1.10",
             "Broker host. Prefer an IP address: a host name costs a DNS lookup on every "
             "reconnect, and a lookup cannot be given a timeout."),
-    Setting("MQTT_PORT", "int", 1883, (1, 65535), None, "Broker TCP port."),
+    Setting("MQTT_PORT", "int", 8883, (1, 65535), None,
+            "Broker TCP port: the TLS listener's (8883), or the plain one's (1883) with "
+            "MQTT_TLS = 0."),
+    Setting("MQTT_TLS", "bool", True, None, None,
+            "1: connect with TLS and accept only a broker whose certificate the CA in ca.pem "
+            "(at the root of CIRCUITPY, written by provisioning) signed for the name "
+            "MQTT_BROKER. 0: plain MQTT, which shows the password to anyone on the LAN; only "
+            "for a board the site opted out of TLS."),
     Setting("MQTT_USER", "str", "", (0, 64), None,
             "Broker user name; empty when the broker needs no login."),
     Setting("MQTT_PASSWORD", "str", "", (0, 128), None, "Broker password for MQTT_USER."),
@@ -253,6 +260,33 @@ def _cross_check(values: "Dict[str, Any]", board: "Any") -> None:
             "is empty but MQTT_USER is set",
             'write MQTT_PASSWORD = "..." in settings.toml, or remove MQTT_USER',
         )
+
+
+CA_FILE = "ca.pem"
+"""The broker's CA certificate (PEM), at the root of CIRCUITPY (the working directory of
+code.py on a board and on the virtual board)."""
+_PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+_PEM_END = "-----END CERTIFICATE-----"
+_CA_FIX = "provision the board again (sensor-bridge provision writes ca.pem)"
+
+
+def load_ca(read_text: "Callable[[str], str]") -> str:
+    """The text of ``CA_FILE`` through ``read_text`` (the whole file as text), or raise
+    SettingsError: a board set for TLS without its CA can only wait for new files. The
+    text must hold a PEM certificate: mbedTLS parses it only at the first connect
+    (shared-module/ssl/SSLSocket.c), where a bad one would read as a network error."""
+    try:
+        text = read_text(CA_FILE)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(
+            CA_FILE,
+            "cannot be read with MQTT_TLS = 1 (%s: %s)" % (type(exc).__name__, exc),
+            _CA_FIX,
+        ) from None
+    begin = text.find(_PEM_BEGIN)
+    if begin < 0 or text.find(_PEM_END, begin) < 0:
+        raise SettingsError(CA_FILE, "holds no PEM certificate", _CA_FIX)
+    return text
 
 
 def load_settings(getenv: "Callable[[str], Any]", board: "Any") -> "Dict[str, Any]":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,17 @@ SYSTEM_UNITS = (*(service.unit for service in SERVICES if not service.user), "ch
 
 
 def fake_pi(
-    tmp_path: Path, site_file: Path, os_release: str, architecture: str, pending: str
+    tmp_path: Path,
+    site_file: Path,
+    os_release: str,
+    architecture: str,
+    pending: str,
+    *,
+    answers: Mapping[str, object] | None = None,
 ) -> Path:
-    """An inventory of one @fake Pi: os-release, dpkg architecture, and the pending
-    activation the swap leaves (the rest answers as on a blank system)."""
+    """An inventory of one @fake Pi: os-release, dpkg architecture, the pending activation the
+    swap leaves, and ``answers`` (a regex a command matches -> its canned result); the rest
+    answers as on a blank system."""
     wheel = tmp_path / "sensor_pipeline-0-py3-none-any.whl"
     wheel.write_bytes(b"a wheel stands in: nothing installs it on a fake host")
     inventory = tmp_path / "inventory.py"
@@ -42,6 +50,8 @@ def fake_pi(
         "import re\n"
         "responses = " + repr(responses) + "\n"
         f"responses[re.compile(r'^if \\[ -f \\S*pending-activation')] = {pending!r}\n"
+        f"for pattern, answer in {answers or {}!r}.items():\n"
+        "    responses[re.compile(pattern)] = answer\n"
         "pis = [('@fake/pi', {\n"
         f"    'site_file': {str(site_file)!r},\n"
         f"    'host_package_wheel': {str(wheel)!r},\n"
@@ -75,7 +85,7 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
     )
     assert host_setup.packages(GRAFANA) == ("alloy",)
     assert any(GRAFANA.line in c and "grafana.list" in c for c in ran)
-    assert any(GRAFANA.key_url in c for c in ran)
+    assert any(GRAFANA.key_url in c and GRAFANA.fingerprint in c for c in ran)
     assert "useradd -d /home/sensor -s /usr/sbin/nologin -m sensor" in ran
     assert "loginctl enable-linger sensor" in ran
     assert "systemctl --user --machine=sensor@.host enable systemd-tmpfiles-clean.timer" in ran
@@ -90,6 +100,14 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
         assert f"systemctl enable {unit}" in ran
     assert "systemctl start chrony.service" in ran
     assert "ln -sfn /opt/sensor-pipeline/venv/bin/sensor-bridge /usr/local/bin/sensor-bridge" in ran
+    # Dependencies only from the hash-pinned list, never built on the Pi; the wheel alone.
+    pip = [c for c in ran if c.startswith("/opt/sensor-pipeline/venv/bin/pip install")]
+    assert pip == [
+        "/opt/sensor-pipeline/venv/bin/pip install --quiet --require-hashes --only-binary :all: "
+        "--requirement /opt/sensor-pipeline/venv.dist/host-requirements.txt",
+        "/opt/sensor-pipeline/venv/bin/pip install --quiet --no-deps --force-reinstall "
+        "/opt/sensor-pipeline/venv.dist/sensor_pipeline-0-py3-none-any.whl",
+    ]
     where = "--site /etc/sensor-pipeline/site.toml --root /"
     stage = ran.index(f"/usr/local/bin/sensor-bridge deploy stage {where}")
     swap = ran.index(f"/usr/local/bin/sensor-bridge deploy swap {where}")
@@ -105,6 +123,60 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
     secrets = load_secrets(site)
     for secret in [secrets.pipeline_password(), *secrets.mqtt.devices.values()]:
         assert secret not in run.output
+
+
+def test_a_failed_verify_rolls_back_by_itself(tmp_path: Path) -> None:
+    """On main a failed verify stopped the deploy with the new files live until someone ran
+    rollback; now the previous set goes back, its units restart, and the deploy still fails."""
+    site_file = example_site(tmp_path / "site")
+    blank = plan(site_file, Layout(tmp_path / "blank"))
+    pending = json.dumps(blank.as_json()["activation"])
+    kept = json.dumps([{"path": "etc/mosquitto/conf.d/sensor-pipeline.conf", "existed": True}])
+    answers: dict[str, object] = {
+        r"sensor-bridge deploy verify": {
+            "success": False,
+            "stderr": "UNHEALTHY mosquitto: no TCP connection to 127.0.0.1:1883",
+        },
+        r"^if \[ -f \S*previous\.json": kept,
+    }
+    inventory = fake_pi(tmp_path, site_file, TRIXIE, "arm64", pending, answers=answers)
+
+    run = pyinfra(str(inventory), DEPLOY, "-y", "-vv")
+
+    assert run.returncode != 0, run.output
+    ran = commands(run)
+    verify = next(i for i, c in enumerate(ran) if " deploy verify " in c)
+    rollback = ran.index("/usr/local/bin/sensor-bridge deploy rollback --root /")
+    restarts = [
+        i
+        for i, c in enumerate(ran)
+        if re.match(r"systemctl (--user --machine=sensor@\.host )?restart mosquitto", c)
+    ]
+    assert len(restarts) == 2
+    assert restarts[0] < verify < rollback < restarts[1]
+    assert "UNHEALTHY mosquitto" in run.output
+    assert "the files the last swap replaced are back in place" in run.output
+
+
+def test_a_passing_verify_rolls_nothing_back(tmp_path: Path) -> None:
+    site_file = example_site(tmp_path / "site")
+    blank = plan(site_file, Layout(tmp_path / "blank"))
+    kept = json.dumps([{"path": "etc/mosquitto/conf.d/sensor-pipeline.conf", "existed": True}])
+    inventory = fake_pi(
+        tmp_path,
+        site_file,
+        TRIXIE,
+        "arm64",
+        json.dumps(blank.as_json()["activation"]),
+        answers={r"^if \[ -f \S*previous\.json": kept},
+    )
+
+    run = pyinfra(str(inventory), DEPLOY, "-y", "-vv")
+
+    assert run.returncode == 0, run.output
+    ran = commands(run)
+    assert not any(" deploy rollback " in c for c in ran)
+    assert len([c for c in ran if c.endswith(" restart mosquitto.service")]) == 1
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sensor_bridge import registry
+from sensor_bridge import mqtt_accounts, registry
 from sensor_bridge.install import host_setup
 from sensor_bridge.install.layout import STATE_DIR
 from sensor_bridge.local.examples import example_site
@@ -26,9 +26,13 @@ pytestmark = pytest.mark.slow
 RULES = "home/sensor/.config/sensor-pipeline/vmalert/rules.yaml"
 FURNACE_DASHBOARD = "home/sensor/.config/sensor-pipeline/dashboards/furnace.json"
 BROKER_CONF = "etc/mosquitto/conf.d/sensor-pipeline.conf"
-MISSING_CERT = "/etc/mosquitto/certs/missing.crt"
+EXPIRATION = 'persistent_client_expiration = "14d"'
+TYPO = 'persistent_client_expiration = "89478486d"'
+"""2^31 hours and a few: the site file accepts it; Mosquitto reads the hours as a C int, gets a
+negative number and refuses it, so only the broker's check catches it."""
 SECRET_FILES = (
     "etc/mosquitto/sensor-pipeline.passwd",
+    "etc/mosquitto/certs/sensor-pipeline.key",
     "etc/prometheus/alertmanager.yml",
     "etc/monit/monitrc",
     "home/sensor/.config/sensor-pipeline/vector/secrets.json",
@@ -62,8 +66,10 @@ def record(root: Path) -> dict[str, Any]:
 
 
 def secret_values(site_file: Path) -> list[str]:
-    secrets = load_secrets(load_site(site_file))
-    return [secrets.pipeline_password(), *secrets.mqtt.devices.values()]
+    site = load_site(site_file)
+    secrets = load_secrets(site)
+    derived = [mqtt_accounts.password(secrets, c.user) for c in mqtt_accounts.consumers(site)]
+    return [secrets.pipeline_password(), *secrets.mqtt.devices.values(), *derived]
 
 
 def edit_first_threshold(site_file: Path) -> None:
@@ -87,6 +93,7 @@ def assert_first_run(root: Path, site_file: Path, output: str) -> None:
         assert modes[secret_file] == 0o600, secret_file
     first = record(root)
     assert first["owners"]["etc/mosquitto/sensor-pipeline.passwd"] == "mosquitto:mosquitto"
+    assert first["owners"]["etc/mosquitto/certs/sensor-pipeline.key"] == "mosquitto:mosquitto"
     assert first["owners"]["etc/prometheus/alertmanager.yml"] == "prometheus:prometheus"
     assert first["owners"]["etc/monit/monitrc"] == "root:root"
     assert first["owners"][RULES] == "sensor:sensor"
@@ -135,16 +142,14 @@ def test_deploy_on_a_staging_root(tmp_path: Path) -> None:
         "reload": [],
     }
 
-    # A typo in the site file (a TLS certificate that is not there) fails the broker's check:
-    # the deploy stops, names the file and why, and no live file changes.
-    with site_file.open("a") as site_text:
-        site_text.write(
-            f'\n[broker.tls]\ncertfile = "{MISSING_CERT}"\nkeyfile = "/etc/mosquitto/certs/k.key"\n'
-        )
+    # A typo in the site file that only the broker refuses fails the broker's check: the
+    # deploy stops, names the file and why, and no live file changes.
+    assert EXPIRATION in site_file.read_text()
+    site_file.write_text(site_file.read_text().replace(EXPIRATION, TYPO))
     broken = deploy_on_root(root, site_file)
     assert broken.returncode != 0
     assert f"FAILED /{BROKER_CONF} (mosquitto)" in broken.output
-    assert MISSING_CERT in broken.output
+    assert "Invalid persistent_client_expiration duration" in broken.output
     assert "deploy stopped before touching the live configuration" in broken.output
     assert live_tree(root) == after_edit
 

@@ -10,6 +10,7 @@ this test's broker, and a short soak.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -33,13 +34,19 @@ SETTINGS = {"SAMPLE_PERIOD_S": 1, "KEEPALIVE_S": 5, "HEALTH_PERIOD_S": 10, "PROD
 SOAK_HOURS = 0.0065
 """23 s: two health reports at HEALTH_PERIOD_S = 10."""
 SUITE_TIMEOUT_S = 150
+LOOPBACK = "127.0.0.1"
+"""Where the board and the suite reach the broker here: its certificate names it."""
 
 
 def _suite_site(site_file: Path, port: int) -> Path:
-    """The site file with the broker where the test started it."""
+    """The site file with the broker's TLS listener where the test started it, on loopback."""
     text = site_file.read_text()
-    text, count = re.subn(r"(?m)^port = 1883$", f"port = {port}", text, count=1)
-    assert count == 1
+    for pattern, replacement in (
+        (r"(?m)^port = 8883$", f"port = {port}"),
+        (r'(?m)^device_address = ".*"$', f'device_address = "{LOOPBACK}"'),
+    ):
+        text, count = re.subn(pattern, replacement, text, count=1)
+        assert count == 1, pattern
     path = site_file.with_name("site-hil.toml")
     path.write_text(text)
     return path
@@ -51,7 +58,10 @@ def test_the_hil_suite_passes_against_the_virtual_board(tmp_path: Path) -> None:
     # The Feather's 2 MB heap: the virtual Pico W's modelled heap reads 0 bytes free once
     # the firmware is loaded (sensor_bridge.virtual.heap), which would leave the soak no trend.
     device = next(d for d in site.devices if d.board == FEATHER_S3)
-    files = mosquitto.render(context)
+    broker_settings = site.broker.model_copy(update={"device_address": LOOPBACK})
+    files = mosquitto.render(
+        dataclasses.replace(context, site=site.model_copy(update={"broker": broker_settings}))
+    )
     write_tree(tmp_path / "tree", files)
     conf = next(f for f in files if f.path == mosquitto.CONF_PATH)
     (tmp_path / "broker").mkdir()
@@ -60,7 +70,10 @@ def test_the_hil_suite_passes_against_the_virtual_board(tmp_path: Path) -> None:
         drive = furnaces.make_drive(
             tmp_path / "drive",
             device.board,
-            furnaces.settings(site, secrets, device, broker.port, **SETTINGS),
+            furnaces.settings(
+                site, secrets, device, furnaces.board_port(site, broker.ports), **SETTINGS
+            ),
+            secrets.authority.cert_pem,
         )
         link = tmp_path / "ttyVIRTUAL0"
         control = tmp_path / "control.sock"
@@ -80,7 +93,7 @@ def test_the_hil_suite_passes_against_the_virtual_board(tmp_path: Path) -> None:
             with BrokerSwitch(broker, tmp_path / "switch.sock") as switch:
                 options = {
                     "--port": str(link),
-                    "--site": str(_suite_site(site.path, broker.port)),
+                    "--site": str(_suite_site(site.path, broker.ports[site.broker.port])),
                     "--device": device.id,
                     "--broker-stop": switch.command("stop"),
                     "--broker-start": switch.command("start"),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sensor_bridge import mqtt_accounts
 from sensor_bridge.checks import FAILED
 from sensor_bridge.checks import vector as check_vector
 from sensor_bridge.checks.vrl_runtime import Remap, VrlAborted
@@ -86,7 +87,7 @@ def test_real_sys_messages_become_gauges(
             [source["topic"]],
             client_id=source["client_id"],
             username=source["user"],
-            password=context.secrets.pipeline_password(),
+            password=mqtt_accounts.password(context.secrets, source["user"]),
             clean_session=False,
         )
         with subscriber:

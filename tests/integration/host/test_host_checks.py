@@ -3,8 +3,13 @@ line on a broken file, and NOT_CHECKED when the tool is missing."""
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
 import socket
 import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +22,18 @@ from sensor_bridge.checks.tools import find_tool, tool_cache, tool_version
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.render import RenderContext, RenderedFile, mosquitto, victoriametrics
-from sensor_bridge.site import VICTORIA_METRICS_VERSION, TlsListener
+from sensor_bridge.site import VICTORIA_METRICS_VERSION
 from sensor_bridge.tree import write_tree
 from tests.support.trees import replaced
+
+
+@pytest.fixture
+def request_cleanup() -> Iterator[Callable[[Path], None]]:
+    """Directories to remove after the test."""
+    made: list[Path] = []
+    yield made.append
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -47,6 +61,8 @@ def test_rendered_example_passes_every_check(tmp_path: Path, files: list[Rendere
     quadlet = str(victoriametrics.render(example_context(tmp_path / "s2"))[0].path)
     assert _rows(results) == [
         ("etc/mosquitto/conf.d/sensor-pipeline.conf", "mosquitto", OK),
+        ("etc/mosquitto/certs/sensor-pipeline.crt", "mosquitto", OK),
+        ("etc/mosquitto/certs/sensor-pipeline.key", "mosquitto", OK),
         ("etc/mosquitto/sensor-pipeline.passwd", "mosquitto", OK),
         ("etc/mosquitto/sensor-pipeline.acl", "mosquitto", OK),
         (quadlet, "victoria-metrics", OK),
@@ -65,29 +81,16 @@ def test_a_port_taken_between_pick_and_bind_starts_again_on_new_ones(
         real_free_port = check_mosquitto.free_port
         monkeypatch.setattr(check_mosquitto, "free_port", lambda: next(picks, real_free_port()))
         (conf, *_) = check_mosquitto.check(_written(tmp_path / "tree", files), files)
-    assert (conf.result, conf.detail) == (OK, "listening on 1 listener(s)")
-
-
-def test_tls_listener_starts_with_the_certificate_files(tmp_path: Path) -> None:
-    context = example_context(tmp_path / "tls-site")
-    certs = Path("/etc/mosquitto/certs")
-    tls = TlsListener(certfile=certs / "broker.crt", keyfile=certs / "broker.key")
-    broker = context.site.broker.model_copy(update={"tls": tls})
-    site = context.site.model_copy(update={"broker": broker})
-    tls_files = mosquitto.render(RenderContext(site, context.secrets))
-    root = _written(tmp_path / "tree", tls_files)
-    # The certificate the Pi would hold, in the tree (the checker looks there first).
-    certs_dir = root / "etc/mosquitto/certs"
-    certs_dir.mkdir()
-    request = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=broker.local".split()
-    outputs = ["-keyout", str(certs_dir / "broker.key"), "-out", str(certs_dir / "broker.crt")]
-    subprocess.run([require_tool("openssl"), *request, *outputs], check=True, capture_output=True)
-    (conf, *_) = check_mosquitto.check(root, tls_files)
     assert (conf.result, conf.detail) == (OK, "listening on 2 listener(s)")
-    (certs_dir / "broker.key").unlink()
-    (conf, *_) = check_mosquitto.check(root, tls_files)
+
+
+def test_the_tls_listener_needs_its_key(tmp_path: Path, files: list[RenderedFile]) -> None:
+    """The checker keeps the TLS listener TLS: without the rendered key the broker fails."""
+    root = _written(tmp_path / "tree", files)
+    (root / mosquitto.KEY_PATH).unlink()
+    (conf, *_) = check_mosquitto.check(root, files)
     assert conf.result == FAILED
-    assert "/etc/mosquitto/certs/broker.key" in conf.detail
+    assert f"/{mosquitto.KEY_PATH}" in conf.detail
 
 
 def test_mosquitto_error_line_is_reported(tmp_path: Path, files: list[RenderedFile]) -> None:
@@ -106,11 +109,13 @@ def test_mosquitto_error_line_is_reported(tmp_path: Path, files: list[RenderedFi
 def test_broken_password_file_fails_the_broker_check(
     tmp_path: Path, files: list[RenderedFile]
 ) -> None:
-    broken = replaced(files, mosquitto.PASSWD_PATH, "pipeline:$7$", "pipeline:$7$x")
+    (passwd,) = [f for f in files if f.path == mosquitto.PASSWD_PATH]
+    user = passwd.text.split(":", 1)[0]
+    broken = replaced(files, mosquitto.PASSWD_PATH, f"{user}:$7$", f"{user}:$7$x")
     results = check_mosquitto.check(_written(tmp_path / "tree", broken), broken)
     assert {r.result for r in results} == {FAILED}
     # The broker starts without that user; the check must not call that a success.
-    assert results[0].detail == "Error: Invalid hash iterations for user pipeline, removing entry."
+    assert results[0].detail == f"Error: Invalid hash iterations for user {user}, removing entry."
 
 
 def test_victoriametrics_refuses_a_bad_flag(tmp_path: Path, files: list[RenderedFile]) -> None:
@@ -158,3 +163,64 @@ def test_tool_cache_holds_the_pinned_versions() -> None:
     for tool in ("vmalert", "vmalert-tool", "vmctl", "quadlet"):
         assert find_tool(tool) == require_tool(tool)
     assert tool_version(require_tool("quadlet")).startswith("5.")
+
+
+def _broker_on(tmp_path: Path, address: str) -> list[RenderedFile]:
+    context = example_context(tmp_path / f"site-{address}")
+    broker = context.site.broker.model_copy(update={"address": address})
+    site = context.site.model_copy(update={"broker": broker})
+    return mosquitto.render(RenderContext(site, context.secrets))
+
+
+def test_a_broker_address_this_host_does_not_have_fails_the_check(tmp_path: Path) -> None:
+    """On main the checker moved every listener to 127.0.0.1: 192.0.2.1 (TEST-NET, on no
+    host) passed, then the live broker failed to start."""
+    foreign = _broker_on(tmp_path, "192.0.2.1")
+    (conf, *_) = check_mosquitto.check(_written(tmp_path / "foreign", foreign), foreign)
+    assert conf.result == FAILED
+    assert conf.detail.startswith("broker.address 192.0.2.1 is not an address of this host")
+    assert "set broker.address in the site file" in conf.detail
+    assert "\n" not in conf.detail
+    loopback = _broker_on(tmp_path, "127.0.0.1")
+    (conf, *_) = check_mosquitto.check(_written(tmp_path / "loopback", loopback), loopback)
+    assert (conf.result, conf.detail) == (OK, "listening on 2 listener(s)")
+
+
+def test_as_root_the_broker_is_checked_as_the_mosquitto_user(
+    tmp_path: Path, request_cleanup: Callable[[Path], None]
+) -> None:
+    """The deploy checks as root; the live broker drops to ``mosquitto`` before it loads its
+    certificates. On main the check stayed root: a certificate only root can read passed,
+    then the live broker failed to start."""
+    assert os.geteuid() == 0, "the deploy's checks run as root; so does this test"
+    # Not under tmp_path: pytest's base dir is root's 0700, which no other user can cross.
+    live = Path(tempfile.mkdtemp(prefix="live-etc-"))
+    request_cleanup(live)
+    live.chmod(0o755)
+    certs = live / "certs"
+    certs.mkdir(mode=0o700)
+    request = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=broker.local".split()
+    outputs = ["-keyout", str(certs / "broker.key"), "-out", str(certs / "broker.crt")]
+    subprocess.run([require_tool("openssl"), *request, *outputs], check=True, capture_output=True)
+    # The rendered certificate is copied for the check; a file the tree does not hold is
+    # read where it lives, as a hand-edited conf.d line would name it.
+    files = _broker_on(tmp_path, "127.0.0.1")
+    for option, name in (("certfile", "broker.crt"), ("keyfile", "broker.key")):
+        rendered = mosquitto.CERT_PATH if option == "certfile" else mosquitto.KEY_PATH
+        files = replaced(
+            files, mosquitto.CONF_PATH, f"{option} /{rendered}", f"{option} {certs / name}"
+        )
+    # The rendered files themselves are root's 0600 in the tree, as in the deploy's staging.
+    root = _written(tmp_path / "tree", files)
+
+    (conf, *_) = check_mosquitto.check(root, files)
+
+    assert conf.result == FAILED
+    assert f'Unable to load server certificate "{certs / "broker.crt"}"' in conf.detail
+    assert "Permission denied" in conf.detail
+    mosquitto_user = pwd.getpwnam(check_mosquitto.BROKER_USER)
+    os.chown(certs, mosquitto_user.pw_uid, mosquitto_user.pw_gid)
+    for path in certs.iterdir():
+        os.chown(path, mosquitto_user.pw_uid, mosquitto_user.pw_gid)
+    (conf, *_) = check_mosquitto.check(root, files)
+    assert (conf.result, conf.detail) == (OK, "listening on 2 listener(s)")

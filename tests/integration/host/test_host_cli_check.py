@@ -31,7 +31,7 @@ def test_check_renders_to_a_temp_dir_and_prints_the_table(site_file: Path) -> No
     assert lines[0].split() == ["file", "tool", "version", "result"]
     assert lines[1].split()[:2] == [CONF, "mosquitto"]
     assert lines[1].split()[-1] == "ok"
-    assert lines[-1] == "5 ok, 0 failed, 0 not checked, 0 no binary here"
+    assert lines[-1] == "7 ok, 0 failed, 0 not checked, 0 no binary here"
 
 
 def test_check_a_rendered_dir_finds_a_broken_file(site_file: Path, tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_check_a_rendered_dir_finds_a_broken_file(site_file: Path, tmp_path: Pat
     result = run("check", str(out), "--site", str(site_file))
     assert result.exit_code == 1
     assert 'Error: Unknown configuration variable "max_packet_sise".' in result.output
-    assert result.output.splitlines()[-1] == "2 ok, 3 failed, 0 not checked, 0 no binary here"
+    assert result.output.splitlines()[-1] == "2 ok, 5 failed, 0 not checked, 0 no binary here"
 
 
 def test_check_a_dir_missing_a_file(site_file: Path, tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_missing_tool_fails_only_with_strict(
     monkeypatch.setattr(check_victoriametrics, "find_tool", lambda name: None)
     relaxed = run("check", "--site", str(site_file))
     assert relaxed.exit_code == 0
-    assert relaxed.output.splitlines()[-1] == "4 ok, 0 failed, 1 not checked, 0 no binary here"
+    assert relaxed.output.splitlines()[-1] == "6 ok, 0 failed, 1 not checked, 0 no binary here"
     strict = run("check", "--site", str(site_file), "--strict")
     assert strict.exit_code == 1
 

@@ -366,6 +366,57 @@ def test_migration_is_verified_joins_live_data_and_catches_a_lost_series(
     assert [(s["target"], s["victoriametrics"]["count"]) for s in failed] == [(lost, 0)]
 
 
+def test_each_series_stops_at_its_first_live_sample_unless_told(
+    tmp_path: Path, site_file: Path, legacy: InfluxDB, vm: VictoriaMetrics
+) -> None:
+    """On main the legacy samples after the live pipeline's first one were written among the
+    live ones, under the same labels."""
+    first_live_ms = _ns(200.5) // 1_000_000
+    labels = {"__name__": "furnace_furnace_temp", "studio": STUDIO, "device": "glory-hole"}
+    # A minute apart from noon, where a legacy point also is (it must not replace this one).
+    live_samples = [(first_live_ms + i * 60_000, 1200.0 + i) for i in range(5)]
+    live = remote_write.Series(labels, live_samples)
+    assert remote_write.write(vm.urls.remote_write, [live]) == 204
+    vm.flush()
+    args = migrate_args(site_file, legacy, vm, tmp_path)
+    target = 'furnace_furnace_temp{device="glory-hole",studio="studio-1"}'
+
+    first = run(*args)
+
+    assert first.exit_code == 0, first.output
+    assert "1 series migrated only up to their first live sample:" in first.output
+    assert f"  {target}: first live sample 2025-07-20T12:00:00.000Z" in first.output
+    assert "verified 8 of 8 series" in first.output
+    expected = expected_targets()
+    key = tuple(sorted(labels.items()))
+    before = {ms: value for ms, value in expected[key].items() if ms < first_live_ms}
+    assert 0 < len(before) < len(expected[key])
+    held = stored(vm)
+    assert held[key] == before | dict(live_samples)
+    assert {k: v for k, v in held.items() if k != key} == {
+        k: v for k, v in expected.items() if k != key
+    }
+    (series,) = [s for s in report(tmp_path)["series"] if s["target"] == target]
+    assert series["first_live"] == "2025-07-20T12:00:00.000Z"
+    assert series["influxdb"]["count"] == series["victoriametrics"]["count"] == len(before)
+    assert report(tmp_path)["past_live"] is False
+    assert "## Live data" in (tmp_path / "report" / "influx-migration.md").read_text()
+
+    # Again: the bound is the recorded first live sample, not the migrated ones before it.
+    again = run(*args)
+    assert again.exit_code == 0, again.output
+    assert f"  {target}: first live sample 2025-07-20T12:00:00.000Z" in again.output
+    assert stored(vm) == held
+
+    # Told so, the rest goes in among the live samples; the verification counts both.
+    past = run(*args, "--past-live")
+    assert "--past-live: legacy samples are written past" in past.output
+    assert report(tmp_path)["past_live"] is True
+    assert stored(vm)[key] == expected[key] | dict(live_samples)
+    assert past.exit_code == 1
+    assert f"MISMATCH {target}" in past.output
+
+
 def test_an_interrupted_migration_resumes_where_it_stopped(
     tmp_path: Path, site_file: Path, legacy: InfluxDB, vm: VictoriaMetrics
 ) -> None:
@@ -425,7 +476,16 @@ def test_a_chunk_the_store_refuses_stops_the_run_and_stays_to_do(
     progress = Progress()
 
     store = Store(single_node(gone))
-    migrate_chunks(plan, names, store, log, find_vmctl()[0], LOGIN, lines.append, progress)
+    migrate_chunks(
+        plan,
+        names=names,
+        store=store,
+        log=log,
+        vmctl_path=find_vmctl()[0],
+        auth=LOGIN,
+        echo=lines.append,
+        progress=progress,
+    )
 
     assert progress.failed is not None and progress.done == 0
     assert progress.failed.startswith(f"chunk 1/{len(plan.chunks)} ")

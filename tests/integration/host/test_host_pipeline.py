@@ -95,9 +95,13 @@ def _latest(store: VictoriaMetrics, name: str) -> dict[str, float]:
 def test_contract_examples_reach_victoriametrics_as_the_contract_says(rig: Rig) -> None:
     site = rig.context.site
     device = _device(rig, site.devices[0].id)
+    # No device login may publish on another device's or another channel's topic: the broker
+    # drops those two (test_host_mosquitto.py), the decode's dead letters stay for defence.
     # Built for now: a reading's clock must be near its arrival.
     examples = [
-        e for e in contract.examples(site, datetime.now(UTC)) if e.reason != "unknown_device"
+        e
+        for e in contract.examples(site, datetime.now(UTC))
+        if e.reason not in ("unknown_device", "bad_topic")
     ]
     # Online and offline are stamped on arrival: in one burst they could share a millisecond,
     # which VictoriaMetrics' deduplication keeps as one sample. The last will goes alone, last.
@@ -148,7 +152,12 @@ def test_a_broker_restart_keeps_the_pipelines_subscription(rig: Rig) -> None:
     _wait(lambda: expected <= _samples(rig.store))
 
 
-def test_a_dead_letter_from_another_channel_name_is_counted_by_reason(rig: Rig) -> None:
+def test_another_channel_name_never_reaches_the_pipeline_a_bad_payload_is_counted(
+    rig: Rig,
+) -> None:
+    """The device's ACL lists its four channels: ``config`` stops at the broker. The broker
+    handles one client's messages in order, so once the bad payload is counted the others
+    would have been too."""
     site = rig.context.site
     device = _device(rig, site.devices[0].id)
     where = contract.topic(site, site.devices[0].id, "config")
@@ -158,7 +167,8 @@ def test_a_dead_letter_from_another_channel_name_is_counted_by_reason(rig: Rig) 
         device.publish(contract.topic(site, site.devices[0].id, topics.HEALTH), b"\xff")
     finally:
         device.close()
-    _wait(lambda: _latest(rig.store, DEAD_LETTERS) == {"bad_topic": 3.0, "not_utf8": 1.0})
+    _wait(lambda: _latest(rig.store, DEAD_LETTERS) == {"not_utf8": 1.0})
+    assert [letter["reason"] for letter in rig.pipeline.dead_letters] == ["not_utf8"]
     assert rig.store.export(DEAD_LETTERS)[0]["metric"]["studio"] == site.studio
 
 

@@ -215,4 +215,8 @@ def test_quadlet_passes_the_health_command_on_intact(
     words = shlex.split(exec_start)
     assert words[words.index("--health-cmd") + 1] == _health_cmd(files)
     image = f"docker.io/timberio/vector:{VECTOR_VERSION}-debian"
-    assert words[-3:] == [image, "--config", "/etc/vector/vector.yaml"]
+    # The image, then Vector's own arguments: the config, and the shutdown the quadlet's
+    # StopTimeout waits for.
+    command = words[words.index(image) + 1 :]
+    assert command[:2] == ["--config", "/etc/vector/vector.yaml"], command
+    assert command[2:] == ["--graceful-shutdown-limit-secs", "60"], command

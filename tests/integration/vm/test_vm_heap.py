@@ -20,8 +20,9 @@ from pathlib import Path
 from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from tests.integration.vm.vm_node import board_heap_free, vm_board, vm_drive
-from tests.support.node import PICO_W
+from tests.support.node import PICO_W, topic
 from tests.support.recorder import Recorder
+from tests.support.tls import TlsMosquitto, make_ca
 
 MIN_FREE = 40 * 1024
 TLS_SESSION_KEPT = 27 * 1024
@@ -81,3 +82,46 @@ def test_pico_w_keeps_40_kb_free_in_steady_state_and_room_for_tls_in_the_backfil
     assert not resets, resets
     assert min(online, outage, after) >= MIN_FREE, figures
     assert backfill >= TLS_SESSION_KEPT, figures
+
+
+PICO2_W = "raspberry_pi_pico2_w"
+
+
+def test_pico_2_w_over_tls_reconnects_after_an_outage_with_its_buffer(tmp_path: Path) -> None:
+    # The handshake after a lost session runs on a heap the first session fragmented: on the
+    # Pico W that one fails (README, "Boards and TLS"); the Pico 2 W has room.
+    ca = make_ca()
+    (tmp_path / "broker").mkdir()
+    with TlsMosquitto(tmp_path / "broker", ca) as broker:
+        drive = vm_drive(
+            tmp_path / "drive", PICO2_W, broker.tls_port, ca_pem=ca.pem, SAMPLE_PERIOD_S="0.5"
+        )
+        with Recorder(broker.port, [topic("+")]) as recorder, vm_board(drive, PICO2_W) as board:
+            line = board.wait_for(r" INFO birth_published | ERROR reset | WARN mqtt_", 60)
+            assert "birth_published" in line, "\n".join(board.lines[-15:])
+            recorder.wait_for(lambda m: m.channel == "telemetry", 15)
+            online = _lowest_free(board, 5)
+            board.control.send({"cmd": "net", "state": "refuse"})
+            outage = _lowest_free(board, OUTAGE_S)
+            mark = board.mark()
+            board.control.send({"cmd": "net", "state": "up"})
+            board.wait_for(r" INFO backfill_done ", 90, since=mark)
+            after = _lowest_free(board, 3)
+            failures = [line for line in board.lines if "MemoryError" in line or " reset " in line]
+            capacity = board.wait_for(r" INFO settings_ok ", 1).split("buffer_capacity=")[1]
+    figures = {"online": online, "outage": outage, "after": after}
+    print(f"Pico 2 W over TLS, {capacity} readings: free heap {figures}")
+    assert not failures, failures
+    assert min(figures.values()) >= MIN_FREE, figures
+
+
+def test_pico_w_default_buffer_leaves_no_room_for_the_tls_handshake(tmp_path: Path) -> None:
+    # README, "Boards and TLS": the Pico W keeps its hour of readings only on a plain LAN.
+    ca = make_ca()
+    (tmp_path / "broker").mkdir()
+    with TlsMosquitto(tmp_path / "broker", ca) as broker:
+        drive = vm_drive(tmp_path / "drive", PICO_W, broker.tls_port, ca_pem=ca.pem)
+        with vm_board(drive, PICO_W) as board:
+            line = board.wait_for(r" INFO mqtt_connected | WARN mqtt_", 60)
+    assert " WARN mqtt_tls_no_memory " in line and "MemoryError" in line, line
+    assert "BUFFER_CAPACITY" in line, line

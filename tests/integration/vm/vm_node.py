@@ -25,14 +25,20 @@ def family(board: str) -> PortFamily:
     return CHIP_FAMILY[board_spec(board).family]
 
 
-def vm_drive(path: Path, board: str, broker_port: int, **overrides: Any) -> Path:
+def vm_drive(
+    path: Path, board: str, broker_port: int, *, ca_pem: Any = None, **overrides: Any
+) -> Path:
     """The bundle for ``board`` as it goes onto a board running the VM's release (lib/ as
-    .mpy), with settings pointing at the test broker; an override of None removes a key."""
+    .mpy), with settings pointing at the test broker; with ``ca_pem``, over TLS verified
+    against that CA (written as ca.pem). An override of None removes a key."""
 
     bundle.write(board, path, bundle.mpy_line(VM_RELEASE, "the VM tests"))
-    settings = {**BASE_SETTINGS, "MQTT_PORT": broker_port, **overrides}
+    tls = {"MQTT_TLS": 1} if ca_pem is not None else {}
+    settings = {**BASE_SETTINGS, "MQTT_PORT": broker_port, **tls, **overrides}
     values = {key: value for key, value in settings.items() if value is not None}
     (path / "settings.toml").write_text(settings_text(values))
+    if ca_pem is not None:
+        (path / "ca.pem").write_text(ca_pem)
     return path
 
 

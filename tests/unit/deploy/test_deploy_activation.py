@@ -15,7 +15,7 @@ from sensor_bridge.render.alertmanager import CONFIG_PATH as ALERTMANAGER_CONFIG
 from sensor_bridge.render.alertmanager import DEFAULTS_PATH as ALERTMANAGER_FLAGS
 from sensor_bridge.render.alloy import CONFIG_PATH as ALLOY_CONFIG
 from sensor_bridge.render.alloy import DEFAULTS_PATH as ALLOY_ENV
-from sensor_bridge.render.mosquitto import ACL_PATH, CONF_PATH, PASSWD_PATH
+from sensor_bridge.render.mosquitto import ACL_PATH, CERT_PATH, CONF_PATH, KEY_PATH, PASSWD_PATH
 
 VECTOR = Unit("vector.service", True)
 VMALERT = Unit("vmalert.service", True)
@@ -61,6 +61,8 @@ def test_every_rendered_file_has_a_rule(rendered: dict[str, tuple[PurePosixPath,
         ("sensor-pipeline-vector.conf", Activation()),
         ("furnace.json", Activation()),
         (CONF_PATH.name, Activation(restart=(MOSQUITTO,))),
+        (CERT_PATH.name, Activation(restart=(MOSQUITTO,))),
+        (KEY_PATH.name, Activation(restart=(MOSQUITTO,))),
         (PASSWD_PATH.name, Activation(reload=(MOSQUITTO,))),
         (ACL_PATH.name, Activation(reload=(MOSQUITTO,))),
         (ALERTMANAGER_CONFIG.name, Activation(reload=(ALERTMANAGER,))),
@@ -92,6 +94,9 @@ def test_pending_activations_merge_and_round_trip() -> None:
 def test_owners(tmp_path: Path) -> None:
     site = example_context(tmp_path).site
     assert owner(PASSWD_PATH, site) == ("mosquitto", "mosquitto")
+    # Mosquitto opens its key after dropping to its own user.
+    assert owner(KEY_PATH, site) == ("mosquitto", "mosquitto")
+    assert owner(CERT_PATH, site) == ("root", "root")
     assert owner(ALERTMANAGER_CONFIG, site) == ("prometheus", "prometheus")
     assert owner(CONF_PATH, site) == ("root", "root")
     assert owner(PurePosixPath("etc/monit/monitrc"), site) == ("root", "root")

@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pytest
 
+from sensor_bridge import mqtt_accounts
 from sensor_bridge.checks.process import free_port
 from sensor_bridge.install import container_tools, health, host_setup
 from sensor_bridge.install.redaction import MASK, redact
@@ -23,12 +24,19 @@ from sensor_bridge.registry import MOSQUITTO, VECTOR, Health
 
 
 def test_every_secret_value_is_masked(tmp_path: Path) -> None:
-    secrets = example_context(tmp_path).secrets
+    context = example_context(tmp_path)
+    secrets = context.secrets
     password = secrets.pipeline_password()
-    said = redact(f"monitrc:12: syntax error '{password}' near user pipeline", secrets)
+    said = redact(
+        f"monitrc:12: syntax error '{password}' near user pipeline", secrets, context.site
+    )
     assert password not in said
     assert MASK in said
     assert "syntax error" in said
+    # Vector's secrets file holds the consumers' derived passwords, not the secrets file's.
+    derived = mqtt_accounts.password(secrets, mqtt_accounts.vector_user(context.site))
+    said = redact(f"vector.yaml: bad password '{derived}'", secrets, context.site)
+    assert derived not in said and MASK in said
 
 
 def test_wrappers_run_the_pinned_images(tmp_path: Path) -> None:

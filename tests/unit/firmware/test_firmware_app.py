@@ -15,6 +15,8 @@ from sensor_protocol.limits import MAX_PAYLOAD_BYTES
 from sensor_protocol.payloads import decode_status
 from tests.unit.firmware.fakes import VALID_ENV, FakeBoard, FakeClock, FakePixel, FakeWatchdog
 
+CA_TEXT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
 
 class SettingsRig:
     def __init__(self, env):
@@ -29,6 +31,7 @@ class SettingsRig:
         self.fix = dict(VALID_ENV)
         self.reads = 0
         self.sleeper = self.sleep
+        self.files = {"ca.pem": CA_TEXT}
 
     def getenv(self, key):
         if key == "CIRCUITPY_WIFI_SSID":
@@ -42,14 +45,20 @@ class SettingsRig:
 
     def wait(self):
         return boot.wait_for_settings(
-            self.getenv,
-            FakeBoard,
-            self.console,
-            StatusLed(pixel=self.pixel),
-            self.watchdog.feed,
-            self.uptime,
-            self.sleeper,
+            getenv=self.getenv,
+            board_module=FakeBoard,
+            console=self.console,
+            led=StatusLed(pixel=self.pixel),
+            feed=self.watchdog.feed,
+            uptime=self.uptime,
+            sleep=self.sleeper,
+            read_text=self.read_text,
         )
+
+    def read_text(self, path):
+        if path not in self.files:
+            raise OSError(2, "No such file/directory")
+        return self.files[path]
 
     def events(self):
         parsed = [parse_line(line) for line in self.lines]
@@ -90,6 +99,41 @@ def test_bad_settings_wait_with_one_line_the_colour_and_the_watchdog_fed():
     assert rig.reads == 21, "re-read every 30 s for 10 minutes, then once more"
     assert settings["SAMPLE_PERIOD_S"] == 5
     assert events[-1][2] == "settings_ok"
+
+
+def test_a_missing_ca_waits_with_one_line_until_the_board_is_provisioned_again():
+    rig = SettingsRig(VALID_ENV)
+    del rig.files["ca.pem"]
+
+    def sleep(seconds):
+        rig.clock.sleep(seconds)
+        if rig.clock.ms >= 65_000:
+            rig.files["ca.pem"] = CA_TEXT
+
+    rig.sleeper = sleep
+    settings, _ = rig.wait()
+
+    errors = [fields for _, _, event, fields in rig.events() if event == "settings"]
+    assert errors == [
+        {
+            "key": "ca.pem",
+            # CPython names the OSError FileNotFoundError; CircuitPython does not.
+            "problem": "cannot be read with MQTT_TLS = 1 (FileNotFoundError: [Errno 2] No "
+            "such file/directory)",
+            "fix": "provision the board again (sensor-bridge provision writes ca.pem)",
+        }
+    ]
+    assert settings["ca_pem"] == CA_TEXT
+    assert rig.reads == 4, "re-read every 30 s until the file is there"
+
+
+def test_plain_mqtt_reads_no_ca():
+    rig = SettingsRig(dict(VALID_ENV, MQTT_TLS="0"))
+    rig.files.clear()
+
+    settings, _ = rig.wait()
+
+    assert "ca_pem" not in settings
 
 
 def test_a_changed_problem_is_printed_at_once():
@@ -135,7 +179,12 @@ def test_a_buffer_too_big_for_ram_is_a_settings_error(monkeypatch):
 
 def test_the_birth_message_follows_the_contract():
     text = boot.birth_payload(
-        3, "raspberry_pi_pico_w", "WATCHDOG", "BROWNOUT", "safe mode BROWNOUT", 5
+        boot=3,
+        board_id="raspberry_pi_pico_w",
+        reset_reason="WATCHDOG",
+        safe_mode_reason="BROWNOUT",
+        reset_cause="safe mode BROWNOUT",
+        sample_period_s=5,
     )
 
     status = decode_status(text)
@@ -154,7 +203,14 @@ def test_the_birth_message_follows_the_contract():
 
 
 def test_the_largest_birth_message_fits():
-    text = boot.birth_payload(2**31 - 1, "b" * 64, "RESCUE_DEBUG", "s" * 48, "c" * 120, 0.5)
+    text = boot.birth_payload(
+        boot=2**31 - 1,
+        board_id="b" * 64,
+        reset_reason="RESCUE_DEBUG",
+        safe_mode_reason="s" * 48,
+        reset_cause="c" * 120,
+        sample_period_s=0.5,
+    )
 
     assert decode_status(text)["reset_cause"] == "c" * 120
     assert len(text) < MAX_PAYLOAD_BYTES

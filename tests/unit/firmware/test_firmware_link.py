@@ -7,6 +7,7 @@ worst cases the watchdog sees."""
 
 import errno
 import itertools
+from typing import TYPE_CHECKING, cast
 
 import adafruit_minimqtt.adafruit_minimqtt as minimqtt
 import pytest
@@ -17,6 +18,7 @@ from sensor_node.link import (
     PING_TIMEOUT_S,
     RECV_TIMEOUT_S,
     SOCKET_TIMEOUT_S,
+    TLS_FIX,
     WIFI_CONNECT_TIMEOUT_S,
     Link,
     client_id,
@@ -45,9 +47,40 @@ PUBLISH_BOUND_MS = (RECV_TIMEOUT_S + SOCKET_TIMEOUT_S) * 1000 + 50
 PING_BOUND_MS = (PING_TIMEOUT_S + SOCKET_TIMEOUT_S) * 1000 + 50
 STATUS_TOPIC = "furnace/studio1/furnace1/status"
 
+if TYPE_CHECKING:
+    from wifi import Radio
+
+
+class FakeTlsSocket:
+    """What ``ssl.SSLContext.wrap_socket`` returns: the handshake runs in ``connect``
+    (shared-module/ssl/SSLSocket.c), after the TCP connect, and a certificate that does not
+    verify raises mbedTLS's code as CircuitPython does."""
+
+    def __init__(self, sock, context):
+        self._sock = sock
+        self._context = context
+
+    def connect(self, address):
+        self._sock.connect(address)
+        if not self._context.verifies:
+            raise OSError(-9984, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class FakeSslContext:
+    def __init__(self, verifies=True):
+        self.verifies = verifies
+        self.hostnames = []
+
+    def wrap_socket(self, sock, server_hostname=None):
+        self.hostnames.append(server_hostname)
+        return FakeTlsSocket(sock, self)
+
 
 class Rig:
-    def __init__(self, monkeypatch, radio_restart=True, **env):
+    def __init__(self, monkeypatch, radio_restart=True, ssl_context=None, **env):
         self.clock = FakeClock()
         monkeypatch.setattr(minimqtt, "ticks_ms", self.clock.ticks)
         self.broker = FakeBroker(self.clock)
@@ -63,20 +96,22 @@ class Rig:
         self.ladder = RecoveryLadder(120_000, 1_800_000, 0)
         self.watchdog = FakeWatchdog(self.clock)
         self.link = Link(
-            settings,
-            self.radio,
-            self._make_pool,
-            minimqtt.MQTT,
-            minimqtt.MMQTTException,
-            close_sockets,
-            '{"v": 1, "state": "online"}',
-            self.uptime,
-            console,
-            Backoff(self.uptime, 1000, 30000, lambda: 0.5),
-            self.ladder,
-            self.resets.append,
-            self.watchdog.feed,
-            radio_restart,
+            settings=settings,
+            # The fake has what the link uses of the real one.
+            radio=cast("Radio", self.radio),
+            make_pool=self._make_pool,
+            mqtt_class=minimqtt.MQTT,
+            mqtt_error=minimqtt.MMQTTException,
+            close_sockets=close_sockets,
+            birth_payload='{"v": 1, "state": "online"}',
+            uptime=self.uptime,
+            console=console,
+            backoff=Backoff(self.uptime, 1000, 30000, lambda: 0.5),
+            ladder=self.ladder,
+            reset_board=self.resets.append,
+            feed=self.watchdog.feed,
+            radio_restart=radio_restart,
+            ssl_context=ssl_context,
         )
 
     def _make_pool(self, radio):
@@ -445,3 +480,44 @@ def test_errno_is_read_from_error_text():
     assert errno_of("[Errno 113] EHOSTUNREACH") == 113
     assert errno_of("Connect failure") is None
     assert errno_of("[Errno x]") is None
+
+
+def test_a_tls_session_verifies_the_broker_for_its_name(monkeypatch):
+    context = FakeSslContext()
+    rig = Rig(monkeypatch, ssl_context=context)
+
+    rig.connect()
+
+    assert context.hostnames == ["127.0.0.1"], "server_hostname is MQTT_BROKER"
+    assert rig.broker.publishes("status")[0].retain
+
+
+def test_a_certificate_that_does_not_verify_never_costs_a_reset(monkeypatch):
+    # A wrong CA, a wrong name and no memory to verify all read -9984 on mbedTLS 2.28: the
+    # broker's host answered, so neither a radio restart nor a reset can help.
+    rig = Rig(monkeypatch, ssl_context=FakeSslContext(verifies=False))
+
+    longest = rig.run_offline(4000)
+
+    assert rig.resets == []
+    assert "radio_restart" not in rig.events()
+    assert "mqtt_connect_failed" not in rig.events()
+    refused = rig.fields("mqtt_tls_refused")
+    assert len(refused) == len(rig.fields("backoff")), "one line per attempt"
+    assert refused[0]["fix"] == TLS_FIX
+    assert "-9984" in refused[0]["reason"]
+    assert longest <= CONNECT_BOUND_MS
+
+
+@pytest.mark.parametrize(
+    "logged",
+    [
+        # CircuitPython prints OSError(code, name) as a tuple; a build without
+        # MBEDTLS_ERROR_C raises OSError(code) alone.
+        "Socket error when connecting: (-9984, 'MBEDTLS_ERR_X509_CERT_VERIFY_FAILED')",
+        "Socket error when connecting: [Errno -9984] -9984",
+    ],
+)
+def test_a_tls_error_without_an_exception_chain_is_an_answer(logged):
+    assert errno_of(logged) == -9984
+    assert host_answered(minimqtt.MMQTTException("Connect failure"), logged)

@@ -3,6 +3,7 @@ own classes, the real adafruit_minimqtt against a fake broker, a fake MAX31856 a
 all on one virtual clock. What the broker receives is checked against the contract."""
 
 import json
+from typing import TYPE_CHECKING, cast
 
 import adafruit_minimqtt.adafruit_minimqtt as minimqtt
 import pytest
@@ -38,6 +39,10 @@ from tests.unit.firmware.fakes import (
     events,
 )
 
+if TYPE_CHECKING:
+    from watchdog import WatchDogTimer
+    from wifi import Radio
+
 EPOCH_MS = 1_764_000_000_000
 """Wall time at boot, as the fake NTP server tells it."""
 
@@ -61,38 +66,53 @@ class NodeRig:
         self.resets: list[str] = []
         self.buffer = ReadingBuffer(capacity)
         link = Link(
-            settings,
-            self.radio,
-            lambda radio: FakeSocketPool(self.broker, self.ntp_wall_s),
-            minimqtt.MQTT,
-            minimqtt.MMQTTException,
-            close_sockets,
-            birth_payload(7, "fake_board", "POWER_ON", None, None, 5),
-            uptime,
-            console,
-            Backoff(uptime, 1000, 30000, lambda: 0.5),
-            RecoveryLadder(120_000, 1_800_000, 0),
-            self.resets.append,
-            self.watchdog.feed,
-            True,
+            settings=settings,
+            # The fakes have what the node and the link use of the real parts.
+            radio=cast("Radio", self.radio),
+            make_pool=lambda radio: FakeSocketPool(self.broker, self.ntp_wall_s),
+            mqtt_class=minimqtt.MQTT,
+            mqtt_error=minimqtt.MMQTTException,
+            close_sockets=close_sockets,
+            birth_payload=birth_payload(
+                boot=7,
+                board_id="fake_board",
+                reset_reason="POWER_ON",
+                safe_mode_reason=None,
+                reset_cause=None,
+                sample_period_s=5,
+            ),
+            uptime=uptime,
+            console=console,
+            backoff=Backoff(uptime, 1000, 30000, lambda: 0.5),
+            ladder=RecoveryLadder(120_000, 1_800_000, 0),
+            reset_board=self.resets.append,
+            feed=self.watchdog.feed,
+            radio_restart=True,
         )
         self.link = link
         self.node = Node(
-            settings,
-            7,
-            uptime,
-            console,
-            self.watchdog,
-            Thermocouple(lambda: self.driver, 4, 60, uptime),
-            FaultDebouncer(settings["FAULT_DEBOUNCE"]),
-            FlameSensor(FakeAdc([40000]), 3.3 / 65535, 2.0, 0.0, 15),
-            self.buffer,
-            link,
-            WallClock(uptime, "ntp", 123, 2.0, 3600_000, console),
-            Health(),
-            StatusLed(pixel=self.pixel),
-            lambda: 100_000,
-            clock.sleep,
+            settings=settings,
+            boot=7,
+            uptime=uptime,
+            console=console,
+            watchdog=cast("WatchDogTimer", self.watchdog),
+            thermocouple=Thermocouple(lambda: self.driver, 4, 60, uptime),
+            debouncer=FaultDebouncer(settings["FAULT_DEBOUNCE"]),
+            flame=FlameSensor(FakeAdc([40000]), 3.3 / 65535, 2.0, 0.0, 15),
+            buffer=self.buffer,
+            link=link,
+            clock=WallClock(
+                uptime=uptime,
+                server="ntp",
+                port=123,
+                timeout_s=2.0,
+                resync_ms=3600_000,
+                console=console,
+            ),
+            health=Health(),
+            led=StatusLed(pixel=self.pixel),
+            mem_free=lambda: 100_000,
+            sleep=clock.sleep,
         )
 
     def ntp_wall_s(self):
@@ -191,6 +211,37 @@ def test_an_outage_is_backfilled_oldest_first_exactly_once(monkeypatch):
     assert max(reading["seq"] for _, reading in live) > max(backfill_seqs), "live after"
     assert rig.events("backfill_done")[0]["readings"] == str(len(backfill_seqs))
     assert len(rig.buffer) == 0
+
+
+def test_a_heap_without_room_for_a_batch_sends_smaller_ones_and_loses_nothing(monkeypatch):
+    """On CircuitPython's VM a Pico W once could not find 2,771 contiguous bytes for a
+    backfill payload after an outage; a MemoryError there used to reset the board."""
+    import sensor_node.node as node_module
+
+    encode = node_module.encode_readings
+    room = 3
+
+    def fragmented(boot, sent_up_ms, rows):
+        rows = list(rows)
+        if len(rows) > room:
+            raise MemoryError("memory allocation failed, allocating 2771 bytes")
+        return encode(boot, sent_up_ms, rows)
+
+    monkeypatch.setattr(node_module, "encode_readings", fragmented)
+    rig = NodeRig(monkeypatch)
+    rig.run(20)
+    rig.broker.mode = "refuse"
+    rig.run(300)
+    rig.broker.mode = "up"
+    rig.run(120)
+
+    seqs = sorted(r["seq"] for _, r in rig.readings("telemetry") + rig.readings("backfill"))
+    assert seqs == list(range(seqs[-1] + 1)), "every reading exactly once"
+    # Halved from MAX_BATCH_READINGS (24) until a payload fits.
+    assert [e["readings"] for e in rig.events("batch_shrunk")] == ["12", "6", "3"]
+    assert all(len(p["readings"]) <= room for p, _ in rig.readings("backfill"))
+    assert rig.events("backfill_done"), "the backfill ended"
+    assert rig.resets == []
 
 
 def test_a_reading_leaves_the_buffer_only_on_its_puback(monkeypatch):

@@ -14,6 +14,7 @@ from sensor_node.settings import (
     BoardValue,
     SettingsError,
     example_text,
+    load_ca,
     load_settings,
     toml_value,
 )
@@ -48,7 +49,7 @@ def test_the_table_has_one_row_per_key_with_a_known_kind():
 
 def test_the_spec_keys_are_all_there():
     wanted = (
-        "CIRCUITPY_WIFI_SSID CIRCUITPY_WIFI_PASSWORD MQTT_BROKER MQTT_PORT MQTT_USER "
+        "CIRCUITPY_WIFI_SSID CIRCUITPY_WIFI_PASSWORD MQTT_BROKER MQTT_PORT MQTT_TLS MQTT_USER "
         "MQTT_PASSWORD MQTT_TOPIC_ROOT STUDIO_ID DEVICE_ID SAMPLE_PERIOD_S HEALTH_PERIOD_S "
         "TC_TYPE TC_AVERAGING MAINS_HZ FLAME_DIVIDER_RATIO FLAME_OFFSET_V FLAME_OVERSAMPLE "
         "FAULT_DEBOUNCE BUFFER_CAPACITY NTP_SERVER NTP_PORT NTP_RESYNC_S KEEPALIVE_S "
@@ -61,7 +62,8 @@ def test_the_spec_keys_are_all_there():
 def test_defaults_fill_everything_but_the_required_keys():
     settings = load()
 
-    assert settings["MQTT_PORT"] == 1883
+    assert settings["MQTT_PORT"] == 8883
+    assert settings["MQTT_TLS"] is True
     assert settings["MQTT_TOPIC_ROOT"] == "furnace"
     assert settings["SAMPLE_PERIOD_S"] == 5
     assert settings["HEALTH_PERIOD_S"] == 60
@@ -249,7 +251,7 @@ def test_a_password_needs_a_user():
 
 
 def test_an_empty_optional_number_takes_its_default():
-    assert load(MQTT_PORT="")["MQTT_PORT"] == 1883
+    assert load(MQTT_PORT="")["MQTT_PORT"] == 8883
 
 
 def test_each_key_is_read_once():
@@ -319,3 +321,39 @@ def test_the_watchdog_cannot_be_shorter_than_the_boards_longest_blocking_step():
     assert caught.value.key == "WATCHDOG_S"
     assert caught.value.problem == "must be a number between 25 and 30, got '8'"
     assert load_settings(VALID_ENV.get, Esp32Board)["WATCHDOG_S"] == 30.0
+
+
+CA_TEXT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_the_ca_is_read_from_ca_pem():
+    opened = []
+
+    def read_text(path):
+        opened.append(path)
+        return CA_TEXT
+
+    assert load_ca(read_text) == CA_TEXT
+    assert opened == ["ca.pem"]
+
+
+def _missing(path):
+    raise OSError(2, "No such file/directory")
+
+
+@pytest.mark.parametrize(
+    ("read_text", "problem_text"),
+    [
+        (_missing, "cannot be read with MQTT_TLS = 1 (FileNotFoundError: [Errno 2] No such file"),
+        (lambda path: b"\xff".decode(), "cannot be read with MQTT_TLS = 1 (UnicodeDecodeError"),
+        (lambda path: "", "holds no PEM certificate"),
+        (lambda path: CA_TEXT.split("\n-----END", maxsplit=1)[0], "holds no PEM certificate"),
+    ],
+)
+def test_a_missing_or_bad_ca_is_a_settings_error_that_says_provision_again(read_text, problem_text):
+    with pytest.raises(SettingsError) as caught:
+        load_ca(read_text)
+
+    assert caught.value.key == "ca.pem"
+    assert caught.value.problem.startswith(problem_text), caught.value.problem
+    assert "provision the board again" in caught.value.fix

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from sensor_bridge import tls
 from sensor_bridge.local.examples import example_site
 from tests.support.cli import broker_and_storage_only, run
 
 PASSWD = Path("etc/mosquitto/sensor-pipeline.passwd")
 ACL = Path("etc/mosquitto/sensor-pipeline.acl")
+CERT = Path("etc/mosquitto/certs/sensor-pipeline.crt")
+KEY = Path("etc/mosquitto/certs/sensor-pipeline.key")
 QUADLET = Path("home/sensor/.config/containers/systemd/victoriametrics.container")
 
 
@@ -32,14 +35,17 @@ def test_render_writes_the_tree_with_modes(site_file: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert set(_tree(out)) == {
         Path("etc/mosquitto/conf.d/sensor-pipeline.conf"),
+        CERT,
+        KEY,
         PASSWD,
         ACL,
         QUADLET,
     }
     assert (out / PASSWD).stat().st_mode & 0o777 == 0o600
+    assert (out / KEY).stat().st_mode & 0o777 == 0o600
     assert (out / ACL).stat().st_mode & 0o777 == 0o644
     assert f"new        {PASSWD}  (secret, 0600)" in result.output.splitlines()
-    assert result.output.splitlines()[-1] == f"4 files in {out}: 4 new, 0 changed, 0 unchanged"
+    assert result.output.splitlines()[-1] == f"6 files in {out}: 6 new, 0 changed, 0 unchanged"
 
 
 def test_render_twice_is_byte_identical(site_file: Path, tmp_path: Path) -> None:
@@ -48,7 +54,44 @@ def test_render_twice_is_byte_identical(site_file: Path, tmp_path: Path) -> None
     first = _tree(out)
     result = run("render", "--site", str(site_file), "--out", str(out))
     assert _tree(out) == first
-    assert result.output.splitlines()[-1] == f"4 files in {out}: 0 new, 0 changed, 4 unchanged"
+    assert result.output.splitlines()[-1] == f"6 files in {out}: 0 new, 0 changed, 6 unchanged"
+
+
+def test_the_ca_is_made_once_beside_the_secrets_file(site_file: Path, tmp_path: Path) -> None:
+    key, cert = site_file.parent / tls.CA_KEY_FILE, site_file.parent / tls.CA_CERT_FILE
+    run("render", "--site", str(site_file), "--out", str(tmp_path / "out"))
+    assert key.stat().st_mode & 0o777 == 0o600
+    made = key.read_bytes(), cert.read_bytes()
+    result = run("render", "--site", str(site_file), "--out", str(tmp_path / "other"))
+    assert result.exit_code == 0, result.output
+    assert (key.read_bytes(), cert.read_bytes()) == made
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("chmod", "the CA key is readable by others: chmod 600 {key}"),
+        (
+            "lose-key",
+            "{key}: missing beside the rest of the CA: restore it from your backup (a "
+            "new CA means provisioning every board again)",
+        ),
+    ],
+)
+def test_a_damaged_ca_is_refused_in_one_line(
+    site_file: Path, tmp_path: Path, damage: str, expected: str
+) -> None:
+    key = site_file.parent / tls.CA_KEY_FILE
+    run("render", "--site", str(site_file), "--out", str(tmp_path / "out"))
+    if damage == "chmod":
+        key.chmod(0o644)
+    else:
+        key.unlink()
+    result = run("render", "--site", str(site_file), "--out", str(tmp_path / "again"))
+    assert result.exit_code == 2
+    assert result.output.endswith(expected.format(key=key) + "\n")
+    assert len(result.output.splitlines()) == 1
+    assert not (tmp_path / "again").exists()
 
 
 def test_previous_root_keeps_live_hashes_in_a_new_tree(site_file: Path, tmp_path: Path) -> None:
@@ -109,3 +152,85 @@ def test_help_imports_no_heavy_dependency() -> None:
     ).stdout
     assert "check" in output and "render" in output
     assert output.splitlines()[-1] == "heavy: []"
+
+
+def _snapshot(root: Path) -> dict[Path, tuple[bytes, int, int]]:
+    return {
+        p.relative_to(root): (p.read_bytes(), p.stat().st_mode, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# Each injection from issue 15 (Why 4): what the site file says, the key that says it, and the
+# start of the problem the one line names.
+_INJECTIONS = [
+    pytest.param(
+        'address = "0.0.0.0"',
+        'address = "0.0.0.0\\nallow_anonymous true"',
+        "broker.address: holds a control character (U+000A)",
+        id="newline-in-listener-address",
+    ),
+    pytest.param(
+        'persistent_client_expiration = "14d"',
+        'persistent_client_expiration = "14d\\nallow_anonymous true"',
+        "broker.persistent_client_expiration: holds a control character (U+000A)",
+        id="newline-in-broker-option",
+    ),
+    pytest.param(
+        'image = "docker.io/timberio/vector:0.57.0-debian"',
+        'image = "x\\nExec=/bin/sh"',
+        "pipeline.image: holds a control character (U+000A)",
+        id="newline-in-image",
+    ),
+    pytest.param(
+        'image = "docker.io/timberio/vector:0.57.0-debian"',
+        'image = "x Exec=/bin/sh"',
+        "pipeline.image: 'x Exec=/bin/sh' is not an image reference",
+        id="blank-in-image",
+    ),
+    pytest.param(
+        'data_path = "/var/lib/sensor-pipeline/victoria-metrics"',
+        'data_path = "/"',
+        "storage.data_path: / is not a directory of its own under /var/lib/sensor-pipeline/",
+        id="data-path-root",
+    ),
+    pytest.param(
+        'name = "sensor"',
+        'name = "root"',
+        "service_user.name: 'root' is a system account",
+        id="service-user-root",
+    ),
+    pytest.param(
+        'name = "Main furnace"',
+        'name = "{{ $value }}"',
+        "devices[0].name: holds '{{', which a Go template would run",
+        id="template-in-device-name",
+    ),
+    pytest.param(
+        'location = "Hot shop, north wall"',
+        'location = "north\\nwall"',
+        "devices[0].location: holds a control character (U+000A)",
+        id="newline-in-device-location",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), _INJECTIONS)
+def test_render_refuses_an_injection_and_writes_nothing(
+    site_file: Path, tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    out = tmp_path / "out"
+    assert run("render", "--site", str(site_file), "--out", str(out)).exit_code == 0
+    before = _snapshot(out)
+    text = site_file.read_text()
+    assert old in text
+    site_file.write_text(text.replace(old, new, 1))
+
+    result = run("render", "--site", str(site_file), "--out", str(out))
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"sensor-bridge: {site_file}: {problem}")
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n")
+    assert _snapshot(out) == before

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from sensor_bridge import bundle
+from sensor_bridge import bundle, tls
 from sensor_bridge.local.examples import example_site
 from sensor_bridge.provision import (
     board_numbers,
     parse_boot_out,
     render_settings,
+    settings_values,
     space_needed,
     toml_string,
 )
@@ -36,16 +37,12 @@ BOOT_OUT = (
     "UID:E6614C311B7C8A35\n"
 )
 DEVICE_ADDRESS = "192.168.1.10"
+"""The example site's broker.device_address."""
 
 
 @pytest.fixture
 def site_file(tmp_path: Path) -> Path:
-    path = example_site(tmp_path / "site")
-    text = path.read_text()
-    path.write_text(
-        text.replace('# device_address = "192.168.1.10"', f'device_address = "{DEVICE_ADDRESS}"')
-    )
-    return path
+    return example_site(tmp_path / "site")
 
 
 def _drive(tmp_path: Path, board: str | None = PICO_W) -> Path:
@@ -75,7 +72,10 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
 
     written = _files(drive)
     plan = bundle.build(PICO_W, bundle.mpy_line("10.1.0", "test"))
-    assert set(written) == set(plan) | {Path("settings.toml"), Path("boot_out.txt")}
+    assert set(written) == set(plan) | {
+        Path(n) for n in ("settings.toml", "ca.pem", "boot_out.txt")
+    }
+    assert written[Path("ca.pem")] == (site_file.parent / tls.CA_CERT_FILE).read_bytes()
     for dest, data in plan.items():
         assert written[dest] == data, dest
     assert written[Path("lib/sensor_node/app.mpy")].startswith(b"C\x06"), "CircuitPython's .mpy"
@@ -86,7 +86,8 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
         "CIRCUITPY_WIFI_SSID": "studio-wifi",
         "CIRCUITPY_WIFI_PASSWORD": "change-me-wifi",
         "MQTT_BROKER": DEVICE_ADDRESS,
-        "MQTT_PORT": 1883,
+        "MQTT_PORT": 8883,
+        "MQTT_TLS": 1,
         "MQTT_USER": "furnace-1",
         "MQTT_PASSWORD": "change-me-furnace-1",
         "MQTT_TOPIC_ROOT": "furnace",
@@ -102,16 +103,38 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
     )
 
     assert result.output.splitlines() == [
-        f"writing {len(plan) + 1} files for {PICO_W} to {drive}",
+        f"writing {len(plan) + 2} files for {PICO_W} to {drive}",
         f"board     {PICO_W} (CircuitPython 10.1.0)",
-        f"settings  furnace-1: Wi-Fi 'studio-wifi', broker {DEVICE_ADDRESS}:1883, MQTT user "
+        f"settings  furnace-1: Wi-Fi 'studio-wifi', broker {DEVICE_ADDRESS}:8883, MQTT user "
         "furnace-1 (passwords not shown)",
-        f"verified  {len(plan) + 1} files, "
+        f"verified  {len(plan) + 2} files, "
         f"{sum(len(data) for path, data in written.items() if path.name != 'boot_out.txt') // 1024}"
         " KiB, read back identical",
         "Eject the drive, then press the board's reset button.",
     ]
     assert "change-me" not in result.output
+
+
+def test_tls_by_default_and_plain_only_for_a_board_the_site_lets_skip_it(site_file: Path) -> None:
+    text = site_file.read_text().replace("plain_lan = false", "plain_lan = true")
+    site_file.write_text(text.replace("tls = true", "tls = false", 1))
+    site = load_site(site_file)
+    secrets = load_secrets(site)
+    plain, verified = (settings_values(site, secrets, d) for d in ("furnace-1", "glory-hole"))
+    assert (plain["MQTT_PORT"], plain["MQTT_TLS"]) == (1883, 0)
+    assert (verified["MQTT_PORT"], verified["MQTT_TLS"]) == (8883, 1)
+
+
+def test_a_plain_board_without_the_plain_lan_listener_is_refused(
+    site_file: Path, tmp_path: Path
+) -> None:
+    site_file.write_text(site_file.read_text().replace("tls = true", "tls = false", 1))
+    _one_line_refusal(
+        ["provision", "furnace-1", "--site", str(site_file), "--drive", str(_drive(tmp_path))],
+        f"{site_file}: file: device furnace-1 has tls = false, but the broker has no plain "
+        "listener on the LAN: set plain_lan = true under [broker] (its password then crosses the "
+        "LAN in clear), or remove tls = false",
+    )
 
 
 def test_values_are_escaped_for_toml_and_the_board(site_file: Path) -> None:

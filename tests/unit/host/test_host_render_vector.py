@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sensor_bridge import mqtt_accounts
 from sensor_bridge.checks.vector import load
 from sensor_bridge.checks.victoriametrics import unit_values
 from sensor_bridge.errors import SiteError
@@ -66,7 +67,7 @@ def test_mqtt_source_subscribes_like_the_broker_expects(config: dict[str, Any]) 
         "host": "127.0.0.1",
         "port": 1883,
         "client_id": "sensor-pipeline-vector",
-        "user": "pipeline",
+        "user": "sensor-pipeline-vector",
         "password": "SECRET[sensor_pipeline.mqtt_password]",
         "topic": ["furnace/studio-1/furnace-1/+", "furnace/studio-1/glory-hole/+"],
         "max_packet_size": PIPELINE_MAX_PACKET_BYTES,
@@ -76,9 +77,13 @@ def test_mqtt_source_subscribes_like_the_broker_expects(config: dict[str, Any]) 
 def test_the_password_is_only_in_the_secrets_file(
     context: RenderContext, files: dict[str, RenderedFile]
 ) -> None:
-    password = context.secrets.pipeline_password()
-    assert json.loads(files["secrets.json"].text) == {"mqtt_password": password}
-    assert all(password not in f.text for name, f in files.items() if name != "secrets.json")
+    passwords = {
+        "mqtt_password": mqtt_accounts.password(context.secrets, "sensor-pipeline-vector"),
+        "mqtt_sys_password": mqtt_accounts.password(context.secrets, "sensor-pipeline-vector-sys"),
+    }
+    assert json.loads(files["secrets.json"].text) == passwords
+    for password in [*passwords.values(), context.secrets.pipeline_password()]:
+        assert all(password not in f.text for name, f in files.items() if name != "secrets.json")
 
 
 def test_vector_reads_secrets_from_a_file_backend_beside_its_config(
@@ -169,22 +174,29 @@ def test_a_bound_too_small_for_one_letter_an_hour_is_a_site_error(context: Rende
         vector.render(RenderContext(site, context.secrets))
 
 
-@pytest.mark.parametrize("password", ["a\nb", "it's"])
-def test_a_password_vector_cannot_paste_into_yaml_is_refused(
-    context: RenderContext, password: str
+@pytest.mark.parametrize("token", ["a\nb", "it's"])
+def test_a_secret_vector_cannot_paste_into_yaml_is_refused(
+    context: RenderContext, token: str
 ) -> None:
     """Vector pastes a secret into the YAML text before parsing it: in a single-quoted scalar
-    only ' and line breaks would change what it reads."""
-    secrets = Secrets.model_validate({"mqtt": {"pipeline": password}})
-    with pytest.raises(SiteError, match="mqtt_password holds a ' or a line break") as raised:
+    only ' and line breaks would change what it reads. (Its MQTT passwords are derived, in
+    base64url: never either.)"""
+    cloud = {"url": "https://prometheus.example/api/prom/push", "user": "1", "token": token}
+    secrets = Secrets.model_validate({"mqtt": {"pipeline": "p"}, "grafana_cloud": cloud})
+    with pytest.raises(SiteError, match="grafana_cloud_token holds a ' or a line break") as raised:
         vector.render(RenderContext(context.site, secrets))
     assert "\n" not in str(raised.value)
 
 
-def test_a_broker_on_one_address_is_reached_there(context: RenderContext) -> None:
-    broker = context.site.broker.model_copy(update={"address": "192.0.2.10"})
+@pytest.mark.parametrize(("plain_lan", "host"), [(False, "127.0.0.1"), (True, "192.0.2.10")])
+def test_the_pipeline_reads_the_plain_listener_where_it_is(
+    context: RenderContext, plain_lan: bool, host: str
+) -> None:
+    update = {"address": "192.0.2.10", "plain_lan": plain_lan}
+    broker = context.site.broker.model_copy(update=update)
     site = context.site.model_copy(update={"broker": broker})
-    assert vector.config(site)["sources"]["devices"]["host"] == "192.0.2.10"
+    source = vector.config(site)["sources"]["devices"]
+    assert (source["host"], source["port"]) == (host, 1883)
 
 
 def test_quadlet(files: dict[str, RenderedFile]) -> None:
@@ -202,10 +214,23 @@ def test_quadlet(files: dict[str, RenderedFile]) -> None:
     # Nothing from the environment: no variables, no interpolation flag.
     assert unit_values(unit, "Container", "EnvironmentFile") == []
     assert unit_values(unit, "Container", "Environment") == []
-    assert unit_values(unit, "Container", "Exec") == ["--config /etc/vector/vector.yaml"]
+    assert unit_values(unit, "Container", "Exec") == [
+        "--config /etc/vector/vector.yaml --graceful-shutdown-limit-secs 60"
+    ]
     (health,) = unit_values(unit, "Container", "HealthCmd")
     assert "/dev/tcp/127.0.0.1/8686" in health and "GET /health" in health
     assert unit_values(unit, "Unit", "After") == ["victoriametrics.service"]
+
+
+def test_a_stop_waits_for_vectors_drain(files: dict[str, RenderedFile]) -> None:
+    """On main podman's 10 s default SIGKILLed Vector during its 60 s drain: readings the
+    broker had handed over but not yet in the disk buffer were lost."""
+    unit = files["vector.container"].text
+    (stop,) = unit_values(unit, "Container", "StopTimeout")
+    (systemd_stop,) = unit_values(unit, "Service", "TimeoutStopSec")
+    assert int(stop) > vector.GRACEFUL_SHUTDOWN_S
+    # systemd must not kill the `podman rm` that waits for the container.
+    assert int(systemd_stop) > int(stop)
 
 
 def test_broker_stats_subscribe_to_sys_in_their_own_session(
@@ -216,8 +241,8 @@ def test_broker_stats_subscribe_to_sys_in_their_own_session(
         "host": "127.0.0.1",
         "port": 1883,
         "client_id": "sensor-pipeline-vector-sys",
-        "user": "pipeline",
-        "password": "SECRET[sensor_pipeline.mqtt_password]",
+        "user": "sensor-pipeline-vector-sys",
+        "password": "SECRET[sensor_pipeline.mqtt_sys_password]",
         "topic": "$SYS/broker/#",
     }
     # Written once: Vector 0.57 no longer turns $$ into $ (no interpolation).

@@ -66,7 +66,7 @@ def test_without_cloud_secrets_there_is_no_cloud_branch(tmp_path: Path) -> None:
     config = load(yaml_file.text)
     assert "grafana_cloud" not in config["sinks"]
     assert "alerts_from_victoriametrics" not in config["sources"]
-    assert set(json.loads(secrets.text)) == {"mqtt_password"}
+    assert set(json.loads(secrets.text)) == {"mqtt_password", "mqtt_sys_password"}
 
 
 def test_the_furnace_series_get_their_namespace_once() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sensor_bridge import mqtt_accounts
 from sensor_bridge.render import RenderedFile, render_all, vector_secrets
 from tests.support.cloud import TOKEN, USER, cloud_context
 
@@ -32,14 +33,17 @@ def test_every_secret_reference_resolves_from_the_rendered_secrets(
     references = set(vector_secrets.REFERENCE.findall(text))
     assert references == {
         ("sensor_pipeline", "mqtt_password"),
+        ("sensor_pipeline", "mqtt_sys_password"),
         ("sensor_pipeline", "grafana_cloud_url"),
         ("sensor_pipeline", "grafana_cloud_user"),
         ("sensor_pipeline", "grafana_cloud_token"),
     }
     resolved = yaml.safe_load(vector_secrets.resolve(text, secrets))
-    password = cloud_context(tmp_path / "again").secrets.pipeline_password()
-    assert resolved["sources"]["devices"]["password"] == password
-    assert resolved["sources"]["broker_stats"]["password"] == password
+    again = cloud_context(tmp_path / "again").secrets
+    devices, stats = resolved["sources"]["devices"], resolved["sources"]["broker_stats"]
+    assert devices["password"] == mqtt_accounts.password(again, devices["user"])
+    assert stats["password"] == mqtt_accounts.password(again, stats["user"])
+    assert devices["password"] != stats["password"]
     cloud = resolved["sinks"]["grafana_cloud"]
     assert cloud["auth"] == {"strategy": "basic", "user": USER, "password": TOKEN}
     assert cloud["endpoint"] == "https://prometheus.example/api/prom/push"
@@ -55,10 +59,12 @@ def test_a_reference_without_a_value_is_named(files: dict[str, RenderedFile]) ->
 def test_a_value_with_yaml_syntax_stays_one_string(tmp_path: Path) -> None:
     """Vector pastes the value into the text: quoted, '#: {x}' is still the password."""
     context = cloud_context(tmp_path)
-    mqtt = context.secrets.mqtt.model_copy(update={"pipeline": 'p#: {x} "$HOME" \\'})
-    secrets = context.secrets.model_copy(update={"mqtt": mqtt})
+    assert context.secrets.grafana_cloud is not None
+    cloud = context.secrets.grafana_cloud.model_copy(update={"token": 'p#: {x} "$HOME" \\'})
+    secrets = context.secrets.model_copy(update={"grafana_cloud": cloud})
     text = vector_secrets.resolve(
         next(f.text for f in render_all(context) if f.path.name == "vector.yaml"),
-        vector_secrets.file_text(secrets),
+        vector_secrets.file_text(context.site, secrets),
     )
-    assert yaml.safe_load(text)["sources"]["devices"]["password"] == 'p#: {x} "$HOME" \\'
+    auth = yaml.safe_load(text)["sinks"]["grafana_cloud"]["auth"]
+    assert auth["password"] == 'p#: {x} "$HOME" \\'

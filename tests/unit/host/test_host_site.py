@@ -64,11 +64,12 @@ def test_example_documents_every_setting() -> None:
 def test_example_values_are_the_defaults(tmp_path: Path) -> None:
     """The example says it lists every setting with its default: a default changed in the
     model and not in the example fails here. What the example sets otherwise on purpose: the
-    studio, the devices, ``storage.url`` (the default node, written out) and the idle
-    schedule's ``too_cold_c`` (none by default)."""
+    studio, the devices, ``storage.url`` (the default node, written out), the broker's
+    ``device_address`` (the certificate must name one) and the idle schedule's ``too_cold_c``
+    (none by default)."""
     site = example_context(tmp_path).site
     bare = Site(studio=site.studio, devices=[Device(id=d.id, board=d.board) for d in site.devices])
-    apart: Any = {"devices": True, "storage": {"url"}}
+    apart: Any = {"devices": True, "storage": {"url"}, "broker": {"device_address"}}
 
     assert site.model_dump(exclude=apart) == bare.model_dump(exclude=apart)
     assert site.storage.urls == bare.storage.urls
@@ -91,7 +92,7 @@ def test_example_values_are_the_defaults(tmp_path: Path) -> None:
             'studio = "studio-1"\nstudoi = "s"',
             "unknown key 'studoi'; did you mean 'studio'?",
         ),
-        ("port = 1883", "prot = 1883", "unknown key 'broker.prot'; did you mean 'port'?"),
+        ("port = 8883", "prot = 8883", "unknown key 'broker.prot'; did you mean 'port'?"),
         (
             "too_hot_c = 1250.0",
             "too_hot = 1250.0",
@@ -115,7 +116,13 @@ def test_example_values_are_the_defaults(tmp_path: Path) -> None:
             'retention = "forever"',
             "storage.retention: 'forever' is not a duration like 30s, 5m, 14d or 100y",
         ),
-        ("port = 1883", "port = ", "not valid TOML: Invalid value (at line"),
+        ("port = 8883", "port = ", "not valid TOML: Invalid value (at line"),
+        (
+            "plain_port = 1883",
+            "plain_port = 8883",
+            "broker: plain_port and port are both 8883: the plain and the TLS listener need a "
+            "port each",
+        ),
         ('studio = "studio-1"', "", "missing key 'studio'"),
         (
             "too_cold_c = 1000.0",
@@ -172,3 +179,69 @@ def test_missing_pipeline_secret_names_the_pipeline(tmp_path: Path) -> None:
         f"{tmp_path / 'secrets.toml'}: no MQTT password for the pipeline: "
         'add pipeline = "..." under [mqtt]'
     )
+
+
+_DIGEST = "sha256:" + "0123456789abcdef" * 4
+_ADDRESS = 'address = "0.0.0.0"'
+_DATA = 'data_path = "/var/lib/sensor-pipeline/vector"'
+_IMAGE = 'image = "docker.io/timberio/vector:0.57.0-debian"'
+_USER = 'name = "sensor"'
+_NAME = 'name = "Main furnace"'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (_ADDRESS, 'address = "192.168.1.300"', "broker.address: '192.168.1.300' is not an IP"),
+        (_ADDRESS, 'address = "pi_host"', "broker.address: 'pi_host' is not an IP address"),
+        (_ADDRESS, 'address = "-pi.lan"', "broker.address: '-pi.lan' is not an IP address"),
+        (_ADDRESS, 'address = ""', "broker.address: '' is not an IP address or host name"),
+        (_DATA, 'data_path = "/var/lib/sensor-pipeline"', "pipeline.data_path: /var/lib/sensor"),
+        (_DATA, 'data_path = "/var/lib/sensor-pipeline/deploy/v"', "pipeline.data_path: /var/"),
+        (_DATA, 'data_path = "/var/lib/sensor-pipeline/../x"', "is not an absolute path"),
+        (_DATA, 'data_path = "vector"', "pipeline.data_path: vector is not an absolute path"),
+        (_DATA, 'data_path = "/home/sensor"', "is not a directory of its own under /var/lib/s"),
+        (_IMAGE, 'image = "timberio/vector:0.57.0"', "pipeline.image: 'timberio/vector:0.57.0'"),
+        (_IMAGE, 'image = "docker.io/timberio/vector"', "is not an image reference like"),
+        (_IMAGE, 'image = "docker.io/Timberio/vector:1"', "is not an image reference like"),
+        (_IMAGE, f'image = "docker.io/t/v@{_DIGEST[:-1]}"', "is not an image reference like"),
+        (_IMAGE, 'image = "docker.io/t/v:-1"', "is not an image reference like"),
+        (_USER, 'name = "mosquitto"', "service_user.name: 'mosquitto' is a system account"),
+        (_USER, 'name = "www-data"', "service_user.name: 'www-data' is a system account"),
+        (_USER, 'name = "systemd-network"', "'systemd-network' is a system account"),
+        (_USER, 'name = "_apt"', "service_user.name: '_apt' is a system account"),
+        ("# home =", 'home = "home/sensor"\n#', "service_user.home: home/sensor is not an abso"),
+        (_NAME, 'name = "a\\u2028b"', "devices[0].name: holds a control character (U+2028)"),
+        (_NAME, 'name = "a\\u0085b"', "devices[0].name: holds a control character (U+0085)"),
+        (_NAME, 'name = "a\\tb"', "devices[0].name: holds a control character (U+0009)"),
+        (_NAME, 'name = "a{{b"', "devices[0].name: holds '{{', which a Go template would run"),
+        (_NAME, '"a\\rb" = 1', "a key in devices[0] holds a control character (U+000D)"),
+    ],
+)
+def test_each_kind_refuses_what_it_is_not(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in EXAMPLE
+    assert expected in _site_error(tmp_path, EXAMPLE.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (_ADDRESS, 'address = "::"'),
+        (_ADDRESS, 'address = "fe80::1"'),
+        (_ADDRESS, 'address = "192.168.1.10"'),
+        (_ADDRESS, 'address = "pi.local"'),
+        (_ADDRESS, 'address = "furnace-pi"'),
+        (_DATA, 'data_path = "/var/lib/sensor-pipeline/pipeline/vector"'),
+        (_IMAGE, f'image = "docker.io/timberio/vector:0.57.0-debian@{_DIGEST}"'),
+        (_IMAGE, f'image = "localhost:5000/timberio/vector@{_DIGEST}"'),
+        (_IMAGE, 'image = "ghcr.io/vector-dev/vector__x:v0.57.0_1"'),
+        (_USER, 'name = "furnace-ops"'),
+        (_NAME, 'name = "Main furnace: 1,300 °C {max}"'),
+    ],
+)
+def test_each_kind_takes_what_it_is(tmp_path: Path, old: str, new: str) -> None:
+    site_file = example_site(tmp_path)
+    site_file.write_text(EXAMPLE.replace(old, new, 1))
+    load_site(site_file)

@@ -15,10 +15,11 @@ import pytest
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.grafana import differences
 from sensor_bridge.local.examples import example_site
+from sensor_bridge.mqtt_accounts import login
 from sensor_bridge.registry import NAMES
 from sensor_bridge.render import alertmanager, alloy, monit, quadlet_dir, vmalert
 from sensor_bridge.render import vector as vector_render
-from sensor_bridge.site import load_site
+from sensor_bridge.site import load_secrets, load_site
 from sensor_bridge.status import text
 from sensor_bridge.status.report import (
     DOWN,
@@ -48,8 +49,8 @@ def test_endpoints_are_where_the_rendered_configuration_listens(tmp_path: Path) 
     assert endpoints.address("vector") == vector_render.API_ADDRESS
     assert endpoints.address("alloy") == alloy.LISTEN
     assert endpoints.address("monit") == f"127.0.0.1:{monit.Options().httpd_port}"
-    # The broker listens on every interface; it is asked on loopback.
-    assert endpoints.address("mosquitto") == f"127.0.0.1:{site.broker.port}"
+    # The Pi's own clients ask the broker's plain listener, on loopback.
+    assert endpoints.address("mosquitto") == f"127.0.0.1:{site.broker.plain_port}"
 
     moved = endpoints.moved({"vmalert": "127.0.0.1:9999"})
     assert moved.address("vmalert") == "127.0.0.1:9999"
@@ -77,7 +78,7 @@ def test_deployed_means_the_installed_file_is_there(tmp_path: Path) -> None:
 def test_logins_come_from_the_secrets_file_or_say_why_not(tmp_path: Path) -> None:
     site = load_site(example_site(tmp_path))
     logins = Logins.of_site(site)
-    assert logins.broker == ("pipeline", "change-me-pipeline")
+    assert logins.broker == login(load_secrets(site), "sensor-bridge-status")
     assert logins.monit == ("admin", "change-me-monit")
     assert logins.missing == ""
 

@@ -152,6 +152,17 @@ class Socket:
     def setsockopt(self, level, optname, value):
         self._check_open()
 
+    # The VM's ssl looks these up when it wraps a socket (shared-module/ssl/SSLSocket.c,
+    # common_hal_ssl_sslcontext_wrap_socket); the firmware never serves.
+    def bind(self, address):
+        raise NotImplementedError("the virtual board has no server sockets")
+
+    def listen(self, backlog):
+        raise NotImplementedError("the virtual board has no server sockets")
+
+    def accept(self):
+        raise NotImplementedError("the virtual board has no server sockets")
+
     # --- TCP ------------------------------------------------------------------------
 
     def connect(self, address):
@@ -376,5 +387,7 @@ class SocketPool:
         _open.append(sock)
         return sock
 
-    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+    # CircuitPython's own signature, positional parameters included
+    # (shared-bindings/socketpool/SocketPool.c).
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):  # noqa: PLR0917
         return [(AF_INET, type or SOCK_STREAM, proto, "", (_resolve(host), port))]
