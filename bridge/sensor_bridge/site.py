@@ -349,6 +349,9 @@ class Pipeline(_Model):
     # Rendering checks the real floor (render.vector.dead_letters_per_hour).
     dead_letter_max_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
     data_path: DataPath = Path("/var/lib/sensor-pipeline/vector")
+    max_delivery_delay: Duration = "12h"
+    """How long before Vector reads it a reading may have been sent (the broker queues while
+    Vector is away); one sent earlier is a dead letter (``too_old``)."""
 
 
 class Paging(_Model):

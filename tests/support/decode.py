@@ -12,11 +12,12 @@ from sensor_bridge.checks.vrl_runtime import Remap
 from sensor_bridge.local.examples import SITE_EXAMPLE
 from sensor_bridge.render.vrl import decode_program
 from sensor_bridge.site import Site, load_site
+from sensor_protocol.payloads import HOST_PROBLEMS
 
 REASON = re.compile(
     r"(bad_topic|unknown_device|too_large|not_utf8|not_json|not_object|bad_version"
     r"|field:[a-z0-9_]+(\[\d+\])?(\.[a-z0-9_]+)?"
-    r":(missing|null|wrong_type|out_of_range|unknown_key|after_sent|before_epoch))"
+    r":(missing|null|wrong_type|out_of_range|unknown_key|" + "|".join(HOST_PROBLEMS) + "))"
 )
 """Every dead-letter reason the decode program may give: a fixed, label-safe vocabulary."""
 

@@ -21,7 +21,7 @@ CURRENT = FIXTURES / f"{SCHEMA_VERSION}.{SCHEMA_MINOR}"
 FILES = {
     "telemetry": "telemetry",
     "telemetry without clock, faulted": "telemetry-faulted-without-clock",
-    "backfill batch": "backfill",
+    "backfill batch, partly without clock": "backfill",
     "health": "health",
     "health without wifi": "health-without-wifi",
     "status online": "status-online",

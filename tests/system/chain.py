@@ -25,16 +25,13 @@ from sensor_bridge.local.stack import LocalStack
 from sensor_bridge.mqtt_accounts import OBSERVER_USER, password
 from sensor_bridge.render import RenderContext
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
-from sensor_protocol.payloads import decode_readings, sample_time_ms
+from sensor_protocol.payloads import decode_readings
 from sensor_protocol.topics import BACKFILL, TELEMETRY
 from tests.support.recorder import Recorder
 from tests.support.waiting import wait_until
 
 BOARD = "raspberry_pi_pico_w"
 SAMPLE_PERIOD_S = 1
-UNCLOCKED_TOLERANCE_MS = 1000
-"""A reading taken before the board's clock was set lands at receive time minus its age:
-the pipeline and the recorder receive it a few milliseconds apart (the contract says ±1 s)."""
 DELIVERY_TIMEOUT_S = 30.0
 
 
@@ -102,8 +99,7 @@ def recorder(stack: LocalStack) -> Recorder:
 class Reading:
     seq: int
     at_ms: int
-    clocked: bool
-    """Stamped by the board's own clock (else: receive time minus its age)."""
+    """Stamped by the board's own clock."""
 
 
 def published(
@@ -115,8 +111,7 @@ def published(
     for message in rec.on(f"/{device}/({channels})$"):
         payload = decode_readings(message.payload)
         for reading in payload["readings"]:
-            at = sample_time_ms(reading, payload["sent_up_ms"], round(message.received * 1000))
-            found.append(Reading(reading["seq"], at, reading["t"] is not None))
+            found.append(Reading(reading["seq"], reading["t"]))
     return found
 
 
@@ -167,7 +162,7 @@ def assert_complete(stack: LocalStack, rec: Recorder, device: str) -> int:
     sent = published(rec, device)
     by_seq = {r.seq: r for r in sent}
     # QoS 1 may deliver a reading twice (a PUBACK lost to a restart): the same reading.
-    assert all(r == by_seq[r.seq] or not r.clocked for r in sent)
+    assert all(r == by_seq[r.seq] for r in sent)
     seqs = sorted(by_seq)
     assert seqs, f"{device} published nothing"
     assert seqs == list(range(seqs[0], seqs[-1] + 1)), f"{device}: a gap in what it published"
@@ -175,7 +170,5 @@ def assert_complete(stack: LocalStack, rec: Recorder, device: str) -> int:
     assert [s for s, n in copies.items() if n > 1] == [], f"{device}: stored twice"
     assert set(copies) == set(seqs), f"{device}: stored but never published"
     for seq, at in found:
-        reading = by_seq[seq]
-        tolerance = 0 if reading.clocked else UNCLOCKED_TOLERANCE_MS
-        assert abs(at - reading.at_ms) <= tolerance, (seq, at, reading)
+        assert at == by_seq[seq].at_ms, (seq, at, by_seq[seq])
     return len(seqs)

@@ -37,6 +37,7 @@ DEVICE_BUFFER_DROPPING = "DeviceBufferDropping"
 DEVICE_CLOCK_INVALID = "DeviceClockInvalid"
 PIPELINE_STALLED = "PipelineStalled"
 DEAD_LETTERS = "DeadLettersHigh"
+STORE_IGNORING = "StoreIgnoringSamples"
 SERVICE_DOWN = "ServiceDown"
 DISK_NEARLY_FULL = "DiskNearlyFull"
 PI_OVERHEATING = "PiOverheating"
@@ -59,6 +60,7 @@ SYSTEM_ALERTS = (
     DEVICE_CLOCK_INVALID,
     PIPELINE_STALLED,
     DEAD_LETTERS,
+    STORE_IGNORING,
     SERVICE_DOWN,
     DISK_NEARLY_FULL,
     PI_OVERHEATING,

@@ -15,6 +15,7 @@ from sensor_bridge.alerting import alerts, durations, promql, rules, units
 from sensor_bridge.alerting.series import (
     DAY_S,
     FAST_STEP_S,
+    IGNORED_LABELS,
     LEAD_S,
     SLOW_AFTER_S,
     SLOW_STEP_S,
@@ -377,6 +378,18 @@ def host_cases(site: Site, expect: Expect) -> list[Case]:
     )
     check(few, event + 30, alerts.DEAD_LETTERS)
     cases += [dead, few]
+
+    ignored = normal_case("samples VictoriaMetrics ignores fire", site, event + 120)
+    set_from(ignored, promql.ROWS_IGNORED, IGNORED_LABELS, event, 3)
+    reason = {"reason": IGNORED_LABELS["reason"]}
+    check(ignored, event - 30, alerts.STORE_IGNORING)
+    check(
+        ignored,
+        event + 30,
+        alerts.STORE_IGNORING,
+        expect.alert(alerts.STORE_IGNORING, value=3, labels=reason),
+    )
+    cases.append(ignored)
 
     window = seconds(rules.SERVICE_DOWN_WINDOW) + seconds(rules.SERVICE_DOWN_FOR)
     service = {"job": VECTOR.name, "instance": "127.0.0.1"}

@@ -28,6 +28,9 @@ ONLINE, UNEXPECTED_RESET = (f"{METRIC_NAMESPACE}_{name}" for name in CONTRACT_ME
 """Written by the pipeline from the status channel: 1/0 on each retained status; on each birth,
 1 when the boot was not a planned one (``sensor_protocol.fields.unexpected_reset``), else 0."""
 DEAD_LETTERS = dead_letters.METRIC
+ROWS_IGNORED = "vm_rows_ignored_total"
+"""VictoriaMetrics' own counter of samples it accepted on the wire and did not store, by
+``reason`` (big_timestamp, small_timestamp, ...): nothing else counts them."""
 
 
 def number(value: float) -> str:

@@ -34,6 +34,7 @@ from sensor_bridge.alerting.promql import (
     FAULT,
     FLAME,
     ONLINE,
+    ROWS_IGNORED,
     SEQUENCE,
     TEMPERATURE,
     UNEXPECTED_RESET,
@@ -46,7 +47,7 @@ from sensor_bridge.alerting.promql import (
     threshold,
     when,
 )
-from sensor_bridge.registry import Service, here
+from sensor_bridge.registry import VICTORIAMETRICS, Service, here
 from sensor_bridge.render import dead_letters
 from sensor_bridge.site import Device, Site
 
@@ -65,6 +66,7 @@ STALLED_FOR = "1m"
 ONLINE_LOOKBACK = "90d"
 """furnace_device_online is written only when a status message arrives: its latest value may
 be weeks old and still true."""
+IGNORED_WINDOW = "15m"
 SERVICE_DOWN_WINDOW = "2m"
 SERVICE_ABSENT_WINDOW = "5m"
 SERVICE_DOWN_FOR = "1m"
@@ -322,7 +324,8 @@ def _device_system_rules(site: Site, device: Device) -> list[dict[str, Any]]:
             hold=CLOCK_FOR,
             device=device,
             summary=f"Sensor on {called} has no valid clock",
-            description="Its clock is not set from NTP: readings are timed from its uptime.",
+            description="Its clock has not been set from NTP for 6 h, or not since it booted: "
+            "then its readings wait on the board and are lost once its buffer is full.",
             runbook="Check NTP on the Pi (the node's NTP server defaults to the broker host) "
             "and the node's NTP_SERVER setting.",
         ),
@@ -358,6 +361,23 @@ def _host_rules(site: Site) -> list[dict[str, Any]]:
             "samples in the dead-letters directory of Vector.",
         )
     ]
+    if VICTORIAMETRICS in scraped(site):
+        rules.append(
+            _rule(
+                alerts.STORE_IGNORING,
+                f"sum by (reason) (increase({ROWS_IGNORED}[{IGNORED_WINDOW}])) > 0",
+                kind=alerts.SYSTEM,
+                severity="warning",
+                summary="VictoriaMetrics is dropping samples ({{ $labels.reason }})",
+                description='{{ printf "%.0f" $value }} samples written in the last '
+                f"{IGNORED_WINDOW} were not stored ({{{{ $labels.reason }}}}), and no dead "
+                "letter counts them.",
+                runbook=f"grep {ROWS_IGNORED} on VictoriaMetrics' /metrics and its log: "
+                "big_timestamp or small_timestamp is a writer with a wrong clock (the decode "
+                "holds the boards' readings to their arrival; check `sensor-bridge migrate` "
+                "and other writers).",
+            )
+        )
     for service in scraped(site):
         name = service.name
         up = f'up{{job="{name}"}}'

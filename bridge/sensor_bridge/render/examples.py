@@ -6,7 +6,7 @@ produce. They feed Vector's unit tests (``tests.yaml``), ``sensor-bridge check``
 program run on every example) and the test suite.
 
 ``expected_events`` is the reference the VRL is held to: the contract's own decoders
-(``decode_readings``, ``decode_health``, ``decode_status``, ``sample_time_ms``) plus the field
+(``decode_readings`` with its time rule, ``decode_health``, ``decode_status``) plus the field
 table, in plain Python. It raises ``Rejected`` for a message the pipeline must dead-letter.
 """
 
@@ -80,9 +80,15 @@ def _filled(table: Any, values: dict[str, Any]) -> dict[str, Any]:
     return {entry.key: values.get(entry.key, _sample(entry)) for entry in table}
 
 
-def _reading(seq: int, up_ms: int, **values: Any) -> list[Any]:
-    """A reading row in READING_KEYS order, taken ``up_ms`` after boot by a clock that is set."""
-    clock = {vrl.CLOCK: epoch_ms(RECEIVED) - (_SENT_UP_MS - up_ms)}
+def _clock(up_ms: int, received: datetime) -> int:
+    """The Unix time of uptime ``up_ms`` on a set clock that sends at ``received``."""
+    return epoch_ms(received) - (_SENT_UP_MS - up_ms)
+
+
+def _reading(seq: int, up_ms: int, received: datetime, **values: Any) -> list[Any]:
+    """A reading row in READING_KEYS order, taken ``up_ms`` after boot by a clock that is set,
+    in a payload received at ``received``."""
+    clock = {vrl.CLOCK: _clock(up_ms, received)}
     row = _filled(fields.READING_FIELDS, {"seq": seq, vrl.UPTIME: up_ms, **clock, **values})
     return [row[key] for key in fields.READING_KEYS]
 
@@ -129,16 +135,32 @@ def _of_minor(batch: bytes, minor: int) -> bytes:
     return json.dumps(obj).encode()
 
 
-def _messages() -> list[tuple[str, str, bytes, str | None]]:
-    """(name, channel, payload, dead-letter reason) of every example."""
+def _messages(site: Site, received: datetime) -> list[tuple[str, str, bytes, str | None]]:
+    """(name, channel, payload, dead-letter reason) of every example, received at
+    ``received``."""
+
+    def reading(seq: int, up_ms: int, **values: Any) -> list[Any]:
+        return _reading(seq, up_ms, received, **values)
+
+    def clock(up_ms: int) -> int:
+        return _clock(up_ms, received)
+
     offline = fields.STATUS_STATES[1]
     faults = fields.FAULT_BITS[0][1] | fields.FAULT_BITS[-1][1]
-    clock_reading = _reading(41, _SENT_UP_MS - 500)
+    clock_reading = reading(41, _SENT_UP_MS - 500)
     batch = _readings(
-        _reading(30, 1_000_000, t=None),
-        _reading(31, 1_001_000, t=None, temp_c=None, faults=faults),
-        _reading(32, 1_002_000),
+        reading(30, 1_000_000),
+        reading(31, 1_001_000, temp_c=None, faults=faults),
+        reading(32, 1_002_000),
     )
+    # What firmware before the time rule sent: readings taken before its first NTP sync
+    # without a clock. The host cannot place them (module payloads): dead letters.
+    clockless_batch = _readings(
+        reading(30, 1_000_000, t=None),
+        reading(31, 1_001_000, t=None, temp_c=None, faults=faults),
+        reading(32, 1_002_000),
+    )
+    max_delay_ms = vrl.max_delay_ms(site)
     key = vrl.READINGS
     previous = []
     if SCHEMA_MINOR:  # a major's first release has none
@@ -147,14 +169,38 @@ def _messages() -> list[tuple[str, str, bytes, str | None]]:
     return [
         ("telemetry", topics.TELEMETRY, _readings(clock_reading), None),
         (
+            "telemetry faulted",
+            topics.TELEMETRY,
+            _readings(reading(42, _SENT_UP_MS - 250, temp_c=None, flame_v=None, faults=faults)),
+            None,
+        ),
+        (
             "telemetry without clock, faulted",
             topics.TELEMETRY,
             _readings(
-                _reading(42, _SENT_UP_MS - 250, t=None, temp_c=None, flame_v=None, faults=faults)
+                reading(42, _SENT_UP_MS - 250, t=None, temp_c=None, flame_v=None, faults=faults)
             ),
-            None,
+            f"field:{key}[0].t:{payloads.NO_CLOCK}",
         ),
         ("backfill batch", topics.BACKFILL, batch, None),
+        (
+            "backfill batch, partly without clock",
+            topics.BACKFILL,
+            clockless_batch,
+            f"field:{key}[0].t:{payloads.NO_CLOCK}",
+        ),
+        (
+            "backfill whose clock is ahead of its receipt",
+            topics.BACKFILL,
+            _readings(reading(33, 1_003_000, t=clock(1_003_000) + 2 * payloads.FUTURE_MARGIN_MS)),
+            f"field:{key}[0].t:{payloads.IN_FUTURE}",
+        ),
+        (
+            "backfill sent longer ago than the broker may queue it",
+            topics.BACKFILL,
+            _readings(reading(34, 1_004_000, t=clock(1_004_000) - max_delay_ms - 60_000)),
+            f"field:{key}[0].t:{payloads.TOO_OLD}",
+        ),
         *previous,
         (
             "backfill batch of a newer minor, with its new fields",
@@ -212,14 +258,8 @@ def _messages() -> list[tuple[str, str, bytes, str | None]]:
         (
             "sampled after sending",
             topics.TELEMETRY,
-            _readings(_reading(43, _SENT_UP_MS + 1)),
+            _readings(reading(43, _SENT_UP_MS + 1)),
             f"field:{key}[0].up_ms:after_sent",
-        ),
-        (
-            "clockless sample before 1970",
-            topics.TELEMETRY,
-            _edited(_readings(_reading(44, 0, t=None)), ("sent_up_ms",), fields.UPTIME_MS_MAX),
-            f"field:{key}[0].up_ms:before_epoch",
         ),
         ("unknown channel", "config", b"{}", "bad_topic"),
     ]
@@ -229,14 +269,15 @@ def topic(site: Site, device: str, channel: str) -> str:
     return "/".join((site.topic_root, site.studio, device, channel))
 
 
-def examples(site: Site) -> list[Example]:
-    """Every example for the site's first device, plus one from a device the site lacks."""
+def examples(site: Site, received: datetime = RECEIVED) -> list[Example]:
+    """Every example for the site's first device, plus one from a device the site lacks, as
+    sent to arrive at ``received`` (a reading's time must be near its arrival)."""
     device = site.devices[0].id
     found = []
-    for name, channel, payload, reason in _messages():
+    for name, channel, payload, reason in _messages(site, received):
         where = topic(site, device, channel)
-        events = () if reason else tuple(expected_events(site, where, payload, RECEIVED))
-        found.append(Example(name, where, payload, reason, events))
+        events = () if reason else tuple(expected_events(site, where, payload, received))
+        found.append(Example(name, where, payload, reason, events, received))
     ids = {d.id for d in site.devices}
     stranger = next(f"stranger-{n}" for n in range(len(ids) + 1) if f"stranger-{n}" not in ids)
     found.append(
@@ -250,15 +291,14 @@ def examples(site: Site) -> list[Example]:
     return found
 
 
-def _decoded(channel: str, payload: bytes) -> dict[str, Any]:
-    decoder = {
-        topics.TELEMETRY: payloads.decode_readings,
-        topics.BACKFILL: payloads.decode_readings,
-        topics.HEALTH: payloads.decode_health,
-        topics.STATUS: payloads.decode_status,
-    }[channel]
+def _decoded(channel: str, payload: bytes, received_ms: int, max_delay_ms: int) -> dict[str, Any]:
     try:
-        obj = decoder(payload)
+        if channel in (topics.TELEMETRY, topics.BACKFILL):
+            obj = payloads.decode_readings(payload, received_ms, max_delay_ms)
+        elif channel == topics.HEALTH:
+            obj = payloads.decode_health(payload)
+        else:
+            obj = payloads.decode_status(payload)
     except payloads.PayloadError as error:
         raise Rejected(error.field) from None
     except RecursionError:
@@ -318,7 +358,7 @@ def expected_events(
     known = {d.id: d for d in site.devices}
     if device not in known:
         raise Rejected("device")
-    obj = _decoded(channel, payload)
+    obj = _decoded(channel, payload, epoch_ms(received), vrl.max_delay_ms(site))
     tags = {"studio": studio, "device": device}
     events: list[dict[str, Any]] = []
     if channel == topics.STATUS:
@@ -353,24 +393,16 @@ def expected_events(
             if entry.kind is not None:
                 events += _event(entry, obj.get(entry.key), tags, received, channel)
     else:
-        events += _reading_events(obj, tags, received, channel)
+        events += _reading_events(obj, tags, channel)
     return events
 
 
 def _reading_events(
-    obj: dict[str, Any], tags: dict[str, str], received: datetime, channel: str
+    obj: dict[str, Any], tags: dict[str, str], channel: str
 ) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
-    sent = obj[vrl.SENT_UPTIME]
-    received_ms = epoch_ms(received)
-    for index, reading in enumerate(obj[vrl.READINGS]):
-        where = f"{vrl.READINGS}[{index}].{vrl.UPTIME}"
-        if reading[vrl.UPTIME] > sent:
-            raise Rejected(where)
-        sample_ms = payloads.sample_time_ms(reading, sent, received_ms)
-        if sample_ms < fields.EPOCH_MS_MIN:
-            raise Rejected(where)
-        when = _EPOCH + timedelta(milliseconds=sample_ms)
+    for reading in obj[vrl.READINGS]:
+        when = _EPOCH + timedelta(milliseconds=reading[vrl.CLOCK])
         for entry in fields.READING_FIELDS:
             if entry.kind is not None:
                 events += _event(entry, reading.get(entry.key), tags, when, channel)

@@ -13,9 +13,10 @@ A dead letter's ``reason`` is label-safe: a fixed word or a path from the field 
 from the payload. ``bad_topic``, ``unknown_device``, ``too_large``, ``not_utf8``, ``not_json``,
 ``not_object``, ``bad_version``, or ``field:<path>:<problem>`` with a path such as ``boot``,
 ``readings``, ``readings[0]`` or ``readings[3].temp_c`` and a problem out of ``missing``,
-``null``, ``wrong_type``, ``out_of_range``, ``unknown_key``, and two host rules beyond the payload
-schema: ``after_sent`` (``up_ms`` later than ``sent_up_ms``) and ``before_epoch`` (a clockless
-reading whose true time would fall before what VictoriaMetrics accepts).
+``null``, ``wrong_type``, ``out_of_range``, ``unknown_key``, and the host rules beyond the payload
+schema (``payloads.HOST_PROBLEMS``): ``after_sent`` (``up_ms`` later than ``sent_up_ms``),
+``no_clock`` (``t`` null), ``in_future`` and ``too_old`` (the device's clock at sending too far
+from the event's timestamp, ``payloads.check_time``).
 
 Field names, types, ranges, metric names and fault bits all come from ``sensor_protocol``;
 re-rendering picks up any change to the table. Versions follow the contract's rule
@@ -45,6 +46,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sensor_bridge.alerting import durations
 from sensor_bridge.site import Site
 from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, fields, payloads, topics
 from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
@@ -67,7 +69,7 @@ TOP_LEVEL = "payload"
 """The ``where`` of a problem with the payload object itself, as PayloadError names it."""
 
 
-# Fields with a role beyond their table entry (the sample-time rule of payloads.sample_time_ms,
+# Fields with a role beyond their table entry (the time rule of payloads.check_time,
 # the version, the status): checked against the table so that renaming one fails loudly
 # instead of producing a program that no longer matches the contract.
 def _known(key: str, table: Sequence[Any]) -> str:
@@ -338,7 +340,7 @@ def _payload(code: _Code) -> None:
     code.add(f"newer = is_integer(minor) && (int(minor) ?? 0) > {SCHEMA_MINOR}")
 
 
-def _readings(code: _Code) -> None:
+def _readings(code: _Code, max_delay_ms: int) -> None:
     batch = vrl_string(READINGS)
     with code.block(f'if reason == "" && includes({vrl_literal(_reading_channels())}, channel)'):
         _check_object(code, "body", fields.ENVELOPE_FIELDS, vrl_string(TOP_LEVEL), (READINGS,))
@@ -358,32 +360,35 @@ def _readings(code: _Code) -> None:
             with code.block(
                 f"for_each(array(get(body, [{batch}]) ?? null) ?? []) -> |index, item|"
             ):
-                _reading(code)
+                _reading(code, max_delay_ms)
 
 
 def _reading_channels() -> tuple[str, str]:
     return (topics.TELEMETRY, topics.BACKFILL)
 
 
-def _reading(code: _Code) -> None:
+def _reading(code: _Code, max_delay_ms: int) -> None:
     where = f'{vrl_string(READINGS + "[")} + to_string(index) + "]"'
     with code.block('if reason == "" && !is_object(item)'):
         code.add(f"reason = {_reason(where, 'wrong_type')}")
     code.add("reading = object(item) ?? {}")
     _check_object(code, "reading", fields.READING_FIELDS, where, ())
-    uptime = _join(where, UPTIME)
+    uptime, time = _join(where, UPTIME), _join(where, CLOCK)
     code.add(f"up_ms = int(get(reading, [{vrl_string(UPTIME)}]) ?? null) ?? 0")
     code.add(f"clock = get(reading, [{vrl_string(CLOCK)}]) ?? null")
-    code.add("sample_ms = received_ms - (sent_up_ms - up_ms)")
+    code.add("sample_ms = int(clock) ?? 0")
     with code.block('if reason == ""'):
-        # Host rules beyond the payload schema: a reading is taken before it is sent, and a
-        # clockless one must land at a time VictoriaMetrics accepts.
+        # The host rules beyond the payload schema, in payloads.decode_readings' order.
         with code.block("if up_ms > sent_up_ms"):
-            code.add(f"reason = {_reason(uptime, 'after_sent')}")
-        with code.block("else if clock != null"):
-            code.add("sample_ms = int(clock) ?? 0")
-        with code.block(f"else if sample_ms < {fields.EPOCH_MS_MIN}"):
-            code.add(f"reason = {_reason(uptime, 'before_epoch')}")
+            code.add(f"reason = {_reason(uptime, payloads.AFTER_SENT)}")
+        with code.block("else if clock == null"):
+            code.add(f"reason = {_reason(time, payloads.NO_CLOCK)}")
+        with code.block(
+            f"else if sample_ms + sent_up_ms - up_ms > received_ms + {payloads.FUTURE_MARGIN_MS}"
+        ):
+            code.add(f"reason = {_reason(time, payloads.IN_FUTURE)}")
+        with code.block(f"else if sample_ms + sent_up_ms - up_ms < received_ms - {max_delay_ms}"):
+            code.add(f"reason = {_reason(time, payloads.TOO_OLD)}")
     with code.block('if reason == ""'):
         code.add('sampled = from_unix_timestamp(sample_ms, unit: "milliseconds") ?? received')
         for field in fields.READING_FIELDS:
@@ -447,6 +452,11 @@ def _emit_unexpected_reset(code: _Code) -> None:
         )
 
 
+def max_delay_ms(site: Site) -> int:
+    """The site's ``pipeline.max_delivery_delay`` in ms, as ``payloads.check_time`` takes it."""
+    return round(durations.seconds(site.pipeline.max_delivery_delay) * 1000)
+
+
 def decode_program(site: Site) -> str:
     """The remap program of the ``decode`` transform, for ``site``'s studio and devices."""
     code = _Code()
@@ -472,7 +482,7 @@ def decode_program(site: Site) -> str:
     _topic(code, site)
     code.add('tags = {"studio": studio, "device": device}')
     _payload(code)
-    _readings(code)
+    _readings(code, max_delay_ms(site))
     _health(code)
     _status(code)
     with code.block('if reason == ""'):

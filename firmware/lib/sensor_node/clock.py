@@ -5,9 +5,10 @@ Wall-clock time for readings, from an SNTP exchange (RFC 4330) with ``NTP_SERVER
 
 A sync records the offset between Unix time and the node's uptime, so a reading's wall
 time is ``offset + up_ms``. The clock is valid from the first sync until the last good
-sync is 6 hours old (at a crystal's 50 ppm that is still within 1.1 s); readings taken
-while it is not valid carry ``t: null`` and the host places them from ``up_ms`` and
-``sent_up_ms`` instead.
+sync is 6 hours old (at a crystal's 50 ppm that is still within 1.1 s); health reports it
+(``clock_valid``), and past that readings are still stamped from the last sync. Before the
+first sync of the boot there is no time: readings wait, and are stamped when they are sent
+(``sensor_node.node``).
 
 The exchange is here rather than in ``adafruit_ntp``: the library kept 2.5 kB of a Pico W's
 heap for one request and one reply (docs/firmware-memory.md); this keeps about 0.4 kB.
@@ -88,9 +89,15 @@ class WallClock:
         synced = self._synced_ms
         return synced is not None and self._uptime.ms() - synced < _HOLDOVER_MS
 
+    def is_set(self) -> bool:
+        """True from the first sync of this boot. Cheaper than ``epoch_ms``, whose Unix
+        milliseconds are a long int on a board: a new object on the heap at every call."""
+        return self._synced_ms is not None
+
     def epoch_ms(self, up_ms: int) -> "Optional[int]":
-        """Unix time in ms of uptime ``up_ms``, or None when the clock is not valid."""
-        if not self.valid():
+        """Unix time in ms of uptime ``up_ms`` by the last sync of this boot, however old (a
+        stale clock still beats none: 50 ppm is 4.3 s a day); None before the first."""
+        if self._synced_ms is None:
             return None
         return self._offset_ms + up_ms
 

@@ -9,8 +9,13 @@ sample is due, polls one in progress), does at most one blocking network operati
 thing is due (at most ``IDLE_MAX_MS``).
 
 Network work, by priority: connect (while offline, when the backoff allows); the birth
-message; health when due; readings; an NTP sync when due; a ping when the session has
-been quiet for half the keep-alive.
+message; health when due; readings, once the clock has been set this boot; an NTP sync when
+due; a ping when the session has been quiet for half the keep-alive.
+
+Readings never go out without a time: the host cannot place one (``sensor_protocol.payloads``).
+Until the first NTP sync of the boot they wait in the buffer; then each is stamped from its
+uptime and the clock's offset (the buffer is RAM: every reading in it is of this boot, on the
+same uptime). Health and status go out regardless, and say ``clock_valid``.
 
 Every reading goes into the ring buffer first and leaves it on its PUBACK. A reading taken
 while connected, with nothing older waiting, goes out alone on ``telemetry``; anything
@@ -136,9 +141,14 @@ class Node:
 
     def idle_s(self) -> float:
         """How long to sleep before the next iteration: nothing when readings wait to be
-        published, a poll interval while converting, else until the next sample (at most
-        ``IDLE_MAX_MS``)."""
-        if self._link.online and len(self._buffer) and not self._link.birth_pending:
+        published (and can be: the clock is set), a poll interval while converting, else until
+        the next sample (at most ``IDLE_MAX_MS``)."""
+        if (
+            self._link.online
+            and len(self._buffer)
+            and not self._link.birth_pending
+            and self._clock.is_set()
+        ):
             return 0.0
         if self._thermocouple.converting:
             return _POLL_MS / 1000
@@ -209,7 +219,7 @@ class Node:
         elif self._health_due.expired():
             self._health_due.advance(self._health_period_ms)
             self._publish_health()
-        elif len(self._buffer):
+        elif len(self._buffer) and self._clock.is_set():
             self._publish_readings()
         elif self._clock.due():
             self._sync_clock()
@@ -243,7 +253,9 @@ class Node:
         live = len(buffer) == 1 and buffer.next_seq - 1 > self._backfill_through
         channel = TELEMETRY if live else BACKFILL
         try:
-            text, count = encode_readings(self._boot, self._uptime.ms(), buffer.oldest(self._batch))
+            text, count = encode_readings(
+                self._boot, self._uptime.ms(), buffer.oldest(self._batch, self._clock)
+            )
             # One copy of the batch (up to MAX_PAYLOAD_BYTES) waits for the PUBACK, not two
             # (see _publish_health).
             payload = text.encode()

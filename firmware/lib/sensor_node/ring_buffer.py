@@ -24,8 +24,8 @@ read the table: it would cost the heap the packing saves). One reading, ``READIN
 * ``t``: the wall clock's offset from uptime when the reading was taken (``t - up_ms``),
   relative to the offset of the first reading with a time since the buffer was last
   empty. The offset moves only by NTP corrections, so it fits 32 bits unless the clock
-  jumps by 24.8 days while readings wait: those readings then go out without ``t`` and
-  the host places them by uptime.
+  jumps by 24.8 days while readings wait: those readings are then kept without a time, like
+  those taken before the clock was set, and stamped on the way out (``oldest``).
 * each measured value as an integer of its decimals (0.01 degC, mV), in the smallest struct
   code that holds its valid range.
 * the fault bits, then one bit for a None ``t`` and one per measured value that is None, in
@@ -134,9 +134,12 @@ class ReadingBuffer:
     def _low_up_ms(self, index: int) -> int:
         return unpack_from("<I", self._data, index * BYTES_PER_READING)[0]
 
-    def oldest(self, count: int) -> "Iterator[Tuple[Any, ...]]":
+    def oldest(self, count: int, clock: "Any") -> "Iterator[Tuple[Any, ...]]":
         """Up to ``count`` readings, oldest first, one at a time (a batch of rows is never
-        all in RAM at once); they stay in the buffer."""
+        all in RAM at once); they stay in the buffer. A reading kept without a time gets
+        ``clock.epoch_ms(up_ms)`` (``sensor_node.clock``: every reading here is of this boot),
+        or None when ``clock`` is None. Asked only for such a reading: the Unix time is a long
+        int on a board, one more allocation."""
         # The rows are unpacked here rather than in a method of their own: one function less
         # is 128 bytes more free heap on a Pico W.
         for position in range(min(count, self._count)):
@@ -147,6 +150,8 @@ class ReadingBuffer:
             t = None
             if not flags & _NO_TIME:
                 t = up_ms + self._offset_base + record[1]
+            elif clock is not None:
+                t = clock.epoch_ms(up_ms)
             row = [self.next_seq - self._count + position, up_ms, t]
             bit = _NO_VALUE
             for stored, scale in zip(record[2:-1], VALUE_SCALES):

@@ -96,7 +96,7 @@ SETTINGS = (
     Setting("NTP_SERVER", "str", "", (0, 253), None,
             "NTP server for the wall clock; empty means the broker's host (the Pi serves "
             "time to the LAN). Prefer an IP address: a name lookup cannot be bounded. "
-            "Without a clock, readings still land at their true time (uptime-based)."),
+            "Without a clock, readings wait on the board until it is set."),
     Setting("NTP_PORT", "int", 123, (1, 65535), None, "NTP server UDP port."),
     Setting("NTP_RESYNC_S", "int", 3600, (60, 21600), None,
             "Seconds between clock syncs. Readings carry no wall time once the last sync is "

@@ -12,8 +12,12 @@ Every payload is one JSON object carrying ``"v"`` and ``"minor"``, the contract'
 * ``status`` (retained): ``{"v", "boot", "minor", "state": "online", ...STATUS_FIELDS}`` as
   the birth message, ``OFFLINE_PAYLOAD`` (``v`` and ``state`` only) as the last will.
 
-A reading taken before the device clock was set has ``"t": null``; its true time is
-``received - (sent_up_ms - up_ms)`` (``sample_time_ms``), exact to the publish latency.
+A reading's ``t`` is when it was taken, by the device's clock. The host holds it to the time it
+received the message (``check_time``): the device's clock when it sent the payload,
+``t + (sent_up_ms - up_ms)``, must lie between ``received - max_delay_ms`` (how long the broker
+may have queued it) and ``received + FUTURE_MARGIN_MS``. A reading without a clock
+(``"t": null``, which firmware of 1.0 and 1.1 sent until its first NTP sync) cannot be placed: when
+the broker received it is not known to the host, only when the pipeline read it.
 
 The decoders validate every payload against the field table; they run on the host only.
 A field a later minor added may be absent. A payload of a newer minor than the host's comes
@@ -50,13 +54,34 @@ except ImportError:
     pass
 
 
+FUTURE_MARGIN_MS = 60000
+"""How much later than its receipt a reading may claim to have been sent. The boards set their
+clock by SNTP from the Pi's own chrony, on the same LAN as the broker: within milliseconds at
+each sync, then drifting at most a crystal's 50 ppm (4.3 s a day) until the next one. A minute
+is far above that and the publish latency, and far below anything an alert window sees."""
+
+# A reading's problems beyond the payload schema: the last part of its dead-letter reason
+# (``field:readings[0].t:in_future``), the host rules of ``decode_readings``.
+AFTER_SENT = "after_sent"
+"""``up_ms`` is later than ``sent_up_ms``."""
+NO_CLOCK = "no_clock"
+"""``t`` is null."""
+IN_FUTURE = "in_future"
+"""Sent later than ``FUTURE_MARGIN_MS`` after its receipt."""
+TOO_OLD = "too_old"
+"""Sent longer than the host's ``max_delay_ms`` before its receipt."""
+HOST_PROBLEMS = (AFTER_SENT, NO_CLOCK, IN_FUTURE, TOO_OLD)
+
+
 class PayloadError(ValueError):
     """A payload does not follow the contract. ``field`` names the offending field
-    (``"payload"`` when the whole payload is wrong); the message says what to fix."""
+    (``"payload"`` when the whole payload is wrong); the message says what to fix.
+    ``problem`` is one of ``HOST_PROBLEMS`` when a host rule refused it, else None."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, problem: "Optional[str]" = None) -> None:
         super().__init__("%s: %s" % (field, message))
         self.field = field
+        self.problem = problem
 
 
 def _type_ok(kind: str, value: "Any") -> bool:
@@ -145,8 +170,11 @@ def _parse(text: "Union[str, bytes]") -> "Dict[str, Any]":
     return obj
 
 
-def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
-    """Parse and validate a telemetry or backfill payload."""
+def decode_readings(
+    text: "Union[str, bytes]", received_ms: "Optional[int]" = None, max_delay_ms: int = 0
+) -> "Dict[str, Any]":
+    """Parse and validate a telemetry or backfill payload; with ``received_ms`` (the host's
+    receipt, Unix ms) also each reading's time (``check_time``)."""
     obj = _parse(text)
     newer = _newer_minor(obj)
     _check_object(obj, ENVELOPE_FIELDS, "", (READINGS,), newer)
@@ -164,7 +192,9 @@ def decode_readings(text: "Union[str, bytes]") -> "Dict[str, Any]":
         _check_object(reading, READING_FIELDS, where, (), newer)
         # A reading cannot be taken after the payload carrying it was sent.
         if reading["up_ms"] > obj["sent_up_ms"]:
-            raise PayloadError(where + "up_ms", "is later than sent_up_ms")
+            raise PayloadError(where + "up_ms", "is later than sent_up_ms", AFTER_SENT)
+        if received_ms is not None:
+            check_time(reading, obj["sent_up_ms"], received_ms, max_delay_ms, where)
     return obj
 
 
@@ -186,10 +216,22 @@ def decode_status(text: "Union[str, bytes]") -> "Dict[str, Any]":
     return obj
 
 
-def sample_time_ms(reading: "Dict[str, Any]", sent_up_ms: int, received_ms: int) -> int:
-    """The true time of a reading: its own clock time when it has one, else the receive
-    time moved back by how long the device held it."""
-    clock: Optional[int] = reading.get("t")
-    if clock is not None:
-        return clock
-    return received_ms - (sent_up_ms - reading["up_ms"])
+def check_time(
+    reading: "Dict[str, Any]", sent_up_ms: int, received_ms: int, max_delay_ms: int, where: str
+) -> None:
+    """Refuse a reading without a clock, or whose device clock at sending,
+    ``t + (sent_up_ms - up_ms)``, is more than ``FUTURE_MARGIN_MS`` after ``received_ms`` or
+    more than ``max_delay_ms`` before it. Holding a reading on the device does not age it: a
+    backfill of an hour offline is sent now, with an hour between its up_ms and sent_up_ms."""
+    clock = reading["t"]
+    if clock is None:
+        raise PayloadError(where + "t", "is null: the device's clock was not set", NO_CLOCK)
+    sent = clock + sent_up_ms - reading["up_ms"]
+    if sent > received_ms + FUTURE_MARGIN_MS:
+        raise PayloadError(
+            where + "t", "was sent %d ms after it was received" % (sent - received_ms), IN_FUTURE
+        )
+    if sent < received_ms - max_delay_ms:
+        raise PayloadError(
+            where + "t", "was sent %d ms before it was received" % (received_ms - sent), TOO_OLD
+        )

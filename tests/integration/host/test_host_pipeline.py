@@ -18,12 +18,12 @@ from sensor_bridge.local.broker import RenderedMosquitto
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.pipeline import Forwarder, VectorPipeline, start_pipeline
 from sensor_bridge.local.victoriametrics import VictoriaMetrics
-from sensor_bridge.render import RenderContext, mosquitto, victoriametrics
+from sensor_bridge.render import RenderContext, mosquitto, victoriametrics, vrl
 from sensor_bridge.render import examples as contract
 from sensor_bridge.render.examples import epoch_ms
 from sensor_bridge.render.vrl import DEAD_LETTER_METRIC
 from sensor_bridge.tree import write_tree
-from sensor_protocol import topics
+from sensor_protocol import fields, payloads, topics
 from sensor_protocol.fields import METRIC_NAMESPACE
 from tests.support.recorder import DevicePublisher
 from tests.support.waiting import wait_until
@@ -97,8 +97,11 @@ def test_contract_examples_reach_victoriametrics_as_the_contract_says(rig: Rig) 
     device = _device(rig, site.devices[0].id)
     # No device login may publish on another device's or another channel's topic: the broker
     # drops those two (test_host_mosquitto.py), the decode's dead letters stay for defence.
+    # Built for now: a reading's clock must be near its arrival.
     examples = [
-        e for e in contract.examples(site) if e.reason not in ("unknown_device", "bad_topic")
+        e
+        for e in contract.examples(site, datetime.now(UTC))
+        if e.reason not in ("unknown_device", "bad_topic")
     ]
     # Online and offline are stamped on arrival: in one burst they could share a millisecond,
     # which VictoriaMetrics' deduplication keeps as one sample. The last will goes alone, last.
@@ -138,7 +141,7 @@ def test_contract_examples_reach_victoriametrics_as_the_contract_says(rig: Rig) 
 def test_a_broker_restart_keeps_the_pipelines_subscription(rig: Rig) -> None:
     """The pipeline never re-subscribes: its persistent session on the broker carries it."""
     site = rig.context.site
-    (clocked,) = [e for e in contract.examples(site) if e.name == "telemetry"]
+    (clocked,) = [e for e in contract.examples(site, datetime.now(UTC)) if e.name == "telemetry"]
     rig.broker.restart()
     device = _device(rig, site.devices[0].id)
     try:
@@ -167,3 +170,45 @@ def test_another_channel_name_never_reaches_the_pipeline_a_bad_payload_is_counte
     _wait(lambda: _latest(rig.store, DEAD_LETTERS) == {"not_utf8": 1.0})
     assert [letter["reason"] for letter in rig.pipeline.dead_letters] == ["not_utf8"]
     assert rig.store.export(DEAD_LETTERS)[0]["metric"]["studio"] == site.studio
+
+
+def test_a_reading_is_stored_only_near_its_arrival(rig: Rig) -> None:
+    """A clock three days ahead (which VictoriaMetrics would drop without a word, as
+    big_timestamp) and one claiming to have been sent longer ago than the broker may queue are
+    dead letters with their reasons; an hour of backfill held on the board, and a reading the
+    broker held for half an hour, are stored at their own times."""
+    site = rig.context.site
+    where = contract.topic(site, site.devices[0].id, topics.BACKFILL)
+    now_ms = epoch_ms(datetime.now(UTC))
+    hour_ms, sent_up_ms = 3_600_000, 10 * 3_600_000
+    max_delay_ms = vrl.max_delay_ms(site)
+
+    def batch(seq: int, held_ms: int, sent_ago_ms: int) -> bytes:
+        """One reading taken ``held_ms`` before sending, sent ``sent_ago_ms`` before now."""
+        up_ms = sent_up_ms - held_ms
+        t = now_ms - sent_ago_ms - held_ms
+        row = (seq, up_ms, t, 1000.0 + seq, 25.0, 3.0, 0)
+        return payloads.encode_readings(1, sent_up_ms, [row])[0].encode()
+
+    device = _device(rig, site.devices[0].id)
+    try:
+        device.publish(where, batch(1, 0, -3 * 24 * hour_ms))
+        device.publish(where, batch(2, 0, max_delay_ms + hour_ms))
+        device.publish(where, batch(3, hour_ms, 0))
+        device.publish(where, batch(4, 0, hour_ms // 2))
+    finally:
+        device.close()
+    _wait(
+        lambda: (
+            _latest(rig.store, DEAD_LETTERS)
+            == {
+                f"field:{vrl.READINGS}[0].t:{payloads.IN_FUTURE}": 1.0,
+                f"field:{vrl.READINGS}[0].t:{payloads.TOO_OLD}": 1.0,
+            }
+        )
+    )
+    temp = f"{METRIC_NAMESPACE}_{fields.field_by_key('temp_c').metric}"
+    _wait(lambda: len(rig.store.export(temp)) == 1)
+    (series,) = rig.store.export(temp)
+    stored = dict(zip(series["timestamps"], series["values"], strict=True))
+    assert stored == {now_ms - hour_ms: 1003.0, now_ms - hour_ms // 2: 1004.0}

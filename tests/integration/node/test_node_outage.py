@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 from typing import Any
 
 from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
-from sensor_protocol.payloads import sample_time_ms
 from tests.support.node import PICO_W, make_drive, readings, topic
 from tests.support.recorder import Recorder
 from tests.support.waiting import wait_until
@@ -68,26 +66,23 @@ def test_an_hour_offline_arrives_on_backfill_once_in_order_at_sample_time(
     assert status["watchdog"]["max_gap_s"] < status["watchdog"]["timeout"]
 
 
-def test_readings_without_a_clock_land_at_their_true_time(
+def test_readings_wait_for_the_clock_and_go_out_at_their_true_time(
     tmp_path: Path, broker: Mosquitto, recorder: Recorder
 ) -> None:
+    """The host refuses a reading without a time: the board holds what it takes before its
+    first NTP sync and stamps each from its uptime once the clock is set."""
     drive = make_drive(tmp_path / "drive", PICO_W, broker.port, SAMPLE_PERIOD_S=1)
-    broker.stop()
     with VirtualBoardProcess(drive, speed=1, extra_args=["--no-ntp"]) as board:
-        board.wait_for(r" INFO boot ", 30)
-        time.sleep(12)
-        # The recorder's receive time stands in for the host's: it must be back on the broker
-        # before the node is, so the node is kept out until then.
-        board.control.send({"cmd": "net", "state": "refuse"})
-        broker.start()
-        recorder.wait_connected(10)
-        board.control.send({"cmd": "net", "state": "up"})
-        board.wait_for(r" INFO backfill_done ", 60)
+        board.wait_for(r" WARN ntp_failed ", 30)
+        wait_until(lambda: board.status()["uptime_s"] >= 10, 30, "ten readings held")
+        assert readings(recorder, "telemetry") == readings(recorder, "backfill") == []
+        board.control.send({"cmd": "ntp", "enabled": True})
+        board.wait_for(r" INFO ntp_synced ", 90)
+        recorder.wait_for(lambda m: m.topic == topic("telemetry"), 30)
         status = board.status()
     boot_wall_ms = (status["wall_s"] - status["uptime_s"]) * 1000
-    backfill = readings(recorder, "backfill")
-    assert len(backfill) >= 8
-    for message, reading in backfill:
-        assert reading["t"] is None
-        landed = sample_time_ms(reading, reading["sent_up_ms"], round(message.received * 1000))
-        assert abs(landed - (boot_wall_ms + reading["up_ms"])) <= 1000
+    sent = readings(recorder, "backfill") + readings(recorder, "telemetry")
+    assert len(sent) >= 10
+    assert [reading["seq"] for _, reading in sent][:10] == list(range(10))
+    for _, reading in sent:
+        assert abs(reading["t"] - (boot_wall_ms + reading["up_ms"])) <= 1000

@@ -21,7 +21,6 @@ import pytest
 
 from sensor_bridge.local.broker import Mosquitto
 from sensor_node.thermocouple import conversion_ms
-from sensor_protocol.payloads import sample_time_ms
 from tests.integration.vm.vm_node import vm_board, vm_drive
 from tests.support.node import FEATHER_S3, PICO_W, readings, topic
 from tests.support.recorder import Recorder
@@ -96,12 +95,7 @@ def test_faults_lose_no_reading_and_never_trip_the_watchdog(
     # Each reading lands at the time it was taken, however late it was sent: at most the
     # watchdog's timeout after the one before (an iteration that waits on Wi-Fi delays the
     # next sample), at least one conversion, never bunched at the time it was sent.
-    times = {
-        reading["seq"]: sample_time_ms(
-            reading, reading["sent_up_ms"], round(message.received * 1000)
-        )
-        for message, reading in live + backfill
-    }
+    times = {reading["seq"]: reading["t"] for _, reading in live + backfill}
     budget_ms = watchdog_after["down"]["timeout"] * 1000
     off_period = [
         (b, times[b] - times[a])

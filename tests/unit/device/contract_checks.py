@@ -23,7 +23,11 @@ from sensor_protocol.fields import (
 )
 from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
 from sensor_protocol.payloads import (
+    FUTURE_MARGIN_MS,
+    IN_FUTURE,
+    NO_CLOCK,
     OFFLINE_PAYLOAD,
+    TOO_OLD,
     PayloadError,
     decode_health,
     decode_readings,
@@ -31,8 +35,8 @@ from sensor_protocol.payloads import (
     encode_health,
     encode_readings,
     encode_status,
-    sample_time_ms,
 )
+from sensor_protocol.payloads import check_time as check_time_rule
 from sensor_protocol.topics import CHANNELS, TopicError, build_topic, parse_topic
 
 HEALTH = {
@@ -207,11 +211,20 @@ def check_whole_payload_errors():
         expect_error(decode, {"v": SCHEMA_VERSION + 1}, "v")
 
 
-def check_sample_time():
-    assert sample_time_ms({"up_ms": 1000, "t": 1767225600000}, 9000, 1800000000000) == (
-        1767225600000
-    )
-    assert sample_time_ms({"up_ms": 1000, "t": None}, 9000, 1800000000000) == 1799999992000
+def check_time():
+    reading = {"up_ms": 1000, "t": 1799999992000}
+    check_time_rule(reading, 9000, 1800000000000, 0, "readings[0].")
+    for clock, received, problem in (
+        (None, 1800000000000, NO_CLOCK),
+        (1799999992000, 1800000000000 - FUTURE_MARGIN_MS - 1, IN_FUTURE),
+        (1799999992000, 1800000000001, TOO_OLD),
+    ):
+        try:
+            check_time_rule({"up_ms": 1000, "t": clock}, 9000, received, 0, "readings[0].")
+        except PayloadError as error:
+            assert (error.field, error.problem) == ("readings[0].t", problem)
+        else:
+            raise AssertionError("accepted " + repr(clock))
 
 
 def check_topics():
@@ -252,7 +265,7 @@ CHECKS = (
     check_reading_errors_name_their_field,
     check_health_and_status_errors_name_their_field,
     check_whole_payload_errors,
-    check_sample_time,
+    check_time,
     check_topics,
     check_field_table,
 )

@@ -135,15 +135,15 @@ def check_ring_buffer():
         up_ms = 2**32 - 2 + seq  # across the 32-bit boundary
         buffer.append(up_ms, 1764000000000 + up_ms, values, 0x100)
     assert buffer.drops == 2
-    row = next(buffer.oldest(1))
+    row = next(buffer.oldest(1, None))
     assert row[:3] == (2, 2**32, 1764000000000 + 2**32), row
     assert row[3:-1] == values and row[-1] == 0x100, row
     buffer.ack(2)
-    assert [row[0] for row in buffer.oldest(5)] == [4]
+    assert [row[0] for row in buffer.oldest(5, None)] == [4]
     buffer.ack(1)
     finer = tuple(field.lo + 0.12345 for field in measured)  # negative ones round too
     buffer.append(5, None, finer, 0)
-    row = next(buffer.oldest(1))
+    row = next(buffer.oldest(1, None))
     kept = tuple(round(finer[index], field.decimals) for index, field in enumerate(measured))
     assert row[3:-1] == kept, (row, kept)
 

@@ -168,12 +168,23 @@ def test_the_birth_comes_first_and_is_retained(monkeypatch):
     assert decode_status(first.payload)["state"] == "online"
 
 
-def test_without_a_clock_readings_carry_no_wall_time(monkeypatch):
+def test_readings_wait_for_the_clock_then_go_out_stamped_from_their_uptime(monkeypatch):
+    """The host cannot place a reading without a time: none goes out before the first sync,
+    while health says the clock is not valid; then every one of the boot is stamped."""
     rig = NodeRig(monkeypatch, ntp_ok=False)
-    rig.run(30)
+    rig.run(130)
 
-    assert {reading["t"] for _, reading in rig.readings("telemetry")} == {None}
+    assert rig.readings("telemetry") == rig.readings("backfill") == []
+    assert len(rig.buffer) >= 25
     assert rig.events("ntp_failed")
+    assert decode_health(rig.broker.publishes("health")[-1].payload)["clock_valid"] is False
+    rig.ntp_ok = True
+    rig.run(70)
+
+    sent = rig.readings("backfill") + rig.readings("telemetry")
+    seqs = [reading["seq"] for _, reading in sent]
+    assert seqs == list(range(len(seqs))) and len(seqs) >= 38
+    assert all(reading["t"] == EPOCH_MS + reading["up_ms"] for _, reading in sent)
 
 
 def test_an_outage_is_backfilled_oldest_first_exactly_once(monkeypatch):

@@ -3,6 +3,7 @@ giving back every value the contract publishes. The measured values come from th
 (``MEASURED``), so a new one is checked here without a change."""
 
 from collections import deque
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -41,8 +42,8 @@ def test_rows_come_back_oldest_first_numbered_from_zero():
     fill(buffer, range(3))
 
     assert len(buffer) == 3
-    assert list(buffer.oldest(2)) == [row(0), row(1)]
-    assert list(buffer.oldest(10)) == [row(0), row(1), row(2)]
+    assert list(buffer.oldest(2, None)) == [row(0), row(1)]
+    assert list(buffer.oldest(10, None)) == [row(0), row(1), row(2)]
     assert buffer.next_seq == 3
 
 
@@ -51,7 +52,18 @@ def test_none_values_survive_the_packing():
     nothing = (None,) * len(MEASURED)
     buffer.append(2**40, None, nothing, FAULT_MASK_ALL)
 
-    assert list(buffer.oldest(1)) == [(0, 2**40, None, *nothing, FAULT_MASK_ALL)]
+    assert list(buffer.oldest(1, None)) == [(0, 2**40, None, *nothing, FAULT_MASK_ALL)]
+
+
+def test_a_reading_without_a_time_is_stamped_on_the_way_out_by_the_clocks_offset():
+    """Taken before the first NTP sync: stamped when sent, from its uptime (same boot)."""
+    buffer = ReadingBuffer(4)
+    buffer.append(5_000, None, VALUES, 0)
+    buffer.append(10_000, EPOCH_MS + 10_000, VALUES, 0)
+
+    clock = SimpleNamespace(epoch_ms=lambda up_ms: EPOCH_MS + up_ms)
+    assert [r[2] for r in buffer.oldest(2, clock)] == [EPOCH_MS + 5_000, EPOCH_MS + 10_000]
+    assert [r[2] for r in buffer.oldest(2, None)] == [None, EPOCH_MS + 10_000]
 
 
 def test_extreme_values_survive_the_packing():
@@ -61,7 +73,7 @@ def test_extreme_values_survive_the_packing():
     buffer.append(2**45, EPOCH_MS_MAX, highest, 0)
     buffer.append(2**45 + 1, EPOCH_MS_MAX, lowest, FAULT_MASK_ALL)
 
-    assert list(buffer.oldest(2)) == [
+    assert list(buffer.oldest(2, None)) == [
         (0, 2**45, EPOCH_MS_MAX, *highest, 0),
         (1, 2**45 + 1, EPOCH_MS_MAX, *lowest, FAULT_MASK_ALL),
     ]
@@ -73,9 +85,9 @@ def test_values_are_kept_to_the_decimals_the_contract_publishes():
     buffer.append(0, None, finer, 0)
 
     kept = tuple(round(v, field.decimals) for v, field in zip(finer, MEASURED, strict=True))
-    assert list(buffer.oldest(1)) == [(0, 0, None, *kept, 0)]
+    assert list(buffer.oldest(1, None)) == [(0, 0, None, *kept, 0)]
     # The encoder writes them as they come: the buffer is where they get their precision.
-    payload, _ = encode_readings(1, 1, buffer.oldest(1))
+    payload, _ = encode_readings(1, 1, buffer.oldest(1, None))
     for value, field in zip(kept, MEASURED, strict=True):
         assert f'"{field.key}": {value!r},' in payload
 
@@ -84,10 +96,10 @@ def test_peeking_does_not_remove_and_ack_does():
     buffer = ReadingBuffer(10)
     fill(buffer, range(5))
 
-    list(buffer.oldest(3))
+    list(buffer.oldest(3, None))
     assert len(buffer) == 5
     buffer.ack(3)
-    assert list(buffer.oldest(10)) == [row(3), row(4)]
+    assert list(buffer.oldest(10, None)) == [row(3), row(4)]
 
 
 def test_a_full_buffer_drops_the_oldest_and_counts():
@@ -96,7 +108,7 @@ def test_a_full_buffer_drops_the_oldest_and_counts():
 
     assert dropped == [False, False, False, True, True]
     assert buffer.drops == 2
-    assert list(buffer.oldest(3)) == [row(2), row(3), row(4)]
+    assert list(buffer.oldest(3, None)) == [row(2), row(3), row(4)]
 
 
 def test_wrapping_many_times_keeps_order_and_numbers():
@@ -108,7 +120,7 @@ def test_wrapping_many_times_keeps_order_and_numbers():
             seq += 1
         buffer.ack(min(4, len(buffer)))
 
-    assert list(buffer.oldest(100)) == [row(s) for s in range(seq - len(buffer), seq)]
+    assert list(buffer.oldest(100, None)) == [row(s) for s in range(seq - len(buffer), seq)]
 
 
 def test_uptime_is_exact_across_the_32_bit_boundary():
@@ -118,8 +130,8 @@ def test_uptime_is_exact_across_the_32_bit_boundary():
         buffer.append(up_ms, EPOCH_MS + up_ms, VALUES, 0)
     buffer.ack(1)
 
-    assert [r[1] for r in buffer.oldest(8)] == ups[1:]
-    assert [r[2] for r in buffer.oldest(8)] == [EPOCH_MS + up_ms for up_ms in ups[1:]]
+    assert [r[1] for r in buffer.oldest(8, None)] == ups[1:]
+    assert [r[2] for r in buffer.oldest(8, None)] == [EPOCH_MS + up_ms for up_ms in ups[1:]]
 
 
 def test_readings_stay_at_most_2_to_the_32_ms_behind_the_newest():
@@ -128,10 +140,10 @@ def test_readings_stay_at_most_2_to_the_32_ms_behind_the_newest():
     for seq in range(10):
         buffer.append(seq * step, None, VALUES, 0)
 
-    ups = [r[1] for r in buffer.oldest(100)]
+    ups = [r[1] for r in buffer.oldest(100, None)]
     assert ups == [seq * step for seq in range(6, 10)]
     assert buffer.drops == 6
-    assert [r[0] for r in buffer.oldest(100)] == [6, 7, 8, 9]
+    assert [r[0] for r in buffer.oldest(100, None)] == [6, 7, 8, 9]
 
 
 def test_clock_corrections_keep_each_readings_own_time():
@@ -140,7 +152,7 @@ def test_clock_corrections_keep_each_readings_own_time():
     for seq, offset in enumerate(offsets):
         buffer.append(seq * 5000, offset + seq * 5000, VALUES, 0)
 
-    assert [r[2] for r in buffer.oldest(10)] == [o + s * 5000 for s, o in enumerate(offsets)]
+    assert [r[2] for r in buffer.oldest(10, None)] == [o + s * 5000 for s, o in enumerate(offsets)]
 
 
 def test_readings_taken_after_the_first_sync_keep_their_time():
@@ -148,7 +160,7 @@ def test_readings_taken_after_the_first_sync_keep_their_time():
     buffer.append(0, None, VALUES, 0)
     buffer.append(5000, EPOCH_MS + 5000, VALUES, 0)
 
-    assert [r[2] for r in buffer.oldest(10)] == [None, EPOCH_MS + 5000]
+    assert [r[2] for r in buffer.oldest(10, None)] == [None, EPOCH_MS + 5000]
 
 
 def test_a_clock_jump_of_a_month_while_readings_wait_loses_only_their_wall_time():
@@ -156,11 +168,11 @@ def test_a_clock_jump_of_a_month_while_readings_wait_loses_only_their_wall_time(
     buffer.append(0, EPOCH_MS, VALUES, 0)
     buffer.append(5000, EPOCH_MS + 31 * DAY_MS + 5000, VALUES, 0)
 
-    assert [r[2] for r in buffer.oldest(10)] == [EPOCH_MS, None]
-    assert [r[1] for r in buffer.oldest(10)] == [0, 5000], "the host places it by uptime"
+    assert [r[2] for r in buffer.oldest(10, None)] == [EPOCH_MS, None]
+    assert [r[1] for r in buffer.oldest(10, None)] == [0, 5000], "stamped from uptime when sent"
     buffer.ack(2)
     buffer.append(10_000, EPOCH_MS + 31 * DAY_MS + 10_000, VALUES, 0)
-    assert [r[2] for r in buffer.oldest(1)] == [EPOCH_MS + 31 * DAY_MS + 10_000], (
+    assert [r[2] for r in buffer.oldest(1, None)] == [EPOCH_MS + 31 * DAY_MS + 10_000], (
         "an empty buffer takes the new base"
     )
 
@@ -209,7 +221,7 @@ def test_behaves_like_a_bounded_deque(capacity, ops, start):
             for _ in range(count):
                 model.popleft()
             buffer.ack(count)
-        assert list(buffer.oldest(capacity)) == list(model)
+        assert list(buffer.oldest(capacity, None)) == list(model)
     assert buffer.drops == drops
 
 
@@ -223,7 +235,9 @@ def test_a_full_buffer_of_worst_case_readings_goes_out_in_full_batches():
     for seq in range(100):
         buffer.append(2**45 + seq, EPOCH_MS_MAX, widest_values, FAULT_MASK_ALL)
 
-    payload, count = encode_readings(2**31 - 1, 2**45 + 200, buffer.oldest(MAX_BATCH_READINGS))
+    payload, count = encode_readings(
+        2**31 - 1, 2**45 + 200, buffer.oldest(MAX_BATCH_READINGS, None)
+    )
 
     assert count == MAX_BATCH_READINGS
     assert len(payload.encode()) <= MAX_PAYLOAD_BYTES

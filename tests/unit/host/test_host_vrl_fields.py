@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sensor_bridge.checks.vrl_runtime import Remap
-from sensor_bridge.render.examples import RECEIVED, topic
+from sensor_bridge.render.examples import RECEIVED, epoch_ms, topic
 from sensor_bridge.render.vrl import READINGS, decode_program, vrl_string
 from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, fields, topics
 from tests.support.decode import example_site
@@ -81,7 +81,7 @@ def _envelope() -> dict[str, Any]:
 
 def test_a_new_reading_field_is_optional_and_becomes_its_metric(extended: Any) -> None:
     reading = {e.key: _sample(e) for e in fields.READING_FIELDS}
-    reading.update(up_ms=1000, t=None)
+    reading.update(up_ms=1000, t=epoch_ms(RECEIVED))
     events = _run(
         extended, topics.TELEMETRY, {**_envelope(), READINGS: [{**reading, NEW_READING.key: 55.5}]}
     )

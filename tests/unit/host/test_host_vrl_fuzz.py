@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sensor_bridge.render.examples import RECEIVED, Rejected, expected_events, topic
-from sensor_bridge.render.vrl import MINOR, READINGS
-from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, fields, topics
+from sensor_bridge.render.examples import RECEIVED, Rejected, epoch_ms, expected_events, topic
+from sensor_bridge.render.vrl import MINOR, READINGS, max_delay_ms
+from sensor_protocol import SCHEMA_MINOR, SCHEMA_VERSION, fields, payloads, topics
 from sensor_protocol.limits import MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES
 from tests.support.decode import dead_letter_reason, decode, example_site
 
@@ -105,11 +105,16 @@ def fixed(table: Any) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+MAX_DELAY_MS = max_delay_ms(SITE)
+RECEIVED_MS = epoch_ms(RECEIVED)
+
+
 @st.composite
 def readings_message(draw: st.DrawFn) -> dict[str, Any]:
+    """Readings received at ``RECEIVED``, each sent within the host's margins of it."""
     body = draw(fixed(fields.ENVELOPE_FIELDS))
     body["v"] = SCHEMA_VERSION
-    # Readings taken before sending, by the clock or at most an hour earlier than received.
+    # Readings taken before sending, at most an hour earlier.
     sent = draw(st.integers(3_600_000, fields.UPTIME_MS_MAX))
     body["sent_up_ms"] = sent
     # Mostly short batches (generating 24 readings is slow); now and then a full one.
@@ -117,7 +122,16 @@ def readings_message(draw: st.DrawFn) -> dict[str, Any]:
     rows = draw(st.lists(fixed(fields.READING_FIELDS), min_size=size, max_size=size))
     for row in rows:
         row["up_ms"] = draw(st.integers(sent - 3_600_000, sent))
+        sent_at = RECEIVED_MS + draw(st.integers(-MAX_DELAY_MS, payloads.FUTURE_MARGIN_MS))
+        row["t"] = sent_at - (sent - row["up_ms"])
     body[READINGS] = rows
+    return body
+
+
+def retimed(body: dict[str, Any], received: datetime) -> dict[str, Any]:
+    """``body`` as if received at ``received`` rather than ``RECEIVED``."""
+    for row in body.get(READINGS, []):
+        row["t"] += epoch_ms(received) - RECEIVED_MS
     return body
 
 
@@ -161,7 +175,7 @@ def encoded(body: Any) -> bytes:
                 {
                     "seq": 0,
                     "up_ms": 0,
-                    "t": None,
+                    "t": epoch_ms(RECEIVED) - 3_600_000,
                     "temp_c": None,
                     "cj_c": None,
                     "flame_v": 9.850403145580131e-200,
@@ -177,7 +191,7 @@ def test_valid_messages_become_exactly_the_contracts_metrics(
 ) -> None:
     channel, body = message
     received = received.replace(microsecond=received.microsecond // 1000 * 1000)
-    payload = encoded(body)
+    payload = encoded(retimed(body, received))
     if len(payload) <= MAX_PAYLOAD_BYTES:
         assert agree(topic(SITE, DEVICE, channel), payload, received) is None
 
@@ -335,17 +349,51 @@ def test_any_topic_is_checked_like_the_contract(where: str, payload: bytes) -> N
     assert reason not in ("bad_topic", "unknown_device")
 
 
-def test_a_reading_never_lands_before_1970_or_after_sending() -> None:
-    """The host's two rules beyond the payload schema, at their edges."""
-    base = {"v": SCHEMA_VERSION, "boot": 1, "sent_up_ms": 5_000}
+@st.composite
+def clocks(draw: st.DrawFn) -> tuple[dict[str, Any], datetime, int]:
+    """A one-reading telemetry payload, its receipt time and how far after the receipt its
+    device clock says it was sent; mostly near the margins' edges."""
+    received_ms = draw(st.integers(epoch_ms(datetime(2024, 1, 1, tzinfo=UTC)), 2**42))
+    sent = draw(st.integers(0, fields.UPTIME_MS_MAX))
+    up_ms = draw(st.integers(max(sent - 10**10, 0), sent))
+    edge = st.sampled_from([-MAX_DELAY_MS, payloads.FUTURE_MARGIN_MS])
+    near = st.tuples(edge, st.integers(-3, 3)).map(sum)
+    offset = draw(near | st.integers(-(10**11), 10**11))
+    t = received_ms + offset - (sent - up_ms)
     reading = {e.key: e.lo if e.type != "bool" else True for e in fields.READING_FIELDS}
-    edge = epoch_edge = fields.EPOCH_MS_MIN
-    received = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=edge + 5_000)
-    for up_ms, when, reason in [
-        (5_000, received, None),
-        (5_001, received, f"field:{READINGS}[0].up_ms:after_sent"),
-        (0, received - timedelta(milliseconds=1), f"field:{READINGS}[0].up_ms:before_epoch"),
-        (0, datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=epoch_edge + 5_000), None),
+    body: dict[str, Any] = {"v": SCHEMA_VERSION, "boot": 1, "sent_up_ms": sent}
+    body[READINGS] = [{**reading, "up_ms": up_ms, "t": t}]
+    received = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=received_ms)
+    return body, received, offset
+
+
+@FUZZ
+@given(clocks())
+def test_a_reading_is_sent_within_the_margins_of_its_receipt(
+    case: tuple[dict[str, Any], datetime, int],
+) -> None:
+    """The device's clock at sending, t + (sent_up_ms - up_ms), against the receipt: later by
+    more than the future margin, or earlier by more than the site's delay, is a dead letter."""
+    body, received, offset = case
+    t = body[READINGS][0]["t"]
+    reason = None
+    if not fields.EPOCH_MS_MIN <= t <= fields.EPOCH_MS_MAX:
+        reason = f"field:{READINGS}[0].t:out_of_range"
+    elif offset > payloads.FUTURE_MARGIN_MS:
+        reason = f"field:{READINGS}[0].t:{payloads.IN_FUTURE}"
+    elif offset < -MAX_DELAY_MS:
+        reason = f"field:{READINGS}[0].t:{payloads.TOO_OLD}"
+    assert agree(topic(SITE, DEVICE, topics.TELEMETRY), encoded(body), received) == reason
+
+
+def test_a_reading_is_never_sent_before_it_is_taken_nor_without_a_clock() -> None:
+    """The host's rules beyond the payload schema, at their edges."""
+    reading = {e.key: e.lo if e.type != "bool" else True for e in fields.READING_FIELDS}
+    base = {"v": SCHEMA_VERSION, "boot": 1, "sent_up_ms": 5_000}
+    for up_ms, t, reason in [
+        (5_000, RECEIVED_MS, None),
+        (5_001, RECEIVED_MS, f"field:{READINGS}[0].up_ms:{payloads.AFTER_SENT}"),
+        (5_000, None, f"field:{READINGS}[0].t:{payloads.NO_CLOCK}"),
     ]:
-        body = {**base, READINGS: [{**reading, "t": None, "up_ms": up_ms}]}
-        assert agree(topic(SITE, DEVICE, topics.TELEMETRY), encoded(body), when) == reason
+        body = {**base, READINGS: [{**reading, "t": t, "up_ms": up_ms}]}
+        assert agree(topic(SITE, DEVICE, topics.TELEMETRY), encoded(body)) == reason

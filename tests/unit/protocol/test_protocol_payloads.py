@@ -20,13 +20,13 @@ from sensor_protocol.fields import (
 from sensor_protocol.payloads import (
     OFFLINE_PAYLOAD,
     PayloadError,
+    check_time,
     decode_health,
     decode_readings,
     decode_status,
     encode_health,
     encode_readings,
     encode_status,
-    sample_time_ms,
 )
 from tests.unit.protocol.strategies import (
     boots,
@@ -145,20 +145,42 @@ def test_bytes_and_str_decode_alike():
     assert decode_readings(payload.encode()) == decode_readings(payload)
 
 
-# Sample time
+# Time rule: the device's clock at sending, against the host's receipt
 
 
-def test_a_reading_with_a_clock_keeps_its_time():
-    reading = {"up_ms": 1_000, "t": 1_767_225_600_000}
+@given(
+    up=uptimes_ms,
+    held=st.integers(0, 10**9),
+    received=st.integers(10**12, 4 * 10**12),
+    late=st.integers(-(10**8), 10**8),
+    max_delay=st.integers(0, 10**8),
+)
+def test_a_reading_is_held_to_its_receipt_however_long_the_device_held_it(
+    up, held, received, late, max_delay
+):
+    """Sent ``late`` ms after its receipt (negative: before), by its own clock."""
+    reading = {"up_ms": up, "t": received + late - held}
+    problem = None
+    if late > payloads.FUTURE_MARGIN_MS:
+        problem = payloads.IN_FUTURE
+    elif late < -max_delay:
+        problem = payloads.TOO_OLD
+    try:
+        check_time(reading, up + held, received, max_delay, "readings[0].")
+    except PayloadError as error:
+        assert (error.field, error.problem) == ("readings[0].t", problem)
+    else:
+        assert problem is None
 
-    assert sample_time_ms(reading, 900_000, 1_999_999_999_999) == 1_767_225_600_000
 
+def test_a_reading_without_a_clock_cannot_be_placed():
+    clockless = row(seq=7, up_ms=61_000, t=None, temp_c=1093.25, cj_c=24.5, flame_v=3.412)
+    payload = encode_readings(3, 62_000, [clockless])[0]
 
-@given(up=uptimes_ms, held=st.integers(0, 10**9), received=st.integers(10**12, 4 * 10**12))
-def test_a_reading_without_a_clock_lands_when_it_was_taken(up, held, received):
-    reading = {"up_ms": up, "t": None}
-
-    assert sample_time_ms(reading, up + held, received) == received - held
+    assert decode_readings(payload)["readings"][0]["t"] is None
+    with pytest.raises(PayloadError) as raised:
+        decode_readings(payload, 1_767_225_600_000, 3_600_000)
+    assert (raised.value.field, raised.value.problem) == ("readings[0].t", payloads.NO_CLOCK)
 
 
 # Every validation error names its field
