@@ -41,7 +41,7 @@ def make_drive(
     settings = {**BASE_SETTINGS, "MQTT_PORT": broker_port, **tls, **overrides}
     furnaces.make_drive(path, board, {k: v for k, v in settings.items() if v is not None})
     if ca_pem is not None:
-        (path / "ca.pem").write_text(ca_pem)
+        (path / "ca.pem").write_bytes(ca_pem)
     return path
 
 

@@ -39,7 +39,7 @@ def recorder(tls_broker: TlsMosquitto) -> Iterator[Recorder]:
 def test_the_node_publishes_over_tls(
     tmp_path: Path, board_id: str, ca: Authority, tls_broker: TlsMosquitto, recorder: Recorder
 ) -> None:
-    drive = make_drive(tmp_path / "drive", board_id, tls_broker.tls_port, ca_pem=ca.pem)
+    drive = make_drive(tmp_path / "drive", board_id, tls_broker.tls_port, ca_pem=ca.cert_pem)
     with VirtualBoardProcess(drive, board=board_id) as board:
         line = board.wait_for(r" INFO mqtt_connected | ERROR ", 60)
         assert f"broker=127.0.0.1:{tls_broker.tls_port}" in line, line
@@ -58,7 +58,7 @@ def test_a_broker_it_cannot_verify_is_refused_without_reset_and_without_losing_r
         make_server_cert(ca, "broker.example", tls_broker.workdir / "tls")
     tls_broker.restart()
     drive = make_drive(
-        tmp_path / "drive", PICO_W, tls_broker.tls_port, ca_pem=ca.pem, SAMPLE_PERIOD_S=1
+        tmp_path / "drive", PICO_W, tls_broker.tls_port, ca_pem=ca.cert_pem, SAMPLE_PERIOD_S=1
     )
     with VirtualBoardProcess(drive, speed=10) as board:
         refused = board.wait_for(r" WARN mqtt_tls_refused ", 60)

@@ -94,7 +94,7 @@ def test_pico_2_w_over_tls_reconnects_after_an_outage_with_its_buffer(tmp_path: 
     (tmp_path / "broker").mkdir()
     with TlsMosquitto(tmp_path / "broker", ca) as broker:
         drive = vm_drive(
-            tmp_path / "drive", PICO2_W, broker.tls_port, ca_pem=ca.pem, SAMPLE_PERIOD_S="0.5"
+            tmp_path / "drive", PICO2_W, broker.tls_port, ca_pem=ca.cert_pem, SAMPLE_PERIOD_S="0.5"
         )
         with Recorder(broker.port, [topic("+")]) as recorder, vm_board(drive, PICO2_W) as board:
             line = board.wait_for(r" INFO birth_published | ERROR reset | WARN mqtt_", 60)
@@ -120,7 +120,7 @@ def test_pico_w_default_buffer_leaves_no_room_for_the_tls_handshake(tmp_path: Pa
     ca = make_ca()
     (tmp_path / "broker").mkdir()
     with TlsMosquitto(tmp_path / "broker", ca) as broker:
-        drive = vm_drive(tmp_path / "drive", PICO_W, broker.tls_port, ca_pem=ca.pem)
+        drive = vm_drive(tmp_path / "drive", PICO_W, broker.tls_port, ca_pem=ca.cert_pem)
         with vm_board(drive, PICO_W) as board:
             line = board.wait_for(r" INFO mqtt_connected | WARN mqtt_", 60)
     assert " WARN mqtt_tls_no_memory " in line and "MemoryError" in line, line

@@ -27,7 +27,7 @@ def test_the_node_on_the_vm_publishes_only_to_the_broker_its_ca_signed(
         make_server_cert(make_ca("someone else's CA"), "127.0.0.1", broker.workdir / "tls")
     elif broker_cert == "other name":
         make_server_cert(ca, "broker.example", broker.workdir / "tls")
-    drive = vm_drive(tmp_path / "drive", FEATHER_S3, broker.tls_port, ca_pem=ca.pem)
+    drive = vm_drive(tmp_path / "drive", FEATHER_S3, broker.tls_port, ca_pem=ca.cert_pem)
     with broker, Recorder(broker.port, [topic("+")]) as recorder:
         with vm_board(drive, FEATHER_S3) as board:
             line = board.wait_for(r" INFO mqtt_connected | WARN mqtt_| ERROR ", 60)

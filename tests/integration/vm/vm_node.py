@@ -38,7 +38,7 @@ def vm_drive(
     values = {key: value for key, value in settings.items() if value is not None}
     (path / "settings.toml").write_text(settings_text(values))
     if ca_pem is not None:
-        (path / "ca.pem").write_text(ca_pem)
+        (path / "ca.pem").write_bytes(ca_pem)
     return path
 
 

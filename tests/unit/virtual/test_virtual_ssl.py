@@ -61,11 +61,11 @@ def _cert_with(ca: Authority, directory: Path, common_name: str, *alt: x509.Gene
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca.name)
+        .issuer_name(ca.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(x509.load_pem_x509_certificate(ca.pem.encode()).not_valid_before_utc)
-        .not_valid_after(x509.load_pem_x509_certificate(ca.pem.encode()).not_valid_after_utc)
+        .not_valid_before(x509.load_pem_x509_certificate(ca.cert_pem).not_valid_before_utc)
+        .not_valid_after(x509.load_pem_x509_certificate(ca.cert_pem).not_valid_after_utc)
     )
     if alt:
         builder = builder.add_extension(x509.SubjectAlternativeName(list(alt)), critical=False)
@@ -114,7 +114,7 @@ def server(tmp_path: Path, ca: Authority) -> Iterator[TlsEchoServer]:
 
 
 def test_bytes_go_through_a_verified_session(server: TlsEchoServer, ca: Authority) -> None:
-    sock = Board().wrapped(ca.pem, "127.0.0.1")
+    sock = Board().wrapped(ca.cert_pem.decode(), "127.0.0.1")
     sock.connect(("127.0.0.1", server.port))
 
     assert sock.send(b"\x10hello") == 6
@@ -128,7 +128,10 @@ def test_bytes_go_through_a_verified_session(server: TlsEchoServer, ca: Authorit
 def test_another_name_or_ca_is_mbedtls_verify_failed(
     server: TlsEchoServer, ca: Authority, hostname: str
 ) -> None:
-    for cadata, name in ((ca.pem, hostname), (make_ca("other").pem, "127.0.0.1")):
+    for cadata, name in (
+        (ca.cert_pem.decode(), hostname),
+        (make_ca("other").cert_pem.decode(), "127.0.0.1"),
+    ):
         sock = Board().wrapped(cadata, name)
         with pytest.raises(OSError) as caught:
             sock.connect(("127.0.0.1", server.port))
@@ -153,7 +156,7 @@ def test_names_are_matched_as_mbedtls_2_28_does(
     directory = _cert_with(ca, tmp_path / "cert", common_name, *alt)
     echo = TlsEchoServer(directory / "broker.crt", directory / "broker.key")
     try:
-        sock = Board().wrapped(ca.pem, "127.0.0.1")
+        sock = Board().wrapped(ca.cert_pem.decode(), "127.0.0.1")
         if accepted:
             sock.connect(("127.0.0.1", echo.port))
         else:
