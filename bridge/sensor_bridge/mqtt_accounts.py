@@ -89,8 +89,16 @@ def login(secrets: Secrets, user: str) -> tuple[str, str]:
 
 
 def check_names(site: Site) -> None:
-    """SiteError when a device's id is a consumer's username (one account, two owners)."""
-    names = {c.user: c.what for c in consumers(site)}
+    """SiteError when two owners share an account: a device whose id is a consumer's username,
+    or two consumers with one username (``pipeline.client_id`` names Vector's)."""
+    names: dict[str, str] = {}
+    for consumer in consumers(site):
+        if consumer.user in names:
+            raise SiteError(
+                f"{site.path}: {consumer.what} and {names[consumer.user]} would share the MQTT "
+                f"user {consumer.user!r}: choose another pipeline.client_id"
+            )
+        names[consumer.user] = consumer.what
     for device in site.devices:
         if device.id in names:
             raise SiteError(

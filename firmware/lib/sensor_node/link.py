@@ -360,12 +360,15 @@ class Link:
             reason = _reason(exc)
             if log.text and getattr(exc, "__cause__", None) is None:
                 reason = reason + " (" + log.text + ")"
-            if host_answered(exc, log.text):
-                # The broker host answered: the radio and the IP stack work.
+            no_memory = self._ssl_context is not None and reason.endswith("MemoryError")
+            if no_memory or host_answered(exc, log.text):
+                # The broker host answered (the handshake's memory runs out after the TCP
+                # connect): the radio and the IP stack work, and a reset would only lose the
+                # readings and come back to the same heap.
                 self._ladder.answered(self._uptime.ms())
             if _errno(exc, log.text) == TLS_VERIFY_FAILED:
                 self._fail("mqtt_tls_refused", reason, "broker", self._broker, "fix", TLS_FIX)
-            elif self._ssl_context is not None and reason.endswith("MemoryError"):
+            elif no_memory:
                 self._fail("mqtt_tls_no_memory", reason, "broker", self._broker, "fix", TLS_RAM_FIX)
             else:
                 self._fail("mqtt_connect_failed", reason, "broker", self._broker, "code", code)

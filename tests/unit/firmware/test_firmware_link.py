@@ -19,6 +19,7 @@ from sensor_node.link import (
     RECV_TIMEOUT_S,
     SOCKET_TIMEOUT_S,
     TLS_FIX,
+    TLS_RAM_FIX,
     WIFI_CONNECT_TIMEOUT_S,
     Link,
     client_id,
@@ -62,6 +63,9 @@ class FakeTlsSocket:
 
     def connect(self, address):
         self._sock.connect(address)
+        if self._context.out_of_memory:
+            # The handshake's 16.7 kB block (mbedTLS allocates on the GC heap).
+            raise MemoryError
         if not self._context.verifies:
             raise OSError(-9984, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
 
@@ -70,8 +74,9 @@ class FakeTlsSocket:
 
 
 class FakeSslContext:
-    def __init__(self, verifies=True):
+    def __init__(self, verifies=True, out_of_memory=False):
         self.verifies = verifies
+        self.out_of_memory = out_of_memory
         self.hostnames = []
 
     def wrap_socket(self, sock, server_hostname=None):
@@ -507,6 +512,20 @@ def test_a_certificate_that_does_not_verify_never_costs_a_reset(monkeypatch):
     assert refused[0]["fix"] == TLS_FIX
     assert "-9984" in refused[0]["reason"]
     assert longest <= CONNECT_BOUND_MS
+
+
+def test_a_handshake_without_memory_never_costs_a_reset(monkeypatch):
+    # A Pico W on TLS: the TCP connect succeeded, so the network works; a reset would lose
+    # the readings and meet the same heap again.
+    rig = Rig(monkeypatch, ssl_context=FakeSslContext(out_of_memory=True))
+
+    rig.run_offline(4000)
+
+    assert rig.resets == []
+    assert "radio_restart" not in rig.events()
+    no_memory = rig.fields("mqtt_tls_no_memory")
+    assert len(no_memory) == len(rig.fields("backoff")), "one line per attempt"
+    assert no_memory[0]["fix"] == TLS_RAM_FIX
 
 
 @pytest.mark.parametrize(

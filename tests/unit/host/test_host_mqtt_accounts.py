@@ -46,3 +46,11 @@ def test_vectors_accounts_follow_the_sites_client_id(context: RenderContext) -> 
     site = context.site.model_copy(update={"pipeline": pipeline})
     users = [c.user for c in mqtt_accounts.consumers(site)]
     assert users[:2] == ["studio-vector", "studio-vector-sys"]
+
+
+def test_a_client_id_that_is_another_consumers_account_is_refused(context: RenderContext) -> None:
+    pipeline = context.site.pipeline.model_copy(update={"client_id": mqtt_accounts.STATUS_USER})
+    site = context.site.model_copy(update={"pipeline": pipeline})
+    with pytest.raises(SiteError, match=r"would share the MQTT user 'sensor-bridge-status'"):
+        mqtt_accounts.check_names(site)
+    mqtt_accounts.check_names(context.site)
