@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def test_an_hour_offline_arrives_on_backfill_once_in_order_at_sample_time(
         board.wait_for(r" INFO backfill_done ", 90)
         recorder.wait_for(lambda m: m.topic == topic("telemetry"), 30, after=len(recorder.messages))
         status = board.status()
+        lines = list(board.lines)
         board.stop()
 
     live = readings(recorder, "telemetry")
@@ -58,11 +60,19 @@ def test_an_hour_offline_arrives_on_backfill_once_in_order_at_sample_time(
     assert len(backfill) >= 3600 // PERIOD_S - 2
     backfill_seqs = [r["seq"] for _, r in backfill]
     assert backfill_seqs == sorted(backfill_seqs)
-    # Each reading keeps its own sample time: the device's clock, one period apart.
+    # Each reading keeps its own sample time: the device's clock, one period apart, give or
+    # take its corrections: a resync moves the clock by its step_ms (at speed 60 under load the
+    # emulated clock drifts from the NTP server's), and readings stamped on either side of it
+    # show that step once.
+    corrections = [
+        abs(int(found[1])) for line in lines if (found := re.search(r" step_ms=(-?\d+)", line))
+    ]
     times = [by_seq[seq][0]["t"] for seq in seqs]
     assert all(t is not None for t in times)
     steps = [b - a for a, b in itertools.pairwise(times)]
-    assert all(abs(step - PERIOD_S * 1000) <= 600 for step in steps), max(steps)
+    off = [step for step in steps if abs(step - PERIOD_S * 1000) > 600]
+    assert len(off) <= len(corrections), (off, corrections)
+    assert all(abs(step - PERIOD_S * 1000) <= 600 + max(corrections, default=0) for step in off)
     assert status["watchdog"]["max_gap_s"] < status["watchdog"]["timeout"]
 
 
