@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 import urllib.request
-from importlib.metadata import distribution, requires
+from importlib.metadata import distribution
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -22,16 +23,19 @@ from packaging.utils import canonicalize_name
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "host-requirements.txt"
-PACKAGE = "sensor-pipeline"
+PYPROJECT = HERE.parent / "pyproject.toml"
 INDEX = "https://pypi.org/simple/{name}/"
 _PLATFORMS = ("manylinux", "musllinux")
 _MACHINES = ("aarch64", "x86_64")
 
 
-def runtime_closure(package: str = PACKAGE) -> dict[str, str]:
-    """Each runtime dependency of ``package`` (not its extras), recursively -> installed version."""
+def runtime_closure(pyproject: Path = PYPROJECT) -> dict[str, str]:
+    """Each runtime dependency of the host package (not its extras), recursively -> installed
+    version. The direct ones come from pyproject.toml, not from the package's installed metadata:
+    hatch refreshes an environment's dependencies but not an editable install's metadata, so a
+    reused environment would report the dependencies of its first install."""
     found: dict[str, str] = {}
-    pending = list(requires(package) or [])
+    pending = list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
     while pending:
         requirement = Requirement(pending.pop())
         if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
