@@ -46,7 +46,12 @@ class RecordingRelay:
                 client, _ = self._server.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.target)
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                # What a client sees when the server refuses it: the connection closes.
+                client.close()
+                continue
             self._sockets += [client, server]
             self._start(self._pipe, client, server)
             self._start(self._pipe, server, client)

@@ -37,6 +37,11 @@ class _Broker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def listening_ports(self) -> tuple[int, ...]:
+        """Ready once each listens: Mosquitto opens its listeners one after another."""
+        return (self.port,)
+
     def start(self) -> Self:
         self._proc = subprocess.Popen(
             [str(require_tool("mosquitto")), "-c", str(self.conf_path)],
@@ -44,7 +49,8 @@ class _Broker:
             stderr=subprocess.PIPE,
         )
         try:
-            wait_listening(self.port)
+            for port in self.listening_ports:
+                wait_listening(port)
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"mosquitto did not start; log: {self.log_text()[-2000:]}") from None
@@ -148,3 +154,7 @@ class RenderedMosquitto(_Broker):
         )
         super().__init__(workdir, config.conf, next(iter(config.ports.values())))
         self.ports = config.ports
+
+    @property
+    def listening_ports(self) -> tuple[int, ...]:
+        return tuple(self.ports.values())
