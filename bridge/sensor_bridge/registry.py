@@ -31,8 +31,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Generic, TypeVar
+
+from sensor_bridge import images
 
 if TYPE_CHECKING:
     from sensor_bridge.checks import Checker
@@ -86,12 +89,17 @@ class Quadlet:
     """A rootless podman container of the service user (``<name>.container``, unit
     ``<name>.service``), from the image the site pins."""
 
-    image: Callable[[Site], str]
+    image_setting: str
+    """The site setting that names its image (``storage.image``): the deploy pins it there."""
     tool: str
     """The command its checker runs: on the Pi it exists only inside this image
     (``install.container_tools``)."""
     data_dir: Callable[[Site], Path] | None = None
     """Where it keeps its data, owned by the service user."""
+
+    def image(self, site: Site) -> str:
+        """The image podman pulls and runs: by digest alone once the site pins one."""
+        return images.for_podman(attrgetter(self.image_setting)(site))
 
 
 @dataclass(frozen=True)
@@ -196,7 +204,7 @@ VICTORIAMETRICS = Service(
     name="victoriametrics",
     title="VictoriaMetrics",
     runs=Quadlet(
-        image=lambda site: site.storage.image,
+        image_setting="storage.image",
         tool="victoria-metrics",
         data_dir=lambda site: site.storage.data_path,
     ),
@@ -212,7 +220,7 @@ VICTORIAMETRICS = Service(
 VMALERT = Service(
     name="vmalert",
     title="vmalert",
-    runs=Quadlet(image=lambda site: site.alerts.image, tool="vmalert"),
+    runs=Quadlet(image_setting="alerts.image", tool="vmalert"),
     address=Ref("render.vmalert:address"),
     renderer=Ref("render.vmalert:render"),
     checker=Ref("checks.vmalert:check"),
@@ -244,7 +252,7 @@ VECTOR = Service(
     name="vector",
     title="Vector",
     runs=Quadlet(
-        image=lambda site: site.pipeline.image,
+        image_setting="pipeline.image",
         tool="vector",
         data_dir=lambda site: site.pipeline.data_path,
     ),

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from sensor_bridge import tls
+from sensor_bridge import images, tls
 from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
 from sensor_bridge.install.layout import STATE_DIR
@@ -206,26 +206,8 @@ def _valid_data_path(value: Path) -> Path:
     return value
 
 
-# An image reference as podman and the registries read it (the grammar of
-# github.com/distribution/reference, reference.go), restricted to what a deploy can trust: the
-# registry is named (no short-name lookup, which asks registries.conf), and a tag or a sha256
-# digest says which image (a bare name means whatever "latest" is that day).
-_REGISTRY = r"(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]+)?"
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-_DIGEST = r"sha256:[0-9a-f]{64}"
-_IMAGE = re.compile(
-    rf"(?P<name>{_REGISTRY}(?:/{_PATH_COMPONENT})+)(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
-)
-
-
 def _valid_image(value: str) -> str:
-    found = _IMAGE.fullmatch(value)
-    if found is None or not (found["tag"] or found["digest"]) or len(found["name"]) > 255:
-        raise ValueError(
-            f"{value!r} is not an image reference like docker.io/vendor/name:tag or "
-            "docker.io/vendor/name:tag@sha256:<64 hex digits>"
-        )
+    images.parse(value)
     return value
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from pyinfra import logger
 from pyinfra.api.exceptions import DeployError
 from pyinfra.api.host import Host
 
@@ -13,6 +14,7 @@ from sensor_bridge.errors import BridgeError
 from sensor_bridge.install.host_setup import SENSOR_BRIDGE
 from sensor_bridge.install.layout import SITE_DIR, Layout
 from sensor_bridge.site import Site, load_secrets, load_site, site_path
+from sensor_deploy import pinning
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,20 @@ class Target:
 
 
 def target(host: Host) -> Target:
-    """The host's target; a site or secrets problem stops the deploy with its one line."""
+    """The host's target; a site or secrets problem stops the deploy with its one line.
+
+    A live deploy runs images by digest only: any the site names by tag alone is pinned first,
+    in the site file (``pinning``)."""
     site_file = Path(host.data.get("site_file") or site_path(None)).absolute()
+    root = PurePosixPath(host.data.get("root") or "/")
     try:
         site = load_site(site_file)
+        if root == PurePosixPath("/") and pinning.unpinned(site):
+            for line in pinning.pin_site_file(site_file, site):
+                logger.info(line)
+            site = load_site(site_file)
         load_secrets(site)
-    except BridgeError as error:
+    except (BridgeError, pinning.PinError) as error:
         raise DeployError(str(error)) from None
     upload = host.name != "@local"
     if upload and Path(site.secrets_file).is_absolute():
@@ -68,7 +78,7 @@ def target(host: Host) -> Target:
     return Target(
         site=site,
         site_file=site_file,
-        root=PurePosixPath(host.data.get("root") or "/"),
+        root=root,
         sensor_bridge=str(host.data.get("sensor_bridge") or SENSOR_BRIDGE),
         upload_site=upload,
     )

@@ -26,6 +26,7 @@ _INSTALL_HINTS = {
     "mosquitto": "apt-get install mosquitto",
     "mosquitto_passwd": "apt-get install mosquitto",
     "mosquitto_pub": "apt-get install mosquitto-clients",
+    "docker-registry": "apt-get install docker-registry",
     "mosquitto_sub": "apt-get install mosquitto-clients",
     "node": "apt-get install nodejs",
     "npm": "apt-get install npm",

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from sensor_bridge import images
 from sensor_bridge.render import RenderedFile, quadlet_dir
 from sensor_bridge.site import Site
 
@@ -82,7 +83,7 @@ def container_unit(container: Container) -> str:
     unit = [f"Description={container.description}"]
     for after in container.after:
         unit += [f"After={after}", f"Wants={after}"]
-    body = [f"ContainerName={container.name}", f"Image={container.image}"]
+    body = [f"ContainerName={container.name}", f"Image={images.for_podman(container.image)}"]
     if container.network:
         body.append(f"Network={container.network}")
     body += [f"PublishPort={port}" for port in container.publish]

@@ -9,19 +9,34 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from deploy.sensor_deploy import pinning
+from sensor_bridge import images, tls
 from sensor_bridge.install import host_setup
 from sensor_bridge.install.layout import Layout
 from sensor_bridge.install.steps import plan
-from sensor_bridge.local.examples import example_site
 from sensor_bridge.registry import GRAFANA, SERVICES
 from sensor_bridge.site import load_secrets, load_site
 from sensor_bridge.store.urls import DEFAULT_URL
 from tests.integration.deploy.pyinfra_runs import BOOKWORM, DEPLOY, TRIXIE, Run, pyinfra
+from tests.support.image_registry import ImageRegistry, example_site_on
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ImageRegistry]:
+    """The registry the site's images come from (a Pi asks Docker Hub), which the deploy asks
+    to pin each tag to its digest; trusted through SSL_CERT_FILE, as a Pi trusts Docker Hub."""
+    ca = tls.new_authority("registry")
+    ca_file = tmp_path / "registry-ca.pem"
+    ca_file.write_bytes(ca.cert_pem)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    with ImageRegistry(tmp_path / "registry", ca) as running:
+        yield running
+
 
 APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get -y"
 SYSTEM_UNITS = (*(service.unit for service in SERVICES if not service.user), "chrony.service")
@@ -67,8 +82,10 @@ def commands(run: Run) -> list[str]:
     return [line.split(">>> ", 1)[1] for line in run.output.splitlines() if ">>> " in line]
 
 
-def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
-    site_file = example_site(tmp_path / "site")
+def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(
+    registry: ImageRegistry, tmp_path: Path
+) -> None:
+    site_file = example_site_on(registry, tmp_path / "site")
     site = load_site(site_file)
     # What the swap leaves pending on a blank Pi: the activation of every rendered file.
     blank = plan(site_file, Layout(tmp_path / "blank"))
@@ -91,7 +108,13 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
     assert "systemctl --user --machine=sensor@.host enable systemd-tmpfiles-clean.timer" in ran
     for directory in host_setup.data_dirs(site):
         assert f"chown sensor:sensor {directory}" in ran
+    # Each image pinned to the digest the registry serves, in the site file, and pulled by it.
+    site = load_site(site_file)
+    assert pinning.unpinned(site) == {}
+    for setting in ("storage.image", "alerts.image", "pipeline.image"):
+        assert f"{setting}: pinned {registry.host}/" in run.output
     for image in host_setup.images(site):
+        assert "@sha256:" in image
         assert f"podman pull --quiet {image}" in ran  # root's copy, for the checks
         assert any(
             c.startswith("runuser -u sensor") and f"podman pull --quiet {image}" in c for c in ran
@@ -125,10 +148,10 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(tmp_path: Path) -> None:
         assert secret not in run.output
 
 
-def test_a_failed_verify_rolls_back_by_itself(tmp_path: Path) -> None:
+def test_a_failed_verify_rolls_back_by_itself(registry: ImageRegistry, tmp_path: Path) -> None:
     """On main a failed verify stopped the deploy with the new files live until someone ran
     rollback; now the previous set goes back, its units restart, and the deploy still fails."""
-    site_file = example_site(tmp_path / "site")
+    site_file = example_site_on(registry, tmp_path / "site")
     blank = plan(site_file, Layout(tmp_path / "blank"))
     pending = json.dumps(blank.as_json()["activation"])
     kept = json.dumps([{"path": "etc/mosquitto/conf.d/sensor-pipeline.conf", "existed": True}])
@@ -158,8 +181,8 @@ def test_a_failed_verify_rolls_back_by_itself(tmp_path: Path) -> None:
     assert "the files the last swap replaced are back in place" in run.output
 
 
-def test_a_passing_verify_rolls_nothing_back(tmp_path: Path) -> None:
-    site_file = example_site(tmp_path / "site")
+def test_a_passing_verify_rolls_nothing_back(registry: ImageRegistry, tmp_path: Path) -> None:
+    site_file = example_site_on(registry, tmp_path / "site")
     blank = plan(site_file, Layout(tmp_path / "blank"))
     kept = json.dumps([{"path": "etc/mosquitto/conf.d/sensor-pipeline.conf", "existed": True}])
     inventory = fake_pi(
@@ -184,9 +207,9 @@ def test_a_passing_verify_rolls_nothing_back(tmp_path: Path) -> None:
     [(BOOKWORM, "arm64", "quadlets need podman 4.4"), (TRIXIE, "armhf", "no 32-bit ARM")],
 )
 def test_an_unfit_pi_is_refused_before_any_operation(
-    tmp_path: Path, os_release: str, architecture: str, needed: str
+    registry: ImageRegistry, tmp_path: Path, os_release: str, architecture: str, needed: str
 ) -> None:
-    site_file = example_site(tmp_path / "site")
+    site_file = example_site_on(registry, tmp_path / "site")
     inventory = fake_pi(tmp_path, site_file, os_release, architecture, "null")
 
     run = pyinfra(str(inventory), DEPLOY, "-y", "-vv")
@@ -196,8 +219,8 @@ def test_an_unfit_pi_is_refused_before_any_operation(
     assert "Starting operation" not in run.output
 
 
-def test_dry_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
-    site_file = example_site(tmp_path / "site")
+def test_dry_prints_the_plan_and_runs_nothing(registry: ImageRegistry, tmp_path: Path) -> None:
+    site_file = example_site_on(registry, tmp_path / "site")
     inventory = fake_pi(tmp_path, site_file, TRIXIE, "arm64", "null")
 
     run = pyinfra(str(inventory), DEPLOY, "--dry")
@@ -207,7 +230,7 @@ def test_dry_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     for step in (
         "Mosquitto | Install Mosquitto (mosquitto, mosquitto-clients)",
         "Alloy | Install Alloy (alloy)",
-        "Vector | Pull docker.io/timberio/vector",
+        f"Vector | Pull {registry.host}/timberio/vector@sha256:",
         "Let sensor's manager run at boot and without a login (linger)",
         "Render the site into staging and validate it with the real tools",
         "Restart or reload vector.service if its files changed",
@@ -216,8 +239,10 @@ def test_dry_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     assert "Starting operation" not in run.output
 
 
-def test_a_pi_whose_store_is_a_cluster_runs_no_victoriametrics(tmp_path: Path) -> None:
-    site_file = example_site(tmp_path / "site")
+def test_a_pi_whose_store_is_a_cluster_runs_no_victoriametrics(
+    registry: ImageRegistry, tmp_path: Path
+) -> None:
+    site_file = example_site_on(registry, tmp_path / "site")
     site_file.write_text(
         site_file.read_text().replace(
             f'url = "{DEFAULT_URL}"',
@@ -237,7 +262,9 @@ def test_a_pi_whose_store_is_a_cluster_runs_no_victoriametrics(tmp_path: Path) -
 
     assert run.returncode == 0, run.output
     ran = commands(run)
-    mentions = (site.storage.image, str(site.storage.data_path), "victoriametrics.service")
+    mentions = ("victoria-metrics", str(site.storage.data_path), "victoriametrics.service")
     assert [c for c in ran if any(m in c for m in mentions)] == []
-    assert any(f"podman pull --quiet {site.pipeline.image}" in c for c in ran)
+    pinned = images.for_podman(load_site(site_file).pipeline.image)
+    assert "@sha256:" in pinned
+    assert any(f"podman pull --quiet {pinned}" in c for c in ran)
     assert "systemctl --user --machine=sensor@.host restart vmalert.service" in ran

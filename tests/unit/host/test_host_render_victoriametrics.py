@@ -86,7 +86,7 @@ def test_container_unit_optional_keys() -> None:
         Container(
             name="pipe",
             description="d",
-            image="img:1",
+            image="docker.io/vendor/img:1",
             health_cmd="true",
             exec_args=["--config", "/etc/x y.yaml"],
             environment_file="/home/u/env",
