@@ -6,7 +6,9 @@ socketpool socket's ``send``/``recv_into`` (SSLSocket.c, ``_mbedtls_ssl_send``/`
 What the board does, and so this module:
 
 * ``SSLContext.load_verify_locations(cadata=...)`` takes one PEM text (``cafile`` and
-  ``capath`` raise NotImplementedError); it is parsed at ``wrap_socket``. An empty text turns
+  ``capath`` raise NotImplementedError); it is parsed at ``wrap_socket``, and a text mbedTLS
+  cannot read is mbedTLS's error (SSLSocket.c passes ``mbedtls_x509_crt_parse``'s code to
+  ``mbedtls_raise_error``): ``_ca_parse_error`` follows library/x509_crt.c and pem.c. An empty text turns
   verification off (SSLContext.c keeps no bytes, SSLSocket.c then sets VERIFY_NONE);
   ``set_default_verify_paths`` (the default) trusts the public roots, here the host's.
 * ``wrap_socket`` wants a SOCK_STREAM socket (``RuntimeError: Invalid socket for TLS``); the
@@ -23,15 +25,60 @@ What the board does, and so this module:
   (names from lib/mbedtls_errors). A close_notify reads as 0 bytes.
 """
 
+import base64
 import ssl as _ssl
 import types
 from typing import Any
+
+from cryptography import x509
 
 SOCK_STREAM = 1
 CERT_VERIFY_FAILED = (-9984, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
 CONN_EOF = (-29312, "MBEDTLS_ERR_SSL_CONN_EOF")
 FATAL_ALERT = (-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")
 _RECV_CHUNK = 2048
+PEM_INVALID_DATA = (-4352, "MBEDTLS_ERR_PEM_INVALID_DATA")
+PEM_BAD_BASE64 = (-4396, "MBEDTLS_ERR_PEM_INVALID_DATA+MBEDTLS_ERR_BASE64_INVALID_CHARACTER")
+X509_INVALID_FORMAT = (-8576, "MBEDTLS_ERR_X509_INVALID_FORMAT")
+X509_UNKNOWN_FORMAT = (-10112, "MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT")
+_PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+_PEM_END = "-----END CERTIFICATE-----"
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n")
+
+
+def _ca_parse_error(text: str) -> tuple[int, str] | None:
+    """What ``mbedtls_x509_crt_parse`` makes of ``text`` when it is not all certificates, or
+    None. x509_crt.c reads each PEM block; with none read it returns the first block's error,
+    with some read the number that failed (which ``mbedtls_raise_error`` names as it can:
+    1 is GENERIC_ERROR). pem.c: nothing between the markers is PEM_INVALID_DATA, a character
+    outside base64 that plus BASE64_INVALID_CHARACTER; bytes that are no certificate are
+    X509_INVALID_FORMAT; a text with no complete block is X509_CERT_UNKNOWN_FORMAT (the codes circuitpython-mcu's mbedTLS 2.28.3 raised for each)."""
+    start = text.find(_PEM_BEGIN)
+    if start < 0:
+        # No PEM header: the bytes are read as one DER certificate.
+        return X509_INVALID_FORMAT
+    errors: list[tuple[int, str]] = []
+    read = 0
+    while start >= 0:
+        end = text.find(_PEM_END, start)
+        body = text[start + len(_PEM_BEGIN) : end].strip() if end >= 0 else ""
+        if end < 0:
+            # pem.c: no footer is "no PEM here", which ends the reading.
+            break
+        if not body:
+            errors.append(PEM_INVALID_DATA)
+        elif not set(body) <= _BASE64:
+            errors.append(PEM_BAD_BASE64)
+        else:
+            try:
+                x509.load_der_x509_certificate(base64.b64decode(body))
+                read += 1
+            except ValueError:
+                errors.append(X509_INVALID_FORMAT)
+        start = text.find(_PEM_BEGIN, end)
+    if not errors:
+        return None if read else X509_UNKNOWN_FORMAT
+    return (len(errors), "MBEDTLS_ERR_ERROR_GENERIC_ERROR") if read else errors[0]
 
 
 class SSLContext:
@@ -81,10 +128,10 @@ class SSLContext:
         if self._default_roots:
             context.load_default_certs()
         elif self._cadata:
-            try:
-                context.load_verify_locations(cadata=self._cadata)
-            except _ssl.SSLError:
-                raise ValueError("invalid cert") from None
+            error = _ca_parse_error(self._cadata)
+            if error is not None:
+                raise OSError(*error)
+            context.load_verify_locations(cadata=self._cadata)
         else:
             context.verify_mode = _ssl.CERT_NONE
         return context
