@@ -8,9 +8,9 @@ What the board does, and so this module:
 * ``SSLContext.load_verify_locations(cadata=...)`` takes one PEM text (``cafile`` and
   ``capath`` raise NotImplementedError); it is parsed at ``wrap_socket``, and a text mbedTLS
   cannot read is mbedTLS's error (SSLSocket.c passes ``mbedtls_x509_crt_parse``'s code to
-  ``mbedtls_raise_error``): ``_ca_parse_error`` follows library/x509_crt.c and pem.c. An empty text turns
-  verification off (SSLContext.c keeps no bytes, SSLSocket.c then sets VERIFY_NONE);
-  ``set_default_verify_paths`` (the default) trusts the public roots, here the host's.
+  ``mbedtls_raise_error``): ``_ca_parse_error`` follows library/x509_crt.c and pem.c. An
+  empty text turns verification off (SSLContext.c keeps no bytes, SSLSocket.c then sets
+  VERIFY_NONE); ``set_default_verify_paths`` (the default) trusts the public roots, here the host's.
 * ``wrap_socket`` wants a SOCK_STREAM socket (``RuntimeError: Invalid socket for TLS``); the
   handshake runs inside ``connect``. TLS 1.2 only: mbedTLS 2.28's TLS 1.3 is off in
   CircuitPython's configuration.
@@ -52,7 +52,8 @@ def _ca_parse_error(text: str) -> tuple[int, str] | None:
     with some read the number that failed (which ``mbedtls_raise_error`` names as it can:
     1 is GENERIC_ERROR). pem.c: nothing between the markers is PEM_INVALID_DATA, a character
     outside base64 that plus BASE64_INVALID_CHARACTER; bytes that are no certificate are
-    X509_INVALID_FORMAT; a text with no complete block is X509_CERT_UNKNOWN_FORMAT (the codes circuitpython-mcu's mbedTLS 2.28.3 raised for each)."""
+    X509_INVALID_FORMAT; a text with no complete block is X509_CERT_UNKNOWN_FORMAT (the codes
+    circuitpython-mcu's mbedTLS 2.28.3 raised for each)."""
     start = text.find(_PEM_BEGIN)
     if start < 0:
         # No PEM header: the bytes are read as one DER certificate.
