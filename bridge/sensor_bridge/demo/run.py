@@ -44,6 +44,13 @@ SYSTEM_PAGING = Paging(group_wait="30s", group_interval="30s", repeat_interval="
 """The site's wait for system alerts, with a group interval short enough that an all-clear
 shows within the run (the site: 5 min). Shop alerts page as the site says."""
 
+ENGINE_TEXT = {
+    "cpython": "its source on CPython",
+    "vm": "the .mpy bundle on CircuitPython 10.1's own VM, with the board's heap",
+}
+"""The last furnace runs on CircuitPython's VM (the firmware exactly as a board runs it); the
+others on CPython, which starts faster and shows allocation traces."""
+
 WORKING_BELOW_SETPOINT_C = 5.0
 FIRST_READINGS_TIMEOUT_S = 60.0
 DRAIN_TIMEOUT_S = 15.0
@@ -80,6 +87,7 @@ class Session:
         self.events: list[str] = []
         self.phase = "starting the stack"
         self.boards: dict[str, VirtualBoardProcess] = {}
+        self.engines: dict[str, str] = {}
         self.observer: Observer | None = None
         self.links = BoardLinks({})
         self._parent = os.getppid()
@@ -114,16 +122,19 @@ class Session:
         running.callback(self.observer.stop)
         self.observer.start()
         for seed, device in enumerate(site.devices, start=1):
+            engine = self._engine(seed)
             drive = make_drive(
                 self.workdir / "boards" / device.id,
                 device.board,
                 settings(site, secrets, device, self.stack.board_port, **BOARD_SETTINGS),
                 secrets.authority.cert_pem,
+                engine=engine,
             )
             # A furnace model seed each, so the two furnaces do not draw the same curve.
             self.boards[device.id] = VirtualBoardProcess(
-                drive, board=device.board, extra_args=["--seed", str(seed)]
+                drive, board=device.board, engine=engine, extra_args=["--seed", str(seed)]
             )
+            self.engines[device.id] = engine
         self.links = BoardLinks(self.boards)
         for device in site.devices:
             board = self.boards[device.id]
@@ -133,7 +144,10 @@ class Session:
             # studio's furnace runs day and night, so the demo starts it at working heat.
             setpoint = board.status()["furnace"]["setpoint_c"]
             board.control.send({"cmd": "furnace", "temp_c": setpoint - WORKING_BELOW_SETPOINT_C})
-            self._event(f"{device.id}: a virtual {device.board} boots the firmware")
+            self._event(
+                f"{device.id}: a virtual {device.board} boots the firmware "
+                f"({ENGINE_TEXT[self.engines[device.id]]})"
+            )
         self.phase = "waiting until vmalert would see both furnaces' first readings"
         deadline = time.monotonic() + FIRST_READINGS_TIMEOUT_S
         while not self._readings_visible():
@@ -150,6 +164,10 @@ class Session:
             "pending until the services' first up samples are visible: its 1 min hold keeps it "
             "from firing, as on a Pi that boots)"
         )
+
+    def _engine(self, seed: int) -> str:
+        """The virtual board's engine for the ``seed``-th device (ENGINE_TEXT)."""
+        return "vm" if seed == len(self.context.site.devices) else "cpython"
 
     def _readings_visible(self) -> bool:
         """Whether vmalert, evaluating ``latency_offset`` in the past, finds every device."""

@@ -10,6 +10,7 @@ from typing import Any
 from sensor_bridge import bundle, provision
 from sensor_bridge.site import Device, Secrets, Site
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
+from sensor_bridge.virtual.vm.boot_config import VM_RELEASE
 
 FLAME_DIVIDER_RATIO = "2.0"
 """The virtual rod reads 3.3-3.7 V: a 2:1 divider keeps a 3.3 V ADC in range, as on a real node."""
@@ -55,13 +56,20 @@ def settings_text(values: dict[str, Any]) -> str:
 
 
 def make_drive(
-    drive: Path, board: str, values: dict[str, Any], ca_pem: bytes | None = None
+    drive: Path,
+    board: str,
+    values: dict[str, Any],
+    ca_pem: bytes | None = None,
+    *,
+    engine: str = "cpython",
 ) -> Path:
     """A CIRCUITPY tree: the firmware bundle for ``board``, ``values`` as settings.toml and,
     when given, the CA as ca.pem.
 
-    The bundle's source form (``.py``): the virtual board runs the tree on CPython."""
-    bundle.write(board, drive, bundle.SOURCE)
+    The bundle in the form the virtual board's ``engine`` runs: the source (``.py``) on
+    CPython, ``.mpy`` for CircuitPython's VM, as a board on the VM's release gets it."""
+    form = bundle.SOURCE if engine == "cpython" else bundle.mpy_line(VM_RELEASE, "the VM")
+    bundle.write(board, drive, form)
     (drive / provision.SETTINGS_FILE).write_text(settings_text(values))
     if ca_pem is not None:
         (drive / provision.CA_FILE).write_bytes(ca_pem)

@@ -30,17 +30,19 @@ PIPELINE = re.compile(r"pipeline: (vector|forwarder \(Vector not installed\))$",
 
 
 def _processes_of(marker: str) -> list[str]:
-    """Command lines of running processes that mention ``marker``."""
+    """Command lines of running processes that mention ``marker`` or run in a directory under
+    it (CircuitPython's VM runs in its drive, which its command line does not name)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if marker in line:
-            found.append(line)
+        if marker in line or cwd.startswith(marker):
+            found.append(f"{line} (in {cwd})")
     return found
 
 
@@ -100,6 +102,14 @@ def test_a_flame_out_run_pages_the_owner_and_leaves_nothing_behind(tmp_path: Pat
     running = _processes_of(str(tmp_path))
     # The command and its engine, Mosquitto, VictoriaMetrics, Alertmanager, vmalert, 2 boards.
     assert len(running) >= 8, running
+    # The glory hole, whose flame goes out, runs the .mpy bundle on CircuitPython's own VM.
+    assert any("circuitpython-mcu" in line and line.endswith("glory-hole)") for line in running), (
+        running
+    )
+    assert (
+        "glory-hole: a virtual adafruit_feather_esp32s3_4mbflash_2mbpsram boots the firmware "
+        "(the .mpy bundle on CircuitPython 10.1's own VM" in "".join(seen)
+    )
     output = _finish(demo, seen, timeout=90)
     assert demo.returncode == 0, output
     assert "summary: scenario 'flame-out' completed" in output

@@ -11,11 +11,10 @@ from sensor_bridge.local.furnaces import settings_text
 from sensor_bridge.virtual.families import CHIP_FAMILY, PortFamily
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_bridge.virtual.pins import board_spec
-from sensor_bridge.virtual.vm.boot_config import VM_VERSION
+from sensor_bridge.virtual.vm.boot_config import VM_RELEASE
 from sensor_bridge.virtual.vm.qstr_pools import QstrPools, board_free, parse_qstr_info
 from tests.support.node import BASE_SETTINGS
 
-VM_RELEASE = ".".join(map(str, VM_VERSION))
 ROOMY_FREE_HEAP = 262_144
 """A free heap at code.py start that today's firmware fits in: the engine's own tests run a
 Pico W drive with it, whatever the firmware needs (the Pico W's figure is tested apart)."""

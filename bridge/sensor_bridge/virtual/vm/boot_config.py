@@ -14,6 +14,7 @@ from sensor_bridge.virtual.wifi import BOARD_IP, GATEWAY_IP
 
 VM_VERSION = (10, 1, 0)
 """The CircuitPython release ``circuitpython-mcu`` is built from (its BUILD.md)."""
+VM_RELEASE = ".".join(map(str, VM_VERSION))
 
 PRELOAD = ("adafruit_bus_device.spi_device", "adafruit_bus_device.i2c_device", "adafruit_pixelbuf")
 """Libraries built into every supported board's firmware (py/circuitpy_mpconfig.mk:
