@@ -51,7 +51,7 @@ def test_a_ca_mbedtls_cannot_read_raises_the_same_error_on_both(tmp_path: Path) 
     on_the_vm = json.loads(run.stdout)
 
     board = Board()
-    on_the_virtual_board = {}
+    on_the_virtual_board: dict[str, list[object] | None] = {}
     for name, text in cases.items():
         context = board.ssl.create_default_context()
         context.load_verify_locations(cadata=text)
