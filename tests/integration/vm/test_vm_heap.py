@@ -30,6 +30,9 @@ TLS_SESSION_KEPT = 27 * 1024
 OUTAGE_S = 15.0
 SAMPLE_EVERY_S = 1.0
 BACKFILL_ACK_DELAY_S = 0.5
+BACKFILL_WITHIN_S = 240.0
+"""The next connect comes within the backoff's 30 s cap; the backfill then waits half a second
+for each PUBACK. Generous: on a loaded machine the VM's loop and its heap queries slow down."""
 
 
 def _lowest_free(board: VirtualBoardProcess, seconds: float) -> int:
@@ -41,12 +44,17 @@ def _lowest_free(board: VirtualBoardProcess, seconds: float) -> int:
     return min(readings)
 
 
+def _firmware_lines(board: VirtualBoardProcess) -> list[str]:
+    """The board's log without the VM's answers to the heap queries."""
+    return [line for line in board.lines if not line.startswith("qstr pool:")]
+
+
 def _free_until(board: VirtualBoardProcess, text: str, since: int, timeout: float) -> list[int]:
     readings = [board_heap_free(board)]
     deadline = time.monotonic() + timeout
     while not any(text in line for line in board.lines[since:]):
         assert time.monotonic() < deadline, "\n".join(
-            [f"no{text}in {timeout} s", *board.lines[-15:]]
+            [f"no{text}in {timeout} s", *_firmware_lines(board)[-15:]]
         )
         readings.append(board_heap_free(board))
         time.sleep(SAMPLE_EVERY_S / 4)
@@ -70,7 +78,7 @@ def test_pico_w_keeps_40_kb_free_in_steady_state_and_room_for_tls_in_the_backfil
         # A slow link holds each batch until its PUBACK: the backfill lasts seconds, not
         # milliseconds, so the samples land inside it.
         board.control.send({"cmd": "net", "state": "slow", "delay_s": BACKFILL_ACK_DELAY_S})
-        during = _free_until(board, " INFO backfill_done ", mark, 90)
+        during = _free_until(board, " INFO backfill_done ", mark, BACKFILL_WITHIN_S)
         assert len(during) >= 3, f"only {len(during)} samples during the backfill"
         backfill = min(during)
         board.control.send({"cmd": "net", "state": "up"})
@@ -105,7 +113,7 @@ def test_pico_2_w_over_tls_reconnects_after_an_outage_with_its_buffer(tmp_path: 
             outage = _lowest_free(board, OUTAGE_S)
             mark = board.mark()
             board.control.send({"cmd": "net", "state": "up"})
-            board.wait_for(r" INFO backfill_done ", 90, since=mark)
+            board.wait_for(r" INFO backfill_done ", BACKFILL_WITHIN_S, since=mark)
             after = _lowest_free(board, 3)
             failures = [line for line in board.lines if "MemoryError" in line or " reset " in line]
             capacity = board.wait_for(r" INFO settings_ok ", 1).split("buffer_capacity=")[1]
