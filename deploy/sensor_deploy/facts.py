@@ -58,6 +58,14 @@ class JsonFile(FactBase[Any]):
         return json.loads("\n".join(output) or "null")
 
 
+def as_user(user: str, command: str, environment: str = "") -> str:
+    """``command`` (shell) as ``user``, from ``/``: the deploy's working directory (root's home
+    over SSH, the checkout with ``hatch run deploy``; 0700 on Debian 13) is not the user's to
+    enter, and rootless podman stops there ("cannot chdir to /root: Permission denied")."""
+    quoted = shlex.quote(user)
+    return f"runuser -u {quoted} -- env --chdir=/ {environment}sh -c {shlex.quote(command)}"
+
+
 class PodmanImagePresent(FactBase[bool]):
     """Whether ``image`` is in ``user``'s image store (root's when ``user`` is root)."""
 
@@ -67,10 +75,7 @@ class PodmanImagePresent(FactBase[bool]):
     def command(self, image: str, user: str) -> str:
         check = f"podman image exists {shlex.quote(image)}"
         if user != "root":
-            check = (
-                f"id -u {shlex.quote(user)} >/dev/null 2>&1 && "
-                f"runuser -u {shlex.quote(user)} -- {check}"
-            )
+            check = f"id -u {shlex.quote(user)} >/dev/null 2>&1 && {as_user(user, check)}"
         return f"if {check}; then echo yes; else echo no; fi"
 
     def process(self, output: list[str]) -> bool:

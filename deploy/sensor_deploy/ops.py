@@ -21,16 +21,18 @@ from pyinfra.facts.files import File, FileContents, Sha1File
 from sensor_bridge.install.layout import Layout
 from sensor_bridge.install.steps import PENDING
 from sensor_bridge.install.swap import MANIFEST as PREVIOUS_MANIFEST
-from sensor_deploy.facts import DeployPlan, JsonFile, KeyFingerprints, PodmanImagePresent
+from sensor_deploy.facts import (
+    DeployPlan,
+    JsonFile,
+    KeyFingerprints,
+    PodmanImagePresent,
+    as_user,
+)
 
 
 def _in_user_runtime(user: str, command: str) -> str:
     """``command`` as ``user``, with the user manager's runtime dir (rootless podman needs it)."""
-    quoted = shlex.quote(user)
-    return (
-        f"runuser -u {quoted} -- env XDG_RUNTIME_DIR=/run/user/$(id -u {quoted}) "
-        f"sh -c {shlex.quote(command)}"
-    )
+    return as_user(user, command, f"XDG_RUNTIME_DIR=/run/user/$(id -u {shlex.quote(user)}) ")
 
 
 @operation()
