@@ -71,7 +71,7 @@ def inventory(directory: Path, access: Ssh, site_file: Path) -> Path:
 
 def stopped_at(run: Run) -> tuple[str, str]:
     """The operation the deploy stopped at and its error lines."""
-    operation, errors = "", []
+    operation, errors = "", list[str]()
     for line in run.output.splitlines():
         if line.startswith("--> Starting operation: "):
             operation, errors = line.removeprefix("--> Starting operation: ").strip(), []
