@@ -59,6 +59,7 @@ MASKED_UNITS = ("ssh.service", "ssh.socket", "docker-registry.service")
 """Enabled by their packages on their default ports (22, 5000), which would be this machine's:
 the test starts sshd and the registry itself on free ports."""
 EXCLUDED_PATHS = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*")
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 BOOT_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
 
@@ -331,6 +332,13 @@ class DebianHost:
             (etc / "systemd" / "system" / unit).symlink_to("/dev/null")
             for wants in (etc / "systemd" / "system").glob(f"*.wants/{unit}"):
                 wants.unlink()
+        # The certificate authorities this machine's administrator added (where its egress
+        # re-signs TLS, the host's downloads from PyPI must trust the same): ca-certificates,
+        # which the deploy installs, adds them to the host's bundle (update-ca-certificates(8)).
+        local_cas = etc.parent / "usr" / "local" / "share" / "ca-certificates"
+        local_cas.mkdir(parents=True, exist_ok=True)
+        for certificate in LOCAL_CAS.glob("*.crt"):
+            shutil.copyfile(certificate, local_cas / certificate.name)
         drop_in = etc / "containers" / "containers.conf.d"
         drop_in.mkdir(parents=True)
         (drop_in / "test-host.conf").write_text(
