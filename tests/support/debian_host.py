@@ -324,8 +324,12 @@ class DebianHost:
         calls that give each container its own session keyring), ``default_sysctls = []``
         (podman writes net.ipv4.ping_group_range by default; /proc/sys is read-only in the
         container) and ``pids_limit = 0`` (no pids controller is delegated to the user under
-        the unified hierarchy here). None of these belongs on a Pi: the deploy never writes
-        them."""
+        the unified hierarchy here); and ``cgroups = "disabled"``: crun puts a BPF device
+        filter on each container's cgroup, and nspawn allows no bpf() ("crun: bpf create:
+        Operation not permitted"), so the containers root's podman runs for the deploy's
+        pre-swap checks get no cgroup of their own (the quadlets' units pass
+        ``--cgroups=split`` themselves, podman-systemd.unit(5)). None of these belongs on a Pi:
+        the deploy never writes them."""
         etc = self.root / "etc"
         for unit in MASKED_UNITS:
             (etc / "systemd" / "system" / unit).unlink(missing_ok=True)
@@ -344,6 +348,7 @@ class DebianHost:
         (drop_in / "test-host.conf").write_text(
             "# The Debian test host's (tests/support/debian_host.py), never a Pi's.\n"
             "[containers]\nkeyring = false\ndefault_sysctls = []\npids_limit = 0\n"
+            'cgroups = "disabled"\n'
         )
 
     def boot(self) -> None:
