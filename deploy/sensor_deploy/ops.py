@@ -156,9 +156,9 @@ def pending_activation(sensor_bridge: str, site: str, root: str) -> dict[str, An
         plan = _plan(sensor_bridge, site, root)
         if plan is None:
             # A fresh host: every unit starts.
-            return {"user_daemon_reload": True, "restart": None, "reload": []}
+            return {"user_daemon_reload": True, "restart": None, "reload": [], "stop": []}
         pending = plan["activation"]
-    return pending or {"user_daemon_reload": False, "restart": [], "reload": []}
+    return pending or {"user_daemon_reload": False, "restart": [], "reload": [], "stop": []}
 
 
 @operation()
@@ -171,6 +171,16 @@ def user_manager_reloaded(user: str, sensor_bridge: str, site: str, root: str):
 
 
 @operation()
+def user_unit_stopped(*, unit: str, user: str, sensor_bridge: str, site: str, root: str):
+    """Stop ``unit`` when a rollback removed its quadlet: before the daemon-reload, while the
+    user manager still has the unit to stop."""
+    if [unit, True] not in pending_activation(sensor_bridge, site, root)["stop"]:
+        host.noop(f"{unit} keeps its quadlet")
+        return
+    yield StringCommand("systemctl", "--user", f"--machine={user}@.host", "stop", unit)
+
+
+@operation()
 def unit_activated(
     *, unit: str, user_unit: bool, user: str, sensor_bridge: str, site: str, root: str
 ):
@@ -178,7 +188,9 @@ def unit_activated(
     pending = pending_activation(sensor_bridge, site, root)
     systemctl = ["systemctl", "--user", f"--machine={user}@.host"] if user_unit else ["systemctl"]
     entry = [unit, user_unit]
-    if pending["restart"] is None or entry in pending["restart"]:
+    if entry in pending["stop"]:
+        host.noop(f"{unit} is stopped: its quadlet was removed")
+    elif pending["restart"] is None or entry in pending["restart"]:
         yield StringCommand(*systemctl, "restart", unit)
     elif entry in pending["reload"]:
         yield StringCommand(*systemctl, "reload-or-restart", unit)
