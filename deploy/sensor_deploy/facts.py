@@ -66,6 +66,13 @@ def as_user(user: str, command: str, environment: str = "") -> str:
     return f"runuser -u {quoted} -- env --chdir=/ {environment}sh -c {shlex.quote(command)}"
 
 
+def in_user_runtime(user: str, command: str) -> str:
+    """``command`` as ``user`` with the user manager's runtime dir: rootless podman needs its
+    own, and over SSH the one inherited is root's ("mkdir /run/user/0/libpod: permission
+    denied", which made every image look missing and pulled again on a Debian 13 host)."""
+    return as_user(user, command, f"XDG_RUNTIME_DIR=/run/user/$(id -u {shlex.quote(user)}) ")
+
+
 class PodmanImagePresent(FactBase[bool]):
     """Whether ``image`` is in ``user``'s image store (root's when ``user`` is root)."""
 
@@ -75,7 +82,7 @@ class PodmanImagePresent(FactBase[bool]):
     def command(self, image: str, user: str) -> str:
         check = f"podman image exists {shlex.quote(image)}"
         if user != "root":
-            check = f"id -u {shlex.quote(user)} >/dev/null 2>&1 && {as_user(user, check)}"
+            check = f"id -u {shlex.quote(user)} >/dev/null 2>&1 && {in_user_runtime(user, check)}"
         return f"if {check}; then echo yes; else echo no; fi"
 
     def process(self, output: list[str]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
 from pyinfra.context import state
-from pyinfra.facts.files import File, FileContents, Sha1File
+from pyinfra.facts.files import File, FileContents, Link, Sha1File
 
 from sensor_bridge.install.layout import Layout
 from sensor_bridge.install.steps import PENDING
@@ -26,13 +26,8 @@ from sensor_deploy.facts import (
     JsonFile,
     KeyFingerprints,
     PodmanImagePresent,
-    as_user,
+    in_user_runtime,
 )
-
-
-def _in_user_runtime(user: str, command: str) -> str:
-    """``command`` as ``user``, with the user manager's runtime dir (rootless podman needs it)."""
-    return as_user(user, command, f"XDG_RUNTIME_DIR=/run/user/$(id -u {shlex.quote(user)}) ")
 
 
 @operation()
@@ -51,7 +46,7 @@ def image_pulled(image: str, user: str):
         host.noop(f"{image} is there")
         return
     pull = f"podman pull --quiet {shlex.quote(image)}"
-    yield pull if user == "root" else _in_user_runtime(user, pull)
+    yield pull if user == "root" else in_user_runtime(user, pull)
 
 
 @operation()
@@ -99,7 +94,15 @@ def host_package_installed(wheel: str, requirements: str, venv: str, link: str):
     digest = hashlib.sha256(Path(wheel).read_bytes() + Path(requirements).read_bytes()).hexdigest()
     stamp = f"{venv}/installed-wheel.sha256"
     installed = host.get_fact(FileContents, path=stamp)
-    if installed and installed[0].strip() == digest and host.get_fact(File, path=link):
+    # pyinfra's File fact is False for a symlink: the link is asked as a Link (else the host
+    # package was installed again on every run, seen on a Debian 13 host).
+    linked = host.get_fact(Link, path=link)
+    if (
+        installed
+        and installed[0].strip() == digest
+        and linked
+        and (linked.get("link_target") == f"{venv}/bin/sensor-bridge")
+    ):
         host.noop("the host package is installed")
         return
     dist = f"{venv}.dist"
