@@ -8,6 +8,8 @@ left there, into a wheel the deploy installs world-readable.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,12 @@ class FirmwareTree(BuildHookInterface):
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         root = Path(self.root)
+        # Copies go in, not the files themselves: hatchling leaves a force-included file out of
+        # the packages' own files, and firmware/lib/sensor_protocol and sensor_node are packages
+        # of the wheel too (the host imports them). Including the originals left both out of
+        # the wheel: `sensor-bridge` failed on a Debian 13 host with "No module named
+        # 'sensor_protocol'".
+        self.copies = Path(tempfile.mkdtemp(prefix="sensor-firmware-tree-"))
         for pattern in self.config["firmware-files"]:
             matched = sorted(p for p in root.glob(pattern) if p.is_file())
             if not matched:
@@ -29,4 +37,10 @@ class FirmwareTree(BuildHookInterface):
                 relative = path.relative_to(root).as_posix()
                 # The same exclusions (.gitignore among them) as the packages' own files.
                 if not self.build_config.path_is_excluded(relative):
-                    build_data["force_include"][str(path)] = f"{TREE}/{relative}"
+                    copy = self.copies / relative
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, copy)
+                    build_data["force_include"][str(copy)] = f"{TREE}/{relative}"
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        shutil.rmtree(self.copies, ignore_errors=True)

@@ -9,7 +9,8 @@ from sensor_bridge.local.pipeline import VectorPipeline
 
 TESTS_DIR = Path(__file__).parent
 HIL_DIR = TESTS_DIR / "hil"
-TIERS = ("unit", "integration", "system", "hil")
+DEBIAN_HOST_DIR = TESTS_DIR / "debian_host"
+TIERS = ("unit", "integration", "system", "hil", "debian_host")
 """Directories under tests/ whose name is their tests' marker (registered in pyproject.toml):
 `pytest -m unit`, `-m "not system"`."""
 
@@ -24,6 +25,11 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     # The HIL suite talks to a board: it runs only when given one (`hatch run hil -- --port`);
     # CI runs it against the virtual board from tests/integration/hil.
     if collection_path == HIL_DIR and not config.getoption("port", default=None):
+        return True
+    # The deploy on a booted Debian 13 host binds the stack's fixed ports (vmalert's, monit's,
+    # ...) on this machine and keeps both cores busy: it runs alone, when asked for by its
+    # marker (`hatch run debian-host`, which .ci/run runs after the suite).
+    if collection_path == DEBIAN_HOST_DIR and "debian_host" not in config.getoption("markexpr"):
         return True
     return None
 

@@ -189,8 +189,11 @@ MOSQUITTO = Service(
         "mosquitto.service",
         ("mosquitto", "mosquitto-clients"),
         installed=Ref("render.mosquitto:CONF_PATH"),
-        # Debian's mosquitto.conf writes it.
-        process="with pidfile /run/mosquitto/mosquitto.pid",
+        # Not by pidfile: Debian 13's mosquitto.conf writes none (its pid_file line is
+        # commented out; systemd tracks the process), so on a trixie host monit found no
+        # process and restarted a healthy broker every few minutes. Anchored: the systemctl
+        # that restarts it has the name in its arguments too.
+        process='matching "^/usr/sbin/mosquitto "',
     ),
     address=Ref("render.mosquitto:address"),
     renderer=Ref("render.mosquitto:render"),

@@ -58,6 +58,21 @@ class JsonFile(FactBase[Any]):
         return json.loads("\n".join(output) or "null")
 
 
+def as_user(user: str, command: str, environment: str = "") -> str:
+    """``command`` (shell) as ``user``, from ``/``: the deploy's working directory (root's home
+    over SSH, the checkout with ``hatch run deploy``; 0700 on Debian 13) is not the user's to
+    enter, and rootless podman stops there ("cannot chdir to /root: Permission denied")."""
+    quoted = shlex.quote(user)
+    return f"runuser -u {quoted} -- env --chdir=/ {environment}sh -c {shlex.quote(command)}"
+
+
+def in_user_runtime(user: str, command: str) -> str:
+    """``command`` as ``user`` with the user manager's runtime dir: rootless podman needs its
+    own, and over SSH the one inherited is root's ("mkdir /run/user/0/libpod: permission
+    denied", which made every image look missing and pulled again on a Debian 13 host)."""
+    return as_user(user, command, f"XDG_RUNTIME_DIR=/run/user/$(id -u {shlex.quote(user)}) ")
+
+
 class PodmanImagePresent(FactBase[bool]):
     """Whether ``image`` is in ``user``'s image store (root's when ``user`` is root)."""
 
@@ -67,10 +82,7 @@ class PodmanImagePresent(FactBase[bool]):
     def command(self, image: str, user: str) -> str:
         check = f"podman image exists {shlex.quote(image)}"
         if user != "root":
-            check = (
-                f"id -u {shlex.quote(user)} >/dev/null 2>&1 && "
-                f"runuser -u {shlex.quote(user)} -- {check}"
-            )
+            check = f"id -u {shlex.quote(user)} >/dev/null 2>&1 && {in_user_runtime(user, check)}"
         return f"if {check}; then echo yes; else echo no; fi"
 
     def process(self, output: list[str]) -> bool:

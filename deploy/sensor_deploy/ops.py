@@ -16,21 +16,18 @@ from typing import Any
 from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
 from pyinfra.context import state
-from pyinfra.facts.files import File, FileContents, Sha1File
+from pyinfra.facts.files import File, FileContents, Link, Sha1File
 
 from sensor_bridge.install.layout import Layout
 from sensor_bridge.install.steps import PENDING
 from sensor_bridge.install.swap import MANIFEST as PREVIOUS_MANIFEST
-from sensor_deploy.facts import DeployPlan, JsonFile, KeyFingerprints, PodmanImagePresent
-
-
-def _in_user_runtime(user: str, command: str) -> str:
-    """``command`` as ``user``, with the user manager's runtime dir (rootless podman needs it)."""
-    quoted = shlex.quote(user)
-    return (
-        f"runuser -u {quoted} -- env XDG_RUNTIME_DIR=/run/user/$(id -u {quoted}) "
-        f"sh -c {shlex.quote(command)}"
-    )
+from sensor_deploy.facts import (
+    DeployPlan,
+    JsonFile,
+    KeyFingerprints,
+    PodmanImagePresent,
+    in_user_runtime,
+)
 
 
 @operation()
@@ -49,7 +46,7 @@ def image_pulled(image: str, user: str):
         host.noop(f"{image} is there")
         return
     pull = f"podman pull --quiet {shlex.quote(image)}"
-    yield pull if user == "root" else _in_user_runtime(user, pull)
+    yield pull if user == "root" else in_user_runtime(user, pull)
 
 
 @operation()
@@ -97,7 +94,15 @@ def host_package_installed(wheel: str, requirements: str, venv: str, link: str):
     digest = hashlib.sha256(Path(wheel).read_bytes() + Path(requirements).read_bytes()).hexdigest()
     stamp = f"{venv}/installed-wheel.sha256"
     installed = host.get_fact(FileContents, path=stamp)
-    if installed and installed[0].strip() == digest and host.get_fact(File, path=link):
+    # pyinfra's File fact is False for a symlink: the link is asked as a Link (else the host
+    # package was installed again on every run, seen on a Debian 13 host).
+    linked = host.get_fact(Link, path=link)
+    if (
+        installed
+        and installed[0].strip() == digest
+        and linked
+        and (linked.get("link_target") == f"{venv}/bin/sensor-bridge")
+    ):
         host.noop("the host package is installed")
         return
     dist = f"{venv}.dist"
@@ -154,9 +159,9 @@ def pending_activation(sensor_bridge: str, site: str, root: str) -> dict[str, An
         plan = _plan(sensor_bridge, site, root)
         if plan is None:
             # A fresh host: every unit starts.
-            return {"user_daemon_reload": True, "restart": None, "reload": []}
+            return {"user_daemon_reload": True, "restart": None, "reload": [], "stop": []}
         pending = plan["activation"]
-    return pending or {"user_daemon_reload": False, "restart": [], "reload": []}
+    return pending or {"user_daemon_reload": False, "restart": [], "reload": [], "stop": []}
 
 
 @operation()
@@ -169,6 +174,16 @@ def user_manager_reloaded(user: str, sensor_bridge: str, site: str, root: str):
 
 
 @operation()
+def user_unit_stopped(*, unit: str, user: str, sensor_bridge: str, site: str, root: str):
+    """Stop ``unit`` when a rollback removed its quadlet: before the daemon-reload, while the
+    user manager still has the unit to stop."""
+    if [unit, True] not in pending_activation(sensor_bridge, site, root)["stop"]:
+        host.noop(f"{unit} keeps its quadlet")
+        return
+    yield StringCommand("systemctl", "--user", f"--machine={user}@.host", "stop", unit)
+
+
+@operation()
 def unit_activated(
     *, unit: str, user_unit: bool, user: str, sensor_bridge: str, site: str, root: str
 ):
@@ -176,7 +191,9 @@ def unit_activated(
     pending = pending_activation(sensor_bridge, site, root)
     systemctl = ["systemctl", "--user", f"--machine={user}@.host"] if user_unit else ["systemctl"]
     entry = [unit, user_unit]
-    if pending["restart"] is None or entry in pending["restart"]:
+    if entry in pending["stop"]:
+        host.noop(f"{unit} is stopped: its quadlet was removed")
+    elif pending["restart"] is None or entry in pending["restart"]:
         yield StringCommand(*systemctl, "restart", unit)
     elif entry in pending["reload"]:
         yield StringCommand(*systemctl, "reload-or-restart", unit)

@@ -262,6 +262,14 @@ def activation(target: Target) -> None:
 
 
 def _restart_changed(target: Target) -> None:
+    for unit in activation_order(target.site):
+        if unit.user:
+            ops.user_unit_stopped(
+                name=f"Stop {unit.name} if a rollback removed its quadlet",
+                unit=unit.name,
+                user=target.user,
+                **_where(target),
+            )
     ops.user_manager_reloaded(
         name=f"Reload {target.user}'s manager (quadlets changed)",
         user=target.user,

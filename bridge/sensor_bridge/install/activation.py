@@ -31,27 +31,35 @@ class Activation:
     user_daemon_reload: bool = False
     restart: tuple[Unit, ...] = ()
     reload: tuple[Unit, ...] = ()
+    stop: tuple[Unit, ...] = ()
+    """Units whose quadlet a rollback removed (a first deploy's): after the daemon-reload they
+    no longer exist, so they are stopped, never restarted."""
 
     @property
     def empty(self) -> bool:
-        return not (self.user_daemon_reload or self.restart or self.reload)
+        return not (self.user_daemon_reload or self.restart or self.reload or self.stop)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "user_daemon_reload": self.user_daemon_reload,
             "restart": [[u.name, u.user] for u in self.restart],
             "reload": [[u.name, u.user] for u in self.reload],
+            "stop": [[u.name, u.user] for u in self.stop],
         }
 
     def merged(self, other: Activation) -> Activation:
         """Both together: a swap on top of one whose restarts never ran keeps them."""
-        restart = set(self.restart) | set(other.restart)
-        reload = (set(self.reload) | set(other.reload)) - restart
-        return Activation(
+        return _activation(
             self.user_daemon_reload or other.user_daemon_reload,
-            tuple(sorted(restart)),
-            tuple(sorted(reload)),
+            set(self.restart) | set(other.restart),
+            set(self.reload) | set(other.reload),
+            set(self.stop) | set(other.stop),
         )
+
+    def stopping(self, units: Iterable[Unit]) -> Activation:
+        """The same, with ``units`` stopped instead of restarted or reloaded."""
+        stop = set(self.stop) | set(units)
+        return _activation(self.user_daemon_reload, set(self.restart), set(self.reload), stop)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Activation:
@@ -59,7 +67,21 @@ class Activation:
             bool(data["user_daemon_reload"]),
             tuple(Unit(name, bool(user)) for name, user in data["restart"]),
             tuple(Unit(name, bool(user)) for name, user in data["reload"]),
+            tuple(Unit(name, bool(user)) for name, user in data["stop"]),
         )
+
+
+def _activation(
+    daemon_reload: bool, restart: set[Unit], reload: set[Unit], stop: set[Unit]
+) -> Activation:
+    """A unit stopped is neither restarted nor reloaded; one restarted is not reloaded."""
+    restart -= stop
+    return Activation(
+        daemon_reload,
+        tuple(sorted(restart)),
+        tuple(sorted(reload - restart - stop)),
+        tuple(sorted(stop)),
+    )
 
 
 def unit_of(entry: Service) -> Unit:
@@ -81,6 +103,11 @@ def action(path: PurePosixPath, service_name: str) -> Action:
         raise ValueError(f"no activation rule for {path} (service {service_name!r})") from None
     wanted = RESTART if entry.on_change is None else entry.on_change.load()(path)
     return None if wanted is None else (wanted, unit_of(entry))
+
+
+def removed_units(removed: Iterable[PurePosixPath]) -> list[Unit]:
+    """The units whose quadlet is among the ``removed`` files."""
+    return [Unit(f"{path.stem}.service", True) for path in removed if path.suffix == ".container"]
 
 
 def activation_for(changed: Iterable[tuple[PurePosixPath, str]]) -> Activation:

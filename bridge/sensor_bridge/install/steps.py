@@ -14,7 +14,7 @@ from typing import Any
 
 from sensor_bridge.checks import CheckResult
 from sensor_bridge.install import container_tools, swap, validation
-from sensor_bridge.install.activation import Activation, activation_for
+from sensor_bridge.install.activation import Activation, activation_for, removed_units
 from sensor_bridge.install.changes import Change, changes, render_against_live
 from sensor_bridge.install.layout import Layout
 from sensor_bridge.install.ownership import owner
@@ -99,9 +99,13 @@ def rollback(layout: Layout, *, dry: bool) -> Plan:
     """Restore the previous set (or, ``dry``, say what would be restored)."""
     entries = swap.rollback_plan(layout) if dry else swap.rollback(layout)
     restored = [(PurePosixPath(e["path"]), str(e["service"])) for e in entries]
+    # A quadlet the swap created goes away: its unit is stopped (seen on a Debian 13 host: the
+    # rollback of a first deploy restarted a unit the daemon-reload had just removed, "Unit
+    # victoriametrics.service not found", and the deploy stopped there).
+    removed = removed_units(PurePosixPath(e["path"]) for e in entries if not e["existed"])
     done = Plan(
         [Change(RenderedFile(path, "", service=service), "restored") for path, service in restored],
-        activation_for(restored),
+        activation_for(restored).stopping(removed),
     )
     if entries and not dry:
         write_record(layout, "rollback", done, {})

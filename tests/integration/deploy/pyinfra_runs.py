@@ -44,7 +44,7 @@ class Run:
         }
 
 
-def pyinfra(inventory: str, deploy_file: Path, *args: str) -> Run:
+def pyinfra(inventory: str, deploy_file: Path, *args: str, timeout: float = 120) -> Run:
     """``python -m pyinfra INVENTORY DEPLOY ARGS`` from the repository root (as hatch runs it)."""
     env = {**os.environ, "PYINFRA_FAKE_DELAY": "0", "PYINFRA_FAKE_DELAY_JITTER": "0"}
     run = subprocess.run(
@@ -53,7 +53,7 @@ def pyinfra(inventory: str, deploy_file: Path, *args: str) -> Run:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     return Run(run.returncode, run.stdout + run.stderr)

@@ -116,8 +116,11 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(
     for image in host_setup.images(site):
         assert "@sha256:" in image
         assert f"podman pull --quiet {image}" in ran  # root's copy, for the checks
+        # From /, which the service user may enter (the deploy's own directory it may not).
         assert any(
-            c.startswith("runuser -u sensor") and f"podman pull --quiet {image}" in c for c in ran
+            c.startswith("runuser -u sensor -- env --chdir=/ ")
+            and f"podman pull --quiet {image}" in c
+            for c in ran
         )
     for unit in SYSTEM_UNITS:
         assert f"systemctl enable {unit}" in ran

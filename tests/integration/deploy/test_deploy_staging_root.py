@@ -140,6 +140,7 @@ def test_deploy_on_a_staging_root(tmp_path: Path) -> None:
         "user_daemon_reload": False,
         "restart": [["vmalert.service", True]],
         "reload": [],
+        "stop": [],
     }
 
     # A typo in the site file that only the broker refuses fails the broker's check: the

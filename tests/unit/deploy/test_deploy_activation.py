@@ -7,7 +7,13 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from sensor_bridge import registry
-from sensor_bridge.install.activation import Activation, Unit, activation_for, unit_of
+from sensor_bridge.install.activation import (
+    Activation,
+    Unit,
+    activation_for,
+    removed_units,
+    unit_of,
+)
 from sensor_bridge.install.ownership import owner
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.render import render_all
@@ -102,3 +108,15 @@ def test_owners(tmp_path: Path) -> None:
     assert owner(PurePosixPath("etc/monit/monitrc"), site) == ("root", "root")
     quadlet = PurePosixPath("home/sensor/.config/containers/systemd/vector.container")
     assert owner(quadlet, site) == ("sensor", "sensor")
+
+
+def test_a_removed_quadlet_stops_its_unit() -> None:
+    """The rollback of a first deploy removes the quadlets it created: their units stop (they
+    no longer exist after the daemon-reload), whatever their other files ask."""
+    rules = PurePosixPath("home/sensor/.config/sensor-pipeline/vmalert/rules.yaml")
+    quadlet = PurePosixPath("home/sensor/.config/containers/systemd/vmalert.container")
+    restored = [(quadlet, "vmalert"), (rules, "vmalert"), (PurePosixPath(CONF_PATH), "mosquitto")]
+    activation = activation_for(restored).stopping(removed_units([quadlet]))
+    assert activation == Activation(True, restart=(MOSQUITTO,), stop=(VMALERT,))
+    assert Activation.from_json(activation.as_json()) == activation
+    assert activation.merged(Activation(restart=(VMALERT,))) == activation

@@ -80,3 +80,6 @@ def test_wheel_takes_no_secret_of_the_tree(tmp_path: Path) -> None:
         "boards/__init__.py",
         "boards/raspberry_pi_pico_w.py",
     } <= packaged
+    # The contract and the device logic are packages of the wheel as well (the host package
+    # imports them), beside their copies in the firmware tree.
+    assert {"sensor_protocol/wire.py", "sensor_node/node.py"} <= set(names)
