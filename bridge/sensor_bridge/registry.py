@@ -116,6 +116,8 @@ class AptRepository:
     """``URI suite component``, as a sources.list line has them."""
     file: str
     """Its list in /etc/apt/sources.list.d/ (without ``.list``)."""
+    pinned_in: str = "sensor_bridge/registry.py"
+    """Where its fingerprint is written, to update after a key rotation."""
 
     @property
     def line(self) -> str:

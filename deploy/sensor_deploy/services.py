@@ -101,7 +101,7 @@ def service(target: Target, entry: Service) -> None:
             _container_service(target, runs.image(target.site), data_dir)
             return
         if runs.repository is not None:
-            _repository(runs.repository)
+            _repository(target.repository(runs.repository))
         _system_service(entry.title, runs.packages, unit_of(entry))
 
     deploy(entry.title)(install)()
@@ -316,7 +316,7 @@ def system_steps_text(target: Target) -> str:
     lines = [f"apt install {' '.join(host_setup.DEBIAN_PACKAGES)}"]
     for repository in host_setup.REPOSITORIES:
         lines += [
-            f"apt repository {repository.line}",
+            f"apt repository {target.repository(repository).line}",
             f"apt install {' '.join(host_setup.packages(repository))}",
         ]
     lines += [

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pyinfra import logger
@@ -13,8 +14,10 @@ from pyinfra.api.host import Host
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.install.host_setup import SENSOR_BRIDGE
 from sensor_bridge.install.layout import SITE_DIR, Layout
+from sensor_bridge.registry import AptRepository
 from sensor_bridge.site import Site, load_secrets, load_site, site_path
 from sensor_deploy import pinning
+from sensor_deploy.mirrors import apt_mirrors
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,12 @@ class Target:
     """The host package's command on the host."""
     upload_site: bool
     """Copy the site and secrets files to the host (remote hosts); @local uses them in place."""
+    apt_mirrors: Mapping[str, AptRepository] = field(default_factory=dict)
+    """Repository (its list's name, ``grafana``) -> the mirror the host takes it from."""
+
+    def repository(self, repository: AptRepository) -> AptRepository:
+        """Where this host gets ``repository``'s packages: its mirror, or itself."""
+        return self.apt_mirrors.get(repository.file, repository)
 
     @property
     def live(self) -> bool:
@@ -81,4 +90,5 @@ def target(host: Host) -> Target:
         root=root,
         sensor_bridge=str(host.data.get("sensor_bridge") or SENSOR_BRIDGE),
         upload_site=upload,
+        apt_mirrors=apt_mirrors(host.data.get("apt_mirrors") or {}),
     )

@@ -52,9 +52,10 @@ HOST_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "docker-re
 """A minimal trixie that boots, takes SSH, and serves the test's container registry (Debian's
 ``docker-registry``: no registry but Debian's, PyPI's and npm's is reachable here). Everything
 the stack needs the deploy installs itself."""
-IMAGE_PACKAGES = ("victoria-metrics", "wget")
-"""The VictoriaMetrics and vmalert images' one layer: Debian's victoria-metrics 1.112.0 (the
-version the site pins; vmalert is in it) and wget, which the quadlets' health commands run."""
+IMAGE_PACKAGES = ("victoria-metrics", "wget", "busybox")
+"""The test images' one layer: Debian's victoria-metrics 1.112.0 (the version the site pins;
+vmalert is in it), wget, which the quadlets' health commands run, and busybox, whose httpd
+answers for the Vector stand-in (``tests/support/standins.py``)."""
 MASKED_UNITS = ("ssh.service", "ssh.socket", "docker-registry.service")
 """Enabled by their packages on their default ports (22, 5000), which would be this machine's:
 the test starts sshd and the registry itself on free ports."""

@@ -96,7 +96,7 @@ def pinned_key_script(repository: AptRepository) -> str:
     problem = shlex.quote(
         f"{repository.key_url} holds no key {fingerprint}: {repository.title}'s signing key "
         f"changed; check its new fingerprint and update {repository.title}'s in "
-        "sensor_bridge/registry.py"
+        f"{repository.pinned_in}"
     )
     # One line: pyinfra's log shows it whole.
     return "; ".join(
