@@ -9,7 +9,7 @@ Host data (inventory, ``--data``): ``site_file`` (default $SENSOR_SITE, else ./s
 ``root`` (default /; a staging root runs only the configuration steps, records the rest),
 ``sensor_bridge`` (the command on the host, default /usr/local/bin/sensor-bridge),
 ``host_package_wheel`` (default: built from this checkout), ``apt_mirrors`` (a mirror of an apt
-repository besides Debian's, with its own pinned key: ``sensor_deploy.target.apt_mirrors``).
+repository besides Debian's, with its own pinned key: ``sensor_deploy.mirrors``).
 """
 
 import sys
