@@ -38,7 +38,17 @@ from sensor_bridge.render import RenderContext, alertmanager, victoriametrics
 from sensor_bridge.site import VICTORIA_METRICS_VERSION, Site, load_secrets, load_site
 from sensor_bridge.store.client import Store
 from sensor_bridge.tree import render_site
-from tests.integration.deploy.pyinfra_runs import DEPLOY, ROLLBACK, Run, pyinfra
+from tests.integration.deploy.pyinfra_runs import (
+    BROKER_CONF,
+    DEPLOY,
+    EXPIRATION,
+    ROLLBACK,
+    RULES,
+    TYPO,
+    Run,
+    edit_first_threshold,
+    pyinfra,
+)
 from tests.support.debian_host import (
     DebianHost,
     Ssh,
@@ -59,11 +69,6 @@ IMAGES = {
     "timberio/vector": VECTOR_ENTRYPOINT,
 }
 """Repository -> entrypoint (the tool the checkers call, ``install.container_tools``)."""
-RULES = "home/sensor/.config/sensor-pipeline/vmalert/rules.yaml"
-BROKER_CONF = "etc/mosquitto/conf.d/sensor-pipeline.conf"
-EXPIRATION = 'persistent_client_expiration = "14d"'
-TYPO = 'persistent_client_expiration = "89478486d"'
-"""2^31 hours and a few: the site file accepts it, trixie's Mosquitto refuses it."""
 USER = ("systemctl", "--user", "--machine=sensor@.host")
 DEVICE_ADDRESS = 'device_address = "192.168.1.10"'
 IRM_URLS = {"owner_url": "owner", "support_url": "support", "heartbeat_url": "heartbeat"}
@@ -297,14 +302,6 @@ def test_monit_starts_a_stopped_mosquitto_again(deployed: Deployed) -> None:
     wait_until(lambda: main_pid() not in {"0", before}, MONIT_TIMEOUT_S, "Mosquitto started again")
     log = host.run("sh", "-c", "cat /var/log/monit.log", check=False).stdout
     assert "'mosquitto'" in log, log[-3000:]
-
-
-def edit_first_threshold(site_file: Path) -> None:
-    """The first device's too_hot_c, raised by 10.5 degrees."""
-    lines = site_file.read_text().splitlines(keepends=True)
-    index = next(i for i, line in enumerate(lines) if line.startswith("too_hot_c = "))
-    lines[index] = f"too_hot_c = {float(lines[index].split('=')[1]) + 10.5}\n"
-    site_file.write_text("".join(lines))
 
 
 def test_one_threshold_rewrites_the_rules_and_restarts_only_vmalert(deployed: Deployed) -> None:

@@ -79,3 +79,20 @@ def deploy_on_root(root: Path, site_file: Path, deploy_file: Path = DEPLOY) -> R
         "--data",
         f"sensor_bridge={SENSOR_BRIDGE}",
     )
+
+
+RULES = "home/sensor/.config/sensor-pipeline/vmalert/rules.yaml"
+BROKER_CONF = "etc/mosquitto/conf.d/sensor-pipeline.conf"
+EXPIRATION = 'persistent_client_expiration = "14d"'
+TYPO = 'persistent_client_expiration = "89478486d"'
+"""2^31 hours and a few: the site file accepts it; Mosquitto reads the hours as a C int, gets a
+negative number and refuses it, so only the broker's check catches it."""
+
+
+def edit_first_threshold(site_file: Path) -> None:
+    """The first device's too_hot_c, raised by 10.5 degrees."""
+    lines = site_file.read_text().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if line.startswith("too_hot_c = "))
+    value = float(lines[index].split("=")[1])
+    lines[index] = f"too_hot_c = {value + 10.5}\n"
+    site_file.write_text("".join(lines))

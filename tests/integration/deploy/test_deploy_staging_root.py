@@ -19,17 +19,20 @@ from sensor_bridge.install.layout import STATE_DIR
 from sensor_bridge.local.examples import example_site
 from sensor_bridge.site import load_secrets, load_site
 from sensor_bridge.tree import file_mode, render_site
-from tests.integration.deploy.pyinfra_runs import ROLLBACK, deploy_on_root, staging_root
+from tests.integration.deploy.pyinfra_runs import (
+    BROKER_CONF,
+    EXPIRATION,
+    ROLLBACK,
+    RULES,
+    TYPO,
+    deploy_on_root,
+    edit_first_threshold,
+    staging_root,
+)
 
 pytestmark = pytest.mark.slow
 
-RULES = "home/sensor/.config/sensor-pipeline/vmalert/rules.yaml"
 FURNACE_DASHBOARD = "home/sensor/.config/sensor-pipeline/dashboards/furnace.json"
-BROKER_CONF = "etc/mosquitto/conf.d/sensor-pipeline.conf"
-EXPIRATION = 'persistent_client_expiration = "14d"'
-TYPO = 'persistent_client_expiration = "89478486d"'
-"""2^31 hours and a few: the site file accepts it; Mosquitto reads the hours as a C int, gets a
-negative number and refuses it, so only the broker's check catches it."""
 SECRET_FILES = (
     "etc/mosquitto/sensor-pipeline.passwd",
     "etc/mosquitto/certs/sensor-pipeline.key",
@@ -70,15 +73,6 @@ def secret_values(site_file: Path) -> list[str]:
     secrets = load_secrets(site)
     derived = [mqtt_accounts.password(secrets, c.user) for c in mqtt_accounts.consumers(site)]
     return [secrets.pipeline_password(), *secrets.mqtt.devices.values(), *derived]
-
-
-def edit_first_threshold(site_file: Path) -> None:
-    """The first device's too_hot_c, raised by 10.5 degrees."""
-    lines = site_file.read_text().splitlines(keepends=True)
-    index = next(i for i, line in enumerate(lines) if line.startswith("too_hot_c = "))
-    value = float(lines[index].split("=")[1])
-    lines[index] = f"too_hot_c = {value + 10.5}\n"
-    site_file.write_text("".join(lines))
 
 
 def assert_first_run(root: Path, site_file: Path, output: str) -> None:
