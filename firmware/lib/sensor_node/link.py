@@ -286,7 +286,7 @@ class Link:
                 "offline %d s, network silent %d s, last error: %s"
                 % (
                     self._ladder.offline_ms(now) // 1000,
-                    self._ladder.silent_ms(now) // 1000,
+                    self._ladder.silent_ms() // 1000,
                     self.last_error,
                 )
             )
@@ -327,6 +327,7 @@ class Link:
                 ssid, self._settings["CIRCUITPY_WIFI_PASSWORD"], timeout=WIFI_CONNECT_TIMEOUT_S
             )
         except (OSError, RuntimeError) as exc:
+            self._ladder.unanswered(self._uptime.ms())
             self._fail("wifi_connect_failed", _reason(exc), "ssid", ssid)
             return
         self._ladder.answered(self._uptime.ms())
@@ -366,6 +367,8 @@ class Link:
                 # connect): the radio and the IP stack work, and a reset would only lose the
                 # readings and come back to the same heap.
                 self._ladder.answered(self._uptime.ms())
+            else:
+                self._ladder.unanswered(self._uptime.ms())
             if _errno(exc, log.text) == TLS_VERIFY_FAILED:
                 self._fail("mqtt_tls_refused", reason, "broker", self._broker, "fix", TLS_FIX)
             elif no_memory:
@@ -398,7 +401,7 @@ class Link:
             "offline_s",
             self._ladder.offline_ms(now) // 1000,
             "silent_s",
-            self._ladder.silent_ms(now) // 1000,
+            self._ladder.silent_ms() // 1000,
         )
         self._close_sockets(self.pool, True)
         try:

@@ -10,6 +10,11 @@ with a fake clock:
 3. reset the board after ``reset_after_ms`` without a broker session, if the network has
    also been silent for ``radio_restart_after_ms`` and the reading buffer is full.
 
+Silence is what the node's own attempts found, not time passed: it runs from the last
+answer to the last attempt that got none. Between attempts the backoff may wait as long as
+``radio_restart_after_ms`` (up to 30 s against a minimum of 30 s), and a broker that
+refused the last attempt has not gone silent because the next one is not due yet.
+
 "An answer" is anything that proves the radio and IP stack work: a broker accepting or
 refusing a connection, a PUBACK, an NTP reply. A broker that is down (connection refused)
 or rejects the login is therefore never "fixed" by a reset, which would throw away the
@@ -39,6 +44,7 @@ class RecoveryLadder:
         self.offline_since: Optional[int] = now_ms
         """When the broker session was lost (boot counts as lost); None while online."""
         self._last_answer = now_ms
+        self._last_unanswered = now_ms
         self._last_restart = now_ms
 
     def online(self, now_ms: int) -> None:
@@ -56,6 +62,10 @@ class RecoveryLadder:
         """The network answered something."""
         self._last_answer = now_ms
 
+    def unanswered(self, now_ms: int) -> None:
+        """An attempt (Wi-Fi join, broker connect) ended without any answer."""
+        self._last_unanswered = now_ms
+
     def radio_restarted(self, now_ms: int) -> None:
         """The radio was restarted."""
         self._last_restart = now_ms
@@ -66,17 +76,18 @@ class RecoveryLadder:
             return 0
         return now_ms - self.offline_since
 
-    def silent_ms(self, now_ms: int) -> int:
-        """How long the network has given no answer while offline, 0 while online."""
+    def silent_ms(self) -> int:
+        """From the last answer (or the session's loss) to the last attempt that got none;
+        0 while online."""
         if self.offline_since is None:
             return 0
-        return now_ms - max(self._last_answer, self.offline_since)
+        return max(0, self._last_unanswered - max(self._last_answer, self.offline_since))
 
     def action(self, now_ms: int, buffer_full: bool = True) -> int:
         """``NOTHING``, ``RESTART_RADIO`` or ``RESET`` (never while ``buffer_full`` is False)."""
         if self.offline_since is None:
             return NOTHING
-        silent = self.silent_ms(now_ms)
+        silent = self.silent_ms()
         if silent < self._radio_after:
             return NOTHING
         if buffer_full and self.offline_ms(now_ms) >= self._reset_after:

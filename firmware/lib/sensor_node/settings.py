@@ -105,8 +105,9 @@ SETTINGS = (
             "MQTT keep-alive; the broker declares the node offline after 1.5 times this "
             "without a packet (the default: offline within about 30 s)."),
     Setting("RADIO_RESTART_AFTER_S", "int", 120, (30, 3600), None,
-            "Seconds without any answer from the network before the radio is restarted "
-            "and the socket pool recreated (repeated at this interval)."),
+            "Seconds in which the node's connection attempts got no answer at all from "
+            "the network before the radio is restarted and the socket pool recreated "
+            "(repeated at this interval)."),
     Setting("RESET_AFTER_OFFLINE_S", "int", 1800, (120, 604800), None,
             "Seconds without a broker connection (and without any answer from the network "
             "for RADIO_RESTART_AFTER_S) before the board resets, once its buffer is full. A "

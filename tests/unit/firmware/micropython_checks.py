@@ -164,8 +164,10 @@ def check_timing():
 
 def check_recovery():
     ladder = RecoveryLadder(120000, 1800000, 0)
+    ladder.unanswered(120000)
     assert ladder.action(120000) == RESTART_RADIO
     ladder.radio_restarted(120000)
+    ladder.unanswered(1800000)
     assert ladder.action(1800000, False) == RESTART_RADIO
     assert ladder.action(1800000) == RESET
 
