@@ -18,7 +18,7 @@ from tests.reference import VECTOR_TABLE, Options
 
 TAG = "v0.57.0"
 COMPONENTS = {
-    "sources": ("mqtt", "internal_metrics"),
+    "sources": ("mqtt", "internal_metrics", "prometheus_scrape"),
     "transforms": ("remap", "route", "log_to_metric", "throttle"),
     "sinks": ("prometheus_remote_write", "file", "prometheus_exporter"),
 }

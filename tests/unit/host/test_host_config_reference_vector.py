@@ -1,6 +1,7 @@
 """Every key of the rendered vector.yaml and tests.yaml is an option Vector 0.57 accepts
 (tests/reference/vector-0.57.json, read from Vector's generated reference): a renamed or removed
-option fails here, not on the Pi, where Vector refuses an unknown field."""
+option fails here, not on the Pi, where Vector refuses an unknown field. Both renderings: the
+Pi alone, and with Grafana Cloud (its remote-write sink and the ALERTS scrape)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sensor_bridge.render import RenderContext, vector
 from sensor_bridge.site import VECTOR_VERSION
 from tests.reference import VECTOR_TABLE
 from tests.reference.keys import unknown_keys
+from tests.support.cloud import cloud_context
 
 TABLE = json.loads(VECTOR_TABLE.read_text())
 COMPONENT_KINDS = {"sources": "source", "transforms": "transform", "sinks": "sink"}
@@ -24,6 +26,13 @@ COMPONENT_KINDS = {"sources": "source", "transforms": "transform", "sinks": "sin
 @pytest.fixture
 def context(tmp_path: Path) -> RenderContext:
     return example_context(tmp_path / "site")
+
+
+@pytest.fixture(params=["pi", "grafana cloud"])
+def each_context(request: pytest.FixtureRequest, tmp_path: Path) -> RenderContext:
+    if request.param == "pi":
+        return example_context(tmp_path / "site")
+    return cloud_context(tmp_path / "site")
 
 
 def _rendered(context: RenderContext, name: str) -> dict[str, Any]:
@@ -52,12 +61,21 @@ def test_the_table_is_vector_057() -> None:
     assert VECTOR_VERSION.startswith("0.57")
 
 
-def test_every_rendered_option_is_accepted(context: RenderContext) -> None:
-    assert problems(_rendered(context, "vector.yaml")) == []
+def test_every_rendered_option_is_accepted(each_context: RenderContext) -> None:
+    assert problems(_rendered(each_context, "vector.yaml")) == []
 
 
-def test_every_rendered_unit_test_key_is_accepted(context: RenderContext) -> None:
-    tests = _rendered(context, "tests.yaml")
+def test_the_cloud_rendering_has_its_sink_and_scrape(tmp_path: Path) -> None:
+    types = {
+        component["type"]
+        for kind in COMPONENT_KINDS
+        for component in _rendered(cloud_context(tmp_path), "vector.yaml")[kind].values()
+    }
+    assert {"prometheus_scrape", "prometheus_remote_write"} <= types
+
+
+def test_every_rendered_unit_test_key_is_accepted(each_context: RenderContext) -> None:
+    tests = _rendered(each_context, "tests.yaml")
     assert unknown_keys(tests, TABLE["unit_tests"]["options"], "") == []
 
 
