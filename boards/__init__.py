@@ -16,6 +16,8 @@ and numbers only, no logic:
 * ``RADIO_RESTART``: whether ``wifi.radio.enabled = False`` really stops the radio, so that
   the recovery ladder's "restart the radio" step can recover it (False on the Pico boards).
 * ``DEFAULT_BUFFER_CAPACITY``: store-and-forward readings that fit the board's free RAM.
+* ``TLS``: whether the heap also has room for a TLS session beside that buffer (False on the
+  Pico W: README, "Boards and TLS"); the site file refuses ``tls = true`` on a board without.
 
 Wiring for each board is in ``boards/README.md``.
 """

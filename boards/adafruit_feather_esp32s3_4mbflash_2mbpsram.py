@@ -31,3 +31,4 @@ WATCHDOG_MIN_S = 25.0
 RADIO_RESTART = True
 # 2 MB PSRAM: 8640 readings hold 12 hours at the 5 s default period.
 DEFAULT_BUFFER_CAPACITY = 8640
+TLS = True

@@ -29,3 +29,5 @@ WATCHDOG_MIN_S = 8.0
 RADIO_RESTART = False
 # 520 KB SRAM (about four times the Pico W's free heap): 4000 readings, 5.5 hours at 5 s.
 DEFAULT_BUFFER_CAPACITY = 4000
+# TLS keeps over 200 kB free beside the full buffer (README, "Boards and TLS").
+TLS = True

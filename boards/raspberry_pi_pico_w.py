@@ -33,3 +33,5 @@ RADIO_RESTART = False
 # needs one contiguous 16.7 kB block, which this heap does not keep (README, "Boards and
 # TLS"; docs/firmware-memory.md has the figures).
 DEFAULT_BUFFER_CAPACITY = 760
+# No room for TLS beside that buffer (above).
+TLS = False

@@ -156,6 +156,18 @@ class Device(_Model):
             raise ValueError(f"board {value!r} is not supported; use one of {', '.join(boards)}")
         return value
 
+    @model_validator(mode="after")
+    def _tls_fits_the_board(self) -> Device:
+        from sensor_bridge.provision import board_numbers
+
+        if self.tls and not board_numbers(self.board).TLS:
+            raise ValueError(
+                f"device {self.id}: a {self.board} has no heap for TLS beside its readings "
+                '(README, "Boards and TLS"): set tls = false on it and plain_lan = true under '
+                "[broker], or use a board that has (raspberry_pi_pico2_w)"
+            )
+        return self
+
 
 # The kinds of value the site file holds, one check each; every field below names its kind.
 # Whatever the kind, no key or string in the site file may hold a control character or "{{"

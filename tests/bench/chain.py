@@ -47,7 +47,7 @@ def furnaces(
                 device,
                 broker_port,
                 workdir / "boards",
-                **overrides,
+                overrides=overrides,
             )
             started[device.id] = boards.enter_context(board)
         for board in started.values():

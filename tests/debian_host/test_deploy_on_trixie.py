@@ -250,7 +250,12 @@ def test_the_furnaces_reach_the_store_status_is_well_and_a_flame_out_pages(
         boards = {
             device.id: running.enter_context(
                 virtual_furnace(
-                    site, context.secrets, device, site.broker.port, tmp_path / "boards"
+                    site,
+                    context.secrets,
+                    device,
+                    site.broker.port,
+                    tmp_path / "boards",
+                    engine="vm",
                 )
             )
             for device in site.devices

@@ -76,7 +76,7 @@ def board(
         speed=speed,
         epoch=epoch,
         scenario=scenario,
-        **{"SAMPLE_PERIOD_S": SAMPLE_PERIOD_S, **settings},
+        overrides={"SAMPLE_PERIOD_S": SAMPLE_PERIOD_S, **settings},
     )
 
 

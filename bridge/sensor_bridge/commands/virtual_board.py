@@ -34,7 +34,7 @@ STOP_GRACE_S = 5.0
     "on_stdout",
     is_flag=True,
     help="The console on standard output instead of a pty: the program's output, no keys to "
-    "the board. The vm engine's only console.",
+    "the board.",
 )
 @click.option(
     "--pty-link",
@@ -50,13 +50,14 @@ def virtual_board(ctx: click.Context, on_stdout: bool, pty_link: Path | None, **
     Prints the pty's path (e.g. /dev/pts/3): open it with a terminal program, `sensor-bridge
     console --port`, or the HIL suite (`hatch run hil -- --port PATH`). The console behaves as
     CircuitPython's: the program's output, Ctrl-C stops it (then any key enters the REPL),
-    Ctrl-D reloads, and the raw REPL works. The REPL runs CPython with the board's emulated
-    modules, not MicroPython. With --stdout the program's output comes here instead.
+    Ctrl-D reloads, and the raw REPL works. With --engine vm the REPL runs on CircuitPython's
+    VM with the board's heap; with the cpython engine it runs CPython with the board's
+    emulated modules. With --stdout the program's output comes here instead.
 
     The board's own messages (VIRTUAL ...) go to standard error. It runs until this command
     is stopped (Ctrl-C, SIGTERM).
     """
-    check(board, None if on_stdout else "a pty console (add --stdout)")
+    check(board)
     if on_stdout and pty_link is not None:
         raise click.UsageError("--pty-link names the pty, and --stdout has none: give one")
     command = [sys.executable, "-m", "sensor_bridge.virtual", *given_options(ctx, board)]

@@ -29,7 +29,7 @@ from sensor_bridge.demo.stored import stored_series, wait_stored
 from sensor_bridge.demo.summary import POLL_S, RunRecord, StepDone, pipeline_text
 from sensor_bridge.demo.view import Frame
 from sensor_bridge.local.examples import example_context
-from sensor_bridge.local.furnaces import make_drive, settings
+from sensor_bridge.local.furnaces import virtual_furnace
 from sensor_bridge.local.stack import LocalStack
 from sensor_bridge.site import Paging
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
@@ -123,16 +123,16 @@ class Session:
         self.observer.start()
         for seed, device in enumerate(site.devices, start=1):
             engine = self._engine(seed)
-            drive = make_drive(
-                self.workdir / "boards" / device.id,
-                device.board,
-                settings(site, secrets, device, self.stack.board_port, **BOARD_SETTINGS),
-                secrets.authority.cert_pem,
-                engine=engine,
-            )
             # A furnace model seed each, so the two furnaces do not draw the same curve.
-            self.boards[device.id] = VirtualBoardProcess(
-                drive, board=device.board, engine=engine, extra_args=["--seed", str(seed)]
+            self.boards[device.id] = virtual_furnace(
+                site,
+                secrets,
+                device,
+                self.stack.board_port,
+                self.workdir / "boards",
+                overrides=BOARD_SETTINGS,
+                engine=engine,
+                extra_args=["--seed", str(seed)],
             )
             self.engines[device.id] = engine
         self.links = BoardLinks(self.boards)

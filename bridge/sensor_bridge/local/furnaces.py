@@ -83,18 +83,18 @@ def virtual_furnace(
     broker_port: int,
     workdir: Path,
     *,
-    speed: float = 1.0,
-    epoch: float | None = None,
-    scenario: str | Path | list[dict[str, Any]] | None = None,
-    **overrides: Any,
+    overrides: Mapping[str, Any] | None = None,
+    **board: Any,
 ) -> VirtualBoardProcess:
-    """``device`` as a virtual board (not started) on its own drive under ``workdir``."""
+    """``device`` as a virtual board (not started) on its own drive under ``workdir``, its
+    settings with ``overrides``; ``board`` goes to ``VirtualBoardProcess`` (``speed``,
+    ``epoch``, ``scenario``, ``engine``: ``vm`` runs in real time only), and the drive holds
+    the bundle in the form that engine runs."""
     drive = make_drive(
         workdir / device.id,
         device.board,
-        settings(site, secrets, device, broker_port, **overrides),
+        settings(site, secrets, device, broker_port, **(overrides or {})),
         secrets.authority.cert_pem,
+        engine=board.get("engine", "cpython"),
     )
-    return VirtualBoardProcess(
-        drive, board=device.board, speed=speed, epoch=epoch, scenario=scenario
-    )
+    return VirtualBoardProcess(drive, board=device.board, **board)

@@ -134,13 +134,11 @@ def board_options(command: F) -> F:
     return command
 
 
-def check(options: Mapping[str, Any], console: str | None) -> None:
-    """Refuse options that do not go together, naming the fix (click.UsageError).
-    ``console`` says what asks for a serial console, if anything does."""
+def check(options: Mapping[str, Any]) -> None:
+    """Refuse options that do not go together, naming the fix (click.UsageError)."""
     if options["engine"] == "vm":
         for refused, why in (
             (options["speed"] != 1, "--speed: the vm engine runs in real time; leave --speed at 1"),
-            (console is not None, f"{console}: the vm engine has no serial console"),
             (
                 options["trace_allocations"],
                 "--trace-allocations: the vm engine has the VM's own gc",

@@ -38,7 +38,7 @@ from sensor_bridge.virtual.options import board_options, check
 from sensor_bridge.virtual.pins import board_spec
 from sensor_bridge.virtual.program import run_program
 from sensor_bridge.virtual.scenario import ScenarioRunner, load_scenario
-from sensor_bridge.virtual.serial_console import SerialConsole
+from sensor_bridge.virtual.serial_console import PtyConsole, SerialConsole
 from sensor_bridge.virtual.settings import SettingValue, load_settings
 from sensor_bridge.virtual.thermocouple import BY_NAME
 from sensor_bridge.virtual.wdt import WatchdogMonitor
@@ -60,8 +60,7 @@ PARENT_POLL_S = 0.5
 def _board(**options: Any) -> SimpleNamespace:
     """Boot a CIRCUITPY tree (code.py, lib/) on emulated CircuitPython hardware: one process
     is one board. Users start it with `sensor-bridge virtual-board`."""
-    console = None if options["console_fd"] is None else "--console-fd"
-    check(options, console)
+    check(options)
     return SimpleNamespace(**options)
 
 
@@ -130,8 +129,11 @@ class Runner:
         self._console = (
             None
             if args.console_fd is None
-            else SerialConsole(args.console_fd, (self._handoff or {}).get("console"))
+            else self._make_console(args.console_fd, (self._handoff or {}).get("console"))
         )
+
+    def _make_console(self, fd: int, handoff: dict[str, Any] | None) -> PtyConsole:
+        return SerialConsole(fd, handoff)
 
     @property
     def drive(self) -> Path:
@@ -283,7 +285,7 @@ class Runner:
             f"resets={board.boot.resets}",
             file=sys.stderr,
         )
-        if self._console is not None:
+        if isinstance(self._console, SerialConsole):
             self._console.session(self)
         self.run_program()
         while True:

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple, NoReturn, Protocol, cast
 
 from sensor_bridge.virtual.hardware import VirtualBoard
 from sensor_bridge.virtual.modules import CIRCUITPYTHON_VERSION
-from sensor_bridge.virtual.repl import CTRL_C, CTRL_D, Repl
+from sensor_bridge.virtual.repl import CTRL_C, CTRL_D, cpython_repl
 
 WRITE_WAIT_S = 0.05
 READ_CHUNK = 512
@@ -161,12 +161,14 @@ class Keys:
                     self._queue.put(key)
 
 
-class SerialConsole:
+class PtyConsole:
+    """What both engines' consoles share: the pty, the console's state across boots and
+    the supervisor's lines at the start of one."""
+
     def __init__(self, fd: int, handoff: dict[str, Any] | None) -> None:
         self.fd = fd
         self._state = ConsoleState.from_handoff(handoff)
         self._next: ConsoleState | None = None
-        self._keys = Keys(fd)
         self._raw = PtyOutput(fd)
         # typeshed asks for a whole buffered file; the wrapper only ever writes to it.
         self._text = io.TextIOWrapper(
@@ -186,23 +188,42 @@ class SerialConsole:
             # A reload the program asked for (supervisor.reload()): run it again, or stay in
             # the raw REPL, as after Ctrl-D.
             state = ConsoleState(repl=self._state.raw, raw=self._state.raw, soft_reboot_line=True)
-        return state._replace(autoreload=_autoreload())._asdict()
+        return state._replace(autoreload=self.autoreload())._asdict()
 
-    def session(self, host: Host) -> NoReturn:
+    def autoreload(self) -> bool:
+        """``supervisor.runtime.autoreload`` as the program left it."""
+        return _autoreload()
+
+    def _begin(self) -> None:
+        """The console takes the pty and standard output; ``soft reboot`` if one led here."""
         os.set_blocking(self.fd, False)
         sys.stdout = self._text
-        self._keys.start()
+        if self._state.soft_reboot_line:
+            self._text.write("soft reboot\n")
+
+    def _program_banner(self, autoreload: bool) -> None:
+        self._text.write("\n" + (AUTO_RELOAD_ON if autoreload else AUTO_RELOAD_OFF) + "\n")
+
+
+class SerialConsole(PtyConsole):
+    """The cpython engine's console: the program and the REPL run in this process."""
+
+    def __init__(self, fd: int, handoff: dict[str, Any] | None) -> None:
+        super().__init__(fd, handoff)
+        self._keys = Keys(fd)
+
+    def session(self, host: Host) -> NoReturn:
         supervisor = sys.modules.get("supervisor")
         if supervisor is not None:
             supervisor.runtime.autoreload = self._state.autoreload
-        if self._state.soft_reboot_line:
-            self._text.write("soft reboot\n")
+        self._begin()
+        self._keys.start()
         if self._state.repl:
             self._repl(host)
         self._program(host)
 
     def _program(self, host: Host) -> NoReturn:
-        self._text.write("\n" + (AUTO_RELOAD_ON if _autoreload() else AUTO_RELOAD_OFF) + "\n")
+        self._program_banner(self.autoreload())
         try:
             with self._keys.interruptible():
                 host.run_program()
@@ -220,7 +241,7 @@ class SerialConsole:
 
     def _repl(self, host: Host) -> NoReturn:
         os.chdir(host.drive)
-        repl = Repl(
+        repl = cpython_repl(
             self._keys,
             self._raw.write,
             self._text,

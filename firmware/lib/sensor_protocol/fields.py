@@ -127,7 +127,7 @@ HEALTH_FIELDS = (
     Field("uptime_s", "int", "seconds", 0, INT32_MAX, None, False, 0, "device_uptime_seconds",
           "gauge", "Seconds since boot."),
     Field("mem_free", "int", "bytes", 0, INT32_MAX, None, False, 0, "device_free_memory_bytes",
-          "gauge", "Free heap (gc.mem_free)."),
+          "gauge", "Free heap after a collection (gc.mem_free)."),
     Field("rssi", "int", "dBm", RSSI_DBM_MIN, RSSI_DBM_MAX, None, True, 0,
           "device_wifi_rssi_dbm", "gauge",
           "Wi-Fi signal strength; null while not associated."),

@@ -1,9 +1,11 @@
 """The HIL suite (tests/hil), unchanged, against the virtual board on a pty: the way CI runs
 every case but the manual ones on every change.
 
-A real Mosquitto on the example site's rendered configuration; the site's first device as a
-virtual board (the real firmware bundle, its settings pointing at that broker, short periods
-so the run is quick), served by ``sensor-bridge virtual-board`` on a pty; then
+A real Mosquitto on the example site's rendered configuration; the site's Feather ESP32-S3
+as a virtual board on CircuitPython's VM with the board's heap (the real firmware bundle as
+``.mpy``, its settings pointing at that broker over TLS, short periods so the run is quick),
+served by ``sensor-bridge virtual-board --engine vm`` on a pty, where the REPL the suite
+uses runs on the VM too; then
 ``pytest tests/hil --port PTY`` as a subprocess, with broker stop/start commands that act on
 this test's broker, and a short soak.
 """
@@ -30,6 +32,8 @@ from tests.integration.hil.broker_switch import BrokerSwitch
 pytestmark = pytest.mark.slow
 
 FEATHER_S3 = "adafruit_feather_esp32s3_4mbflash_2mbpsram"
+"""The site's board over TLS: a Pico W's heap has no room for the TLS handshake beside its
+default buffer (README, "Boards and TLS"; test_vm_heap.py)."""
 SETTINGS = {"SAMPLE_PERIOD_S": 1, "KEEPALIVE_S": 5, "HEALTH_PERIOD_S": 10, "PRODUCTION": 1}
 SOAK_HOURS = 0.0065
 """23 s: two health reports at HEALTH_PERIOD_S = 10."""
@@ -55,8 +59,6 @@ def _suite_site(site_file: Path, port: int) -> Path:
 def test_the_hil_suite_passes_against_the_virtual_board(tmp_path: Path) -> None:
     context = example_context(tmp_path / "site")
     site, secrets = context.site, context.secrets
-    # The Feather's 2 MB heap: the virtual Pico W's modelled heap reads 0 bytes free once
-    # the firmware is loaded (sensor_bridge.virtual.heap), which would leave the soak no trend.
     device = next(d for d in site.devices if d.board == FEATHER_S3)
     broker_settings = site.broker.model_copy(update={"device_address": LOOPBACK})
     files = mosquitto.render(
@@ -74,6 +76,7 @@ def test_the_hil_suite_passes_against_the_virtual_board(tmp_path: Path) -> None:
                 site, secrets, device, furnaces.board_port(site, broker.ports), **SETTINGS
             ),
             secrets.authority.cert_pem,
+            engine="vm",
         )
         link = tmp_path / "ttyVIRTUAL0"
         control = tmp_path / "control.sock"
@@ -81,7 +84,7 @@ def test_the_hil_suite_passes_against_the_virtual_board(tmp_path: Path) -> None:
         board = subprocess.Popen(
             [
                 *(str(cli), "virtual-board", "--drive", str(drive)),
-                *("--pty-link", str(link), "--control", str(control)),
+                *("--engine", "vm", "--pty-link", str(link), "--control", str(control)),
             ],
             stdout=subprocess.PIPE,
             stderr=board_log,
@@ -102,15 +105,23 @@ def test_the_hil_suite_passes_against_the_virtual_board(tmp_path: Path) -> None:
                     "--boot-bound": "15",
                     "--soak": str(SOAK_HOURS),
                 }
-                suite = subprocess.run(
+                suite = subprocess.Popen(
                     [sys.executable, "-m", "pytest", "tests/hil", "-p", "no:cacheprovider"]
                     + [part for pair in options.items() for part in pair],
-                    check=False,
                     cwd=REPO_ROOT,
-                    capture_output=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
                     text=True,
-                    timeout=SUITE_TIMEOUT_S,
                 )
+                try:
+                    output, _ = suite.communicate(timeout=SUITE_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    suite.kill()
+                    output, _ = suite.communicate()
+                    pytest.fail(
+                        f"the HIL suite ran past {SUITE_TIMEOUT_S} s: {output[-6000:]}"
+                        + (tmp_path / "board.log").read_text()[-3000:]
+                    )
             # The suite's last reset was the liveness case's microcontroller.reset(); the soft
             # reboots after it keep that reset reason, as on CircuitPython.
             status = VirtualBoardControl(control).send({"cmd": "status"})
@@ -120,7 +131,6 @@ def test_the_hil_suite_passes_against_the_virtual_board(tmp_path: Path) -> None:
             assert board.stdout is not None
             board.stdout.close()
             board_log.close()
-    output = suite.stdout + suite.stderr
     assert suite.returncode == 0, output[-6000:] + (tmp_path / "board.log").read_text()[-3000:]
     assert status["boot_reset_reason"] == "SOFTWARE", status
     report = output[output.index("HIL report") :]

@@ -1,9 +1,11 @@
 """The virtual board's console on a pty answers as CircuitPython's does, byte for byte where
-the HIL suite and tools like mpremote depend on it: the REPL, the raw REPL and soft reboots.
-No broker: the firmware keeps trying to connect, which does not concern the console."""
+the HIL suite and tools like mpremote depend on it: the REPL, the raw REPL and soft reboots,
+on both engines (the vm engine's REPL runs on CircuitPython's VM). No broker: the firmware
+keeps trying to connect, which does not concern the console."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,16 +15,28 @@ import pytest
 
 from sensor_bridge.checks.process import free_port
 from tests.hil.serial_board import CTRL_A, CTRL_B, CTRL_D, BoardError, SerialBoard
+from tests.integration.vm.vm_node import vm_drive
 from tests.support.node import PICO_W, make_drive
 
 pytestmark = pytest.mark.slow
 
-BANNER = "Adafruit CircuitPython 10.0.3 on 2025-10-17; Raspberry Pi Pico W with rp2040"
+BANNERS = {
+    "cpython": re.escape(
+        "Adafruit CircuitPython 10.0.3 on 2025-10-17; Raspberry Pi Pico W with rp2040"
+    ),
+    # The VM's own release and build date (its sys.version).
+    "vm": r"Adafruit CircuitPython 10\.1\.0 on \d{4}-\d\d-\d\d; Raspberry Pi Pico W with rp2040",
+}
+
+
+@pytest.fixture(params=sorted(BANNERS))
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def board(tmp_path: Path) -> Iterator[SerialBoard]:
-    drive = make_drive(tmp_path / "drive", PICO_W, free_port())
+def board(tmp_path: Path, engine: str) -> Iterator[SerialBoard]:
+    drive = (vm_drive if engine == "vm" else make_drive)(tmp_path / "drive", PICO_W, free_port())
     link = tmp_path / "tty"
     process = subprocess.Popen(
         [
@@ -32,6 +46,8 @@ def board(tmp_path: Path) -> Iterator[SerialBoard]:
             str(drive),
             "--pty-link",
             str(link),
+            "--engine",
+            engine,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -52,11 +68,12 @@ def board(tmp_path: Path) -> Iterator[SerialBoard]:
     assert not link.exists(), "the link outlived the board"
 
 
-def test_repl_and_raw_repl_behave_as_circuitpython(board: SerialBoard) -> None:
+def test_repl_and_raw_repl_behave_as_circuitpython(board: SerialBoard, engine: str) -> None:
     # Not " INFO boot ": that is printed before the settings are read, and with them
     # supervisor.runtime.autoreload, which the soft reboot below reports.
-    board.wait_line(r" WARN mqtt_connect_failed ", 20, 0)
-    assert board.enter_repl() == BANNER
+    board.wait_line(r" WARN mqtt_connect_failed ", 60, 0)
+    banner = board.enter_repl()
+    assert re.fullmatch(BANNERS[engine], banner), banner
     assert "KeyboardInterrupt" in board.text()
 
     mark = board.mark()
@@ -81,8 +98,8 @@ def test_repl_and_raw_repl_behave_as_circuitpython(board: SerialBoard) -> None:
     board.expect(b"OK\r\nsoft reboot\r\nraw REPL; CTRL-B to exit\r\n>", 10, mark)
     mark = board.mark()
     board.write(CTRL_B)
-    board.expect(b"\r\n\r\n" + BANNER.encode() + b"\r\n>>> ", 10, mark)
+    board.expect(b"\r\n\r\n" + banner.encode() + b"\r\n>>> ", 10, mark)
 
-    banner, after = board.soft_reboot()
-    assert banner == ["soft reboot", "Auto-reload is off.", "code.py output:"]
+    lines, after = board.soft_reboot()
+    assert lines == ["soft reboot", "Auto-reload is off.", "code.py output:"]
     board.wait_line(r" INFO boot .* reset_reason=POWER_ON", 20, after)

@@ -30,9 +30,10 @@ from sensor_bridge.site import load_secrets, load_site
 from sensor_node.settings import SETTINGS, load_settings
 from tests.support.cli import run
 
-PICO_W = "raspberry_pi_pico_w"
+PICO_2_W = "raspberry_pi_pico2_w"
+"""The example site's furnace-1."""
 BOOT_OUT = (
-    "Adafruit CircuitPython 10.1.0 on 2025-10-09; Raspberry Pi Pico W with rp2040\n"
+    "Adafruit CircuitPython 10.1.0 on 2025-10-09; Raspberry Pi Pico 2 W with rp2350a\n"
     "Board ID:{board}\n"
     "UID:E6614C311B7C8A35\n"
 )
@@ -45,7 +46,7 @@ def site_file(tmp_path: Path) -> Path:
     return example_site(tmp_path / "site")
 
 
-def _drive(tmp_path: Path, board: str | None = PICO_W) -> Path:
+def _drive(tmp_path: Path, board: str | None = PICO_2_W) -> Path:
     drive = tmp_path / "CIRCUITPY"
     drive.mkdir()
     if board is not None:
@@ -71,7 +72,7 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
     assert result.exit_code == 0, result.output
 
     written = _files(drive)
-    plan = bundle.build(PICO_W, bundle.mpy_line("10.1.0", "test"))
+    plan = bundle.build(PICO_2_W, bundle.mpy_line("10.1.0", "test"))
     assert set(written) == set(plan) | {
         Path(n) for n in ("settings.toml", "ca.pem", "boot_out.txt")
     }
@@ -95,7 +96,7 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
         "DEVICE_ID": "furnace-1",
     }
     assert set(settings) <= {setting.key for setting in SETTINGS}
-    node = load_settings(settings.get, board_numbers(PICO_W))
+    node = load_settings(settings.get, board_numbers(PICO_2_W))
     assert (node["MQTT_BROKER"], node["DEVICE_ID"], node["WATCHDOG_S"]) == (
         DEVICE_ADDRESS,
         "furnace-1",
@@ -103,8 +104,8 @@ def test_provision_writes_the_tree_and_settings_from_the_site(
     )
 
     assert result.output.splitlines() == [
-        f"writing {len(plan) + 2} files for {PICO_W} to {drive}",
-        f"board     {PICO_W} (CircuitPython 10.1.0)",
+        f"writing {len(plan) + 2} files for {PICO_2_W} to {drive}",
+        f"board     {PICO_2_W} (CircuitPython 10.1.0)",
         f"settings  furnace-1: Wi-Fi 'studio-wifi', broker {DEVICE_ADDRESS}:8883, MQTT user "
         "furnace-1 (passwords not shown)",
         f"verified  {len(plan) + 2} files, "
@@ -155,12 +156,12 @@ def test_values_are_escaped_for_toml_and_the_board(site_file: Path) -> None:
 
 
 def test_a_different_board_is_refused_and_nothing_written(site_file: Path, tmp_path: Path) -> None:
-    drive = _drive(tmp_path, board="raspberry_pi_pico2_w")
+    drive = _drive(tmp_path, board="raspberry_pi_pico_w")
     before = _files(drive)
     _one_line_refusal(
         ["provision", "furnace-1", "--site", str(site_file), "--drive", str(drive)],
-        f"{drive}/boot_out.txt says board raspberry_pi_pico2_w, but the site file gives "
-        f"furnace-1 board {PICO_W}: plug in the right board, or correct its board in the site "
+        f"{drive}/boot_out.txt says board raspberry_pi_pico_w, but the site file gives "
+        f"furnace-1 board {PICO_2_W}: plug in the right board, or correct its board in the site "
         "file",
     )
     assert _files(drive) == before
@@ -245,7 +246,7 @@ def test_a_drive_too_small_is_refused(site_file: Path, tmp_path: Path) -> None:
     result = subprocess.run(
         [
             *(unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"),
-            *(str(drive), BOOT_OUT.format(board=PICO_W), sys.executable, str(site_file)),
+            *(str(drive), BOOT_OUT.format(board=PICO_2_W), sys.executable, str(site_file)),
         ],
         capture_output=True,
         text=True,
@@ -284,7 +285,7 @@ def test_boot_out_is_read_and_a_release_without_tested_mpy_refused(
         "adafruit_feather_esp32s3_4mbflash_2mbpsram",
     )
     drive = _drive(tmp_path)
-    (drive / "boot_out.txt").write_text(BOOT_OUT.format(board=PICO_W).replace("10.1.0", version))
+    (drive / "boot_out.txt").write_text(BOOT_OUT.format(board=PICO_2_W).replace("10.1.0", version))
     _one_line_refusal(
         ["provision", "furnace-1", "--site", str(site_file), "--drive", str(drive)],
         f"{drive}/boot_out.txt: CircuitPython {version}: no tested .mpy format for its release "

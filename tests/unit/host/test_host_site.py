@@ -106,7 +106,7 @@ def test_example_values_are_the_defaults(tmp_path: Path) -> None:
         ('studio = "studio-1"', 'studio = "a/b"', "studio: id 'a/b' has '/'"),
         ('id = "glory-hole"', 'id = "furnace-1"', "device id 'furnace-1' is used twice"),
         (
-            'board = "raspberry_pi_pico_w"',
+            'board = "raspberry_pi_pico2_w"',
             'board = "arduino_uno"',
             "devices[0].board: board 'arduino_uno' is not supported; use one of "
             + ", ".join(supported_boards()),
@@ -245,3 +245,19 @@ def test_each_kind_takes_what_it_is(tmp_path: Path, old: str, new: str) -> None:
     site_file = example_site(tmp_path)
     site_file.write_text(EXAMPLE.replace(old, new, 1))
     load_site(site_file)
+
+
+def test_a_board_without_heap_for_tls_is_refused_tls(tmp_path: Path) -> None:
+    # boards/raspberry_pi_pico_w.py: TLS = False (README, "Boards and TLS").
+    text = SITE_EXAMPLE.read_text().replace(
+        'board = "raspberry_pi_pico2_w"', 'board = "raspberry_pi_pico_w"', 1
+    )
+    path = tmp_path / "site.toml"
+    path.write_text(text)
+    with pytest.raises(SiteError) as caught:
+        load_site(path)
+    assert str(caught.value).endswith(
+        "device furnace-1: a raspberry_pi_pico_w has no heap for TLS beside its readings (README, "
+        '"Boards and TLS"): set tls = false on it and plain_lan = true under [broker], or use a '
+        "board that has (raspberry_pi_pico2_w)"
+    ), caught.value

@@ -51,7 +51,7 @@ def test_the_options_reach_the_board_and_its_exit_status_comes_back(tmp_path: Pa
 
 def test_what_the_vm_engine_cannot_do_is_refused_before_anything_starts(tmp_path: Path) -> None:
     result = subprocess.run(
-        [CLI, "virtual-board", "--drive", str(tmp_path), "--engine", "vm"],
+        [CLI, "virtual-board", "--drive", str(tmp_path), "--engine", "vm", "--speed", "10"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -61,6 +61,6 @@ def test_what_the_vm_engine_cannot_do_is_refused_before_anything_starts(tmp_path
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "sensor-bridge virtual-board: a pty console (add --stdout): the vm engine has no serial "
-        "console (or use --engine cpython); see 'sensor-bridge virtual-board --help'\n"
+        "sensor-bridge virtual-board: --speed: the vm engine runs in real time; leave --speed "
+        "at 1 (or use --engine cpython); see 'sensor-bridge virtual-board --help'\n"
     )

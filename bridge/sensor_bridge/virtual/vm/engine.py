@@ -33,10 +33,12 @@ from sensor_bridge import circuitpython_tools
 from sensor_bridge.virtual.commands import Commands
 from sensor_bridge.virtual.getenv import getenv, read_settings
 from sensor_bridge.virtual.runner import Runner
+from sensor_bridge.virtual.serial_console import PtyConsole
 from sensor_bridge.virtual.vm.board_module import board_source
 from sensor_bridge.virtual.vm.boot_config import boot_config, drive_release_line
 from sensor_bridge.virtual.vm.channel import HEAP_WAIT_S, ChannelServer
 from sensor_bridge.virtual.vm.commands import VmCommands
+from sensor_bridge.virtual.vm.console import CTRL_D, VmConsole
 from sensor_bridge.virtual.vm.heapsize import CalibrationError, calibrate
 from sensor_bridge.virtual.vm.ntp_server import NtpServer
 from sensor_bridge.virtual.vm.qstr_pools import QstrPools, parse_qstr_info
@@ -45,8 +47,9 @@ from sensor_bridge.virtual.wdt import WatchDogMode, WatchDogTimer
 
 DEVICE_DIR = Path(__file__).resolve().parent / "device"
 MAIN = DEVICE_DIR / "vboard_main.py"
-EXIT_ENDED, EXIT_CRASHED, EXIT_NOT_RUN = 0, 1, 3
-"""vboard_main's exit statuses: the program ended, raised, or there was none to run."""
+EXIT_ENDED, EXIT_CRASHED, EXIT_NOT_RUN, EXIT_REPL_RELOAD, EXIT_RAW_REPL_RELOAD = 0, 1, 3, 4, 5
+"""vboard_main's exit statuses: the program ended, raised, or there was none to run; the
+friendly or the raw REPL asked for a soft reboot."""
 FROZEN_HOLD_S = 90.0
 """How long a reset VM keeps its sockets open: past a broker's keep-alive expiry."""
 PROBE_TIMEOUT_S = 60.0
@@ -91,6 +94,13 @@ class VmRunner(Runner):
         self._heap_answers: queue.Queue[dict[str, int]] = queue.Queue()
         self._gen_dir = self._state_dir / "vm"
 
+    def _make_console(self, fd: int, handoff: dict[str, Any] | None) -> PtyConsole:
+        return VmConsole(fd, handoff)
+
+    @property
+    def _vm_console(self) -> VmConsole | None:
+        return self._console if isinstance(self._console, VmConsole) else None
+
     # --- boot -------------------------------------------------------------------------
 
     def boot(self) -> NoReturn:
@@ -117,6 +127,8 @@ class VmRunner(Runner):
             f"engine=vm heapsize={self._heapsize}",
             file=sys.stderr,
         )
+        if self._vm_console is not None:
+            self._vm_console.start()
         self._launch()
         while True:
             kind, detail = self._events.get()
@@ -124,6 +136,8 @@ class VmRunner(Runner):
                 self._restart(detail)
             elif kind == "exited" and detail[0] is self._process:
                 self._ended(detail[1])
+            elif kind == "key":
+                self._key_at_prompt(detail)
 
     def _calibrate(self) -> int:
         def measure(heapsize: int) -> int:
@@ -151,6 +165,7 @@ class VmRunner(Runner):
         return heapsize
 
     def _spawn(self, heapsize: int, token: str, *, probe: bool) -> "subprocess.Popen[bytes]":
+        console = not probe and self._vm_console is not None
         return subprocess.Popen(
             [
                 str(self._vm),
@@ -163,8 +178,8 @@ class VmRunner(Runner):
             cwd=self._drive,
             # Nothing of the host's environment: the VM's os.getenv reads settings.toml only.
             env={"MICROPYPATH": "", "TZ": "UTC"},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if probe else None,
+            stdin=subprocess.PIPE if console else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if probe or console else None,
             stderr=subprocess.PIPE if probe else None,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, before exec
         )
@@ -175,9 +190,12 @@ class VmRunner(Runner):
         self._tokens[token] = False
         process = self._spawn(self._heapsize, token, probe=False)
         self._process = process
+        output = None if self._vm_console is None else self._vm_console.attach(process)
 
         def watch() -> None:
             status = process.wait()
+            if output is not None:
+                output.join()
             # What the VM said last (its traceback) is handled before its end is.
             session = self._channel.session
             if session is not None:
@@ -193,8 +211,12 @@ class VmRunner(Runner):
         if probe is None:
             return None
         path = [str(self._gen_dir), str(DEVICE_DIR), "", str(self._drive), str(self._drive / "lib")]
+        console = self._vm_console
         return {
             "probe": probe,
+            "repl": None if probe or console is None else console.repl,
+            "autoreload": True if console is None else console.autoreload(),
+            "machine": self.board.spec.machine,
             "path": path,
             "ntp_port": self._ntp.port,
             **boot_config(self.board, self._drive),
@@ -208,7 +230,7 @@ class VmRunner(Runner):
                     self._probed[token] = free
                     self._probe_done.notify_all()
 
-            return {"wiring": _ignore, "ready": probe_ready}
+            return {"wiring": _ignore, "ready": probe_ready, "autoreload": _ignore}
         rig, board = self.rig, self.board
         return {
             "wiring": self._wired,
@@ -237,6 +259,7 @@ class VmRunner(Runner):
                 {"mem_free": free, "mem_alloc": alloc}
             ),
             "previous_traceback": lambda: board.boot.previous_traceback,
+            "autoreload": self._autoreload,
         }
 
     def _ready(self, cost: int, free: int) -> None:
@@ -289,6 +312,10 @@ class VmRunner(Runner):
         self._next_run.reload_on_success = on_success
         self._next_run.reload_on_error = on_error
 
+    def _autoreload(self, value: bool) -> None:
+        if self._vm_console is not None:
+            self._vm_console.set_autoreload(value)
+
     def _traceback(self, text: str) -> None:
         self._last_traceback = text
 
@@ -335,11 +362,28 @@ class VmRunner(Runner):
     # --- the end of a boot ------------------------------------------------------------
 
     def _ended(self, status: int) -> None:
-        if status == EXIT_NOT_RUN:
-            return
-        if status not in (EXIT_ENDED, EXIT_CRASHED):
-            print(f"VIRTUAL the VM ended with status {status}", file=sys.stderr)
-        self._program_ended(None if status == EXIT_ENDED else self._last_traceback or "")
+        console = self._vm_console
+        if console is not None and status in (EXIT_REPL_RELOAD, EXIT_RAW_REPL_RELOAD):
+            console.repl_ended(raw=status == EXIT_RAW_REPL_RELOAD)
+            self.reboot(self.board.boot.reset_reason, run_reason="REPL_RELOAD", soft=True)
+        if status != EXIT_NOT_RUN:
+            if status not in (EXIT_ENDED, EXIT_CRASHED):
+                print(f"VIRTUAL the VM ended with status {status}", file=sys.stderr)
+            self._program_ended(None if status == EXIT_ENDED else self._last_traceback or "")
+        if console is not None:
+            if console.interrupted:
+                # Only a program that ended in an error leaves the watchdog armed; Ctrl-C is
+                # not one.
+                self.board.wdt.deinit()
+            console.program_ended(lambda key: self._events.put(("key", key)))
+
+    def _key_at_prompt(self, key: int) -> NoReturn:
+        """A key at ``Press any key``: Ctrl-D runs the program again, any other the REPL."""
+        assert self._vm_console is not None
+        self._vm_console.after_key(key)
+        boot = self.board.boot
+        run_reason = "REPL_RELOAD" if key == CTRL_D else boot.run_reason
+        self.reboot(boot.reset_reason, run_reason=run_reason, soft=True)
 
     def reboot(
         self,
@@ -375,7 +419,7 @@ class VmRunner(Runner):
                 "qstr_at_start": self._qstr_at_start,
                 "frozen": list(self._frozen),
             }
-        self._reexec(handoff, [])
+        self._reexec(handoff, [] if self._console is None else [self._console.fd])
 
     def _reap_frozen(self) -> None:
         """Kill the VMs earlier boots left stopped, once their hold is over."""

@@ -25,7 +25,7 @@ class Runtime:
     usb_connected = True
     serial_connected = True
     serial_bytes_available = 0
-    _autoreload = True
+    _autoreload = config["autoreload"]
 
     @property
     def autoreload(self):
@@ -33,7 +33,10 @@ class Runtime:
 
     @autoreload.setter
     def autoreload(self, value):
+        # The host prints "Auto-reload is off." after the next soft reboot (main.c), which
+        # keeps the setting.
         self._autoreload = bool(value)
+        send("autoreload", self._autoreload)
 
 
 runtime = Runtime()

@@ -9,9 +9,14 @@ libraries that are built into a board's firmware but that the bundle also carrie
 the drive's board module wires the chip and the flame signal; then print
 ``code.py output:`` and run the program as ``__main__``, with sys.path as a board's.
 
+With a serial console the host may ask for the REPL instead (``config["repl"]``: "friendly"
+or "raw"), which runs here (``_vrepl``), on the VM and its heap, keys from stdin; a Ctrl-C is
+the host's SIGINT, which the VM raises as KeyboardInterrupt (ports/unix/unix_mphal.c).
+
 The host reads the exit status: 0 the program ended, 1 it raised (the traceback, as the
-board prints it, went to the console and to the host), 3 there was nothing to run.
-Everything else (a reset, a reload, the watchdog) ends this VM from the host.
+board prints it, went to the console and to the host), 3 there was nothing to run, 4 and 5
+the friendly or the raw REPL asked for a soft reboot. Everything else (a reset, a reload,
+the watchdog) ends this VM from the host.
 """
 
 import gc
@@ -81,6 +86,49 @@ if _config["probe"]:
     micropython.qstr_info()
 
 
+def _shown_traceback(exc):
+    """The traceback as a board prints it: the frames of this file and of the emulated
+    modules beside it are not the program's (a board's modules are C, with no frames)."""
+    import traceback
+
+    here = '"' + __file__.rsplit("/", 1)[0] + "/"
+    lines = "".join(traceback.format_exception(exc)).split("\n")
+    return "\n".join(line for line in lines if here not in line)
+
+
+def _repl(raw):
+    import _vrepl
+
+    keys = sys.stdin.buffer
+    namespace = {"__name__": "__main__"}
+
+    def read_key():
+        try:
+            key = keys.read(1)
+        except KeyboardInterrupt:
+            return _vrepl.CTRL_C
+        if not key:
+            sys.exit(0)  # the host is gone
+        return key[0]
+
+    def execute(source, mode):
+        try:
+            exec(compile(source, _vrepl.SOURCE_NAME, mode), namespace)
+        except SystemExit:
+            pass
+        except BaseException as exc:  # the REPL shows whatever ended the statement
+            return _shown_traceback(exc)
+        return ""
+
+    words = sys.version.split("; ")[-1].split(" ")
+    # sys.version: "3.4.0; CircuitPython 10.1.0-dirty on 2026-12-04" (a build's tree state
+    # follows the release number; a board's banner shows the release alone).
+    words[1] = words[1].split("-")[0]
+    banner = "Adafruit " + " ".join(words) + "; " + _config["machine"]
+    repl = _vrepl.Repl(read_key, sys.stdout.buffer.write, execute, banner)
+    return 5 if repl.run(raw) else 4
+
+
 def _main(program):
     if program is None:
         if _config["safe_mode"]:
@@ -94,16 +142,14 @@ def _main(program):
     except SystemExit:
         pass
     except BaseException as exc:  # the supervisor reports whatever ended the program
-        import traceback
-
-        lines = "".join(traceback.format_exception(exc)).split("\n")
-        # The frame of this file is not the program's (a board's traceback starts at code.py).
-        shown = "\n".join(line for line in lines if __file__ not in line)
+        shown = _shown_traceback(exc)
         print(shown, end="")
         _vboard.send("traceback", shown)
         return 1
     return 0
 
 
+if _config["repl"]:
+    sys.exit(_repl(_config["repl"] == "raw"))
 if not _config["probe"]:
     sys.exit(_main(_config["program"]))
