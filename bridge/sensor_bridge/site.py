@@ -31,13 +31,15 @@ from pydantic import (
 from sensor_bridge import images, tls
 from sensor_bridge.alerting import durations
 from sensor_bridge.errors import SiteError
-from sensor_bridge.install.layout import STATE_DIR
+from sensor_bridge.install.layout import SITE_DIR, STATE_DIR
 from sensor_bridge.store import urls as store_urls
 from sensor_bridge.store.urls import StoreUrls
 from sensor_bridge.tls import Authority
 from sensor_protocol.topics import DEFAULT_ROOT, id_problem
 
 DEFAULT_SITE_PATH = Path("site.toml")
+DEPLOYED_SITE_PATH = Path("/") / SITE_DIR / "site.toml"
+"""Where a deploy to a Pi over SSH puts the site file (root's to read)."""
 SITE_ENV = "SENSOR_SITE"
 
 # The versions the test suite ran; the deploy installs exactly these.
@@ -762,10 +764,16 @@ class Secrets(_Model):
 
 
 def site_path(option: str | os.PathLike[str] | None) -> Path:
-    """The site file to use: the option, else $SENSOR_SITE, else ./site.toml."""
+    """The site file to use: the option, else $SENSOR_SITE, else ./site.toml, else the one a
+    deploy put on this Pi (``DEPLOYED_SITE_PATH``), so that a command run on the Pi needs no
+    ``--site``."""
     if option:
         return Path(option)
-    return Path(os.environ.get(SITE_ENV) or DEFAULT_SITE_PATH)
+    if os.environ.get(SITE_ENV):
+        return Path(os.environ[SITE_ENV])
+    if not DEFAULT_SITE_PATH.exists() and DEPLOYED_SITE_PATH.exists():
+        return DEPLOYED_SITE_PATH
+    return DEFAULT_SITE_PATH
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:

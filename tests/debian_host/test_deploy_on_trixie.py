@@ -28,7 +28,6 @@ import pytest
 from sensor_bridge.alerting import alerts, promql
 from sensor_bridge.install import host_setup
 from sensor_bridge.install.host_setup import SENSOR_BRIDGE
-from sensor_bridge.install.layout import SITE_DIR
 from sensor_bridge.local.examples import example_site
 from sensor_bridge.local.furnaces import virtual_furnace
 from sensor_bridge.local.pipeline import start_pipeline
@@ -72,7 +71,7 @@ IMAGES = {
 USER = ("systemctl", "--user", "--machine=sensor@.host")
 DEVICE_ADDRESS = 'device_address = "192.168.1.10"'
 IRM_URLS = {"owner_url": "owner", "support_url": "support", "heartbeat_url": "heartbeat"}
-STATUS = (str(SENSOR_BRIDGE), "status", "--site", f"/{SITE_DIR}/site.toml")
+STATUS = (str(SENSOR_BRIDGE), "status")
 STORED_TIMEOUT_S = 90
 PAGE_TIMEOUT_S = 120
 MONIT_TIMEOUT_S = 150

@@ -23,14 +23,15 @@ EXIT_INTERRUPTED = 130
 
 
 def site_option(command: F) -> F:
-    """``--site PATH`` (env SENSOR_SITE, default ./site.toml), on every command."""
+    """``--site PATH`` (env SENSOR_SITE, default ``site_path``'s), on every command."""
     return click.option(
         "--site",
         "site_file",
         type=click.Path(dir_okay=False),
         envvar="SENSOR_SITE",
         default=None,
-        help="The site file. Default: $SENSOR_SITE, else ./site.toml.",
+        help="The site file. Default: $SENSOR_SITE, else ./site.toml, else "
+        "/etc/sensor-pipeline/site.toml (where a deploy over SSH puts it).",
     )(command)
 
 

@@ -65,6 +65,8 @@ class ConsoleState(NamedTuple):
     """Print ``soft reboot`` first: the REPL or the program asked for the reload."""
     autoreload: bool = True
     """``supervisor.runtime.autoreload``, which a soft reboot keeps."""
+    keys: str = ""
+    """Keys typed but not yet read (hex), which a soft reboot keeps as USB's buffer does."""
 
     @classmethod
     def from_handoff(cls, data: dict[str, Any] | None) -> "ConsoleState":
@@ -116,9 +118,11 @@ class Keys:
     ``KeyboardInterrupt`` in the main thread (the program or a REPL statement) instead of
     being a key."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, unread: bytes = b"") -> None:
         self._fd = fd
         self._queue: queue.Queue[int] = queue.Queue()
+        for key in unread:
+            self._queue.put(key)
         self._armed = False
         self.interrupted = False
         """A Ctrl-C stopped the program."""
@@ -130,6 +134,13 @@ class Keys:
     def get(self) -> int:
         """The next key (blocks)."""
         return self._queue.get()
+
+    def unread(self) -> bytes:
+        """The keys typed that no one has taken (taking them)."""
+        keys = bytearray()
+        while not self._queue.empty():
+            keys.append(self._queue.get_nowait())
+        return bytes(keys)
 
     @contextmanager
     def interruptible(self) -> Iterator[None]:
@@ -147,18 +158,24 @@ class Keys:
 
     def _read(self) -> None:
         main = threading.main_thread().ident
-        while True:
-            select.select([self._fd], [], [])
-            try:
-                data = os.read(self._fd, READ_CHUNK)
-            except BlockingIOError:
-                continue
+        for data in typed_keys(self._fd):
             for key in data:
                 if key == CTRL_C and self._armed and main is not None:
                     # A signal, not interrupt_main(): it also wakes a blocking wait.
                     signal.pthread_kill(main, signal.SIGINT)
                 else:
                     self._queue.put(key)
+
+
+def typed_keys(fd: int) -> Iterator[bytes]:
+    """What is typed on the pty (``fd``, non-blocking), as it comes."""
+    while True:
+        select.select([fd], [], [])
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            continue
+        yield data
 
 
 class PtyConsole:
@@ -188,7 +205,11 @@ class PtyConsole:
             # A reload the program asked for (supervisor.reload()): run it again, or stay in
             # the raw REPL, as after Ctrl-D.
             state = ConsoleState(repl=self._state.raw, raw=self._state.raw, soft_reboot_line=True)
-        return state._replace(autoreload=self.autoreload())._asdict()
+        return state._replace(autoreload=self.autoreload(), keys=self.unread_keys().hex())._asdict()
+
+    def unread_keys(self) -> bytes:
+        """Keys typed that no one has read yet."""
+        return b""
 
     def autoreload(self) -> bool:
         """``supervisor.runtime.autoreload`` as the program left it."""
@@ -210,7 +231,10 @@ class SerialConsole(PtyConsole):
 
     def __init__(self, fd: int, handoff: dict[str, Any] | None) -> None:
         super().__init__(fd, handoff)
-        self._keys = Keys(fd)
+        self._keys = Keys(fd, bytes.fromhex(self._state.keys))
+
+    def unread_keys(self) -> bytes:
+        return self._keys.unread()
 
     def session(self, host: Host) -> NoReturn:
         supervisor = sys.modules.get("supervisor")

@@ -186,17 +186,6 @@ def _make_led(board_module: "Any") -> "StatusLed":
     return StatusLed(power=power)
 
 
-def _live_heap() -> int:
-    """Free heap after a collection. gc.mem_free() alone counts garbage as used: on a roomy
-    heap, where the gc runs only when an allocation fails, it falls between collections (by
-    180 kB in 10 s on a Feather ESP32-S3, measured on the VM), and the health reports would
-    show a leak that is not there."""
-    import gc
-
-    gc.collect()
-    return gc.mem_free()  # type: ignore[attr-defined]
-
-
 def _compose(  # noqa: PLR0913 - what the boot made before, handed to the node's parts
     *,
     settings: "Dict[str, Any]",
@@ -285,7 +274,7 @@ def _compose(  # noqa: PLR0913 - what the boot made before, handed to the node's
         ),
         health=Health(),
         led=led,
-        mem_free=_live_heap,
+        mem_free=app.live_heap,
         sleep=sleep,
     )
 

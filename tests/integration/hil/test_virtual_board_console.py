@@ -79,6 +79,11 @@ def test_repl_and_raw_repl_behave_as_circuitpython(board: SerialBoard, engine: s
     mark = board.mark()
     board.write(b"6 * 7\r")
     board.expect(b"6 * 7\r\n42\r\n>>> ", 5, mark)
+    # Ctrl-C at the prompt only cancels the line, however soon it follows the keys.
+    mark = board.mark()
+    board.write(b"22\x03")
+    board.write(b"2 + 3\r")
+    board.expect(b"22\r\n>>> 2 + 3\r\n5\r\n>>> ", 5, mark)
     mark = board.mark()
     board.write(b"for n in range(2):\r")
     board.expect(b"... ", 5, mark)
@@ -103,3 +108,14 @@ def test_repl_and_raw_repl_behave_as_circuitpython(board: SerialBoard, engine: s
     lines, after = board.soft_reboot()
     assert lines == ["soft reboot", "Auto-reload is off.", "code.py output:"]
     board.wait_line(r" INFO boot .* reset_reason=POWER_ON", 20, after)
+
+
+def test_keys_typed_ahead_wait_for_the_next_boot(board: SerialBoard) -> None:
+    # mpremote's way in: Ctrl-C, a key for "Press any key", Ctrl-A, without waiting between.
+    board.wait_line(r" WARN mqtt_connect_failed ", 60, 0)
+    mark = board.mark()
+    board.write(b"\r\x03\r\x01")
+    board.expect(b"raw REPL; CTRL-B to exit\r\n>", 20, mark)
+    mark = board.mark()
+    board.write(b"print(6 * 7)\x04")
+    board.expect(b"OK42\r\n\x04\x04>", 10, mark)

@@ -72,7 +72,6 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     [
         (["--speed", "5"], "--speed"),
         (["--trace-allocations"], "--trace-allocations"),
-        (["--console-fd", "9"], "--console-fd"),
     ],
 )
 def test_vm_engine_refuses_what_it_cannot_do(

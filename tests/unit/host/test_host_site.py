@@ -8,11 +8,20 @@ from typing import Any
 
 import pytest
 
+import sensor_bridge.site as site_module
 from sensor_bridge.bundle import supported_boards
 from sensor_bridge.errors import SiteError
 from sensor_bridge.local.examples import SITE_EXAMPLE, example_context, example_site
 from sensor_bridge.render import RenderContext, mosquitto
-from sensor_bridge.site import Device, IdleSchedule, Site, Thresholds, load_secrets, load_site
+from sensor_bridge.site import (
+    Device,
+    IdleSchedule,
+    Site,
+    Thresholds,
+    load_secrets,
+    load_site,
+    site_path,
+)
 
 EXAMPLE = SITE_EXAMPLE.read_text()
 
@@ -261,3 +270,21 @@ def test_a_board_without_heap_for_tls_is_refused_tls(tmp_path: Path) -> None:
         '"Boards and TLS"): set tls = false on it and plain_lan = true under [broker], or use a '
         "board that has (raspberry_pi_pico2_w)"
     ), caught.value
+
+
+def test_the_site_file_defaults_to_the_deployed_one_where_none_is_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = tmp_path / "etc" / "site.toml"
+    monkeypatch.setattr(site_module, "DEPLOYED_SITE_PATH", deployed)
+    monkeypatch.delenv(site_module.SITE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert site_path(None) == Path("site.toml")
+    deployed.parent.mkdir()
+    deployed.write_text("")
+    assert site_path(None) == deployed
+    (tmp_path / "site.toml").write_text("")
+    assert site_path(None) == Path("site.toml")
+    monkeypatch.setenv(site_module.SITE_ENV, "other.toml")
+    assert site_path(None) == Path("other.toml")
+    assert site_path("given.toml") == Path("given.toml")

@@ -4,14 +4,18 @@ The supervisor's lines (``soft reboot``, auto-reload, ``Code done running.``, ``
 key``) come from the host, as they come from main.c on a board; the program and the REPL run
 on the VM (``device/vboard_main.py``, ``device/_vrepl.py``), whose stdout comes here with
 each bare ``\\n`` sent as ``\\r\\n`` (CircuitPython's cooked output; the unix port writes
-``\\n``). Keys go to the VM's stdin while it runs; Ctrl-C is SIGINT, which the unix port
-raises in the VM as KeyboardInterrupt (ports/unix/unix_mphal.c), wherever it stands: in the
-program, in a REPL statement or waiting for a key. Between VMs (after the program ended) the
-next key goes to ``on_key``: Ctrl-D reloads, any other enters the REPL.
+``\\n``).
+
+Keys wait in one buffer, as in a board's USB buffer, until something reads them: the VM's
+stdin once it is ready, or the supervisor's ``Press any key`` prompt (``on_key``), which
+takes one key and leaves the rest for the next boot (they travel in the handoff). A Ctrl-C
+is SIGINT, which the unix port raises in the VM as KeyboardInterrupt (ports/unix/
+unix_mphal.c), while the program runs or a REPL statement executes (pyexec.c makes it an
+interrupt only then); at a REPL prompt it is an ordinary key. A program stopped by Ctrl-C
+reads no more keys: those typed after it wait for the prompt.
 """
 
 import os
-import select
 import signal
 import subprocess
 import threading
@@ -20,9 +24,9 @@ from typing import Any
 
 from sensor_bridge.virtual.serial_console import (
     PRESS_ANY_KEY,
-    READ_CHUNK,
     ConsoleState,
     PtyConsole,
+    typed_keys,
 )
 
 CTRL_C = 0x03
@@ -35,10 +39,15 @@ class VmConsole(PtyConsole):
         super().__init__(fd, handoff)
         self._autoreload = self._state.autoreload
         self._lock = threading.Lock()
+        self._keys = bytearray(bytes.fromhex(self._state.keys))
         self._vm: subprocess.Popen[bytes] | None = None
+        self._reading = False
+        """The VM reads keys: it is ready and no Ctrl-C stopped its program."""
+        self._executing = False
+        """A REPL statement runs (Ctrl-C interrupts it)."""
         self._on_key: Callable[[int], None] | None = None
         self.interrupted = False
-        """A Ctrl-C went to the program."""
+        """A Ctrl-C stopped the program."""
 
     @property
     def repl(self) -> str | None:
@@ -53,6 +62,10 @@ class VmConsole(PtyConsole):
     def set_autoreload(self, value: bool) -> None:
         """The VM's ``supervisor.runtime.autoreload`` changed."""
         self._autoreload = value
+
+    def unread_keys(self) -> bytes:
+        with self._lock:
+            return bytes(self._keys)
 
     def start(self) -> None:
         """Take the pty: the lines before the VM, then the keys."""
@@ -74,12 +87,25 @@ class VmConsole(PtyConsole):
         forward.start()
         return forward
 
+    def ready(self) -> None:
+        """The VM is about to run the program or the REPL: it takes keys from now on."""
+        with self._lock:
+            self._reading = True
+            self._deliver()
+
+    def executing(self, running: bool) -> None:
+        """A REPL statement started or ended on the VM."""
+        with self._lock:
+            self._executing = running
+
     def program_ended(self, on_key: Callable[[int], None]) -> None:
         """The supervisor's prompt after the program; the next key goes to ``on_key``."""
+        with self._lock:
+            self._vm, self._reading = None, False
         self._text.write("\n" + PRESS_ANY_KEY + "\n")
         with self._lock:
-            self._vm = None
             self._on_key = on_key
+            self._deliver()
 
     def after_key(self, key: int) -> None:
         """Set the next boot's console for ``key`` at the prompt (Ctrl-D: run the program)."""
@@ -105,29 +131,31 @@ class VmConsole(PtyConsole):
             last = chunk[-1:]
 
     def _read_keys(self) -> None:
-        while True:
-            select.select([self.fd], [], [])
-            try:
-                data = os.read(self.fd, READ_CHUNK)
-            except BlockingIOError:
-                continue
-            for key in data:
-                self._key(key)
+        for data in typed_keys(self.fd):
+            with self._lock:
+                self._keys += data
+                self._deliver()
 
-    def _key(self, key: int) -> None:
-        with self._lock:
-            vm, on_key = self._vm, self._on_key
-            if vm is None and on_key is not None:
-                self._on_key = None
-        if vm is not None and vm.poll() is None:
-            if key == CTRL_C:
-                self.interrupted = not self._state.repl
-                vm.send_signal(signal.SIGINT)
+    def _deliver(self) -> None:
+        """Hand the buffered keys to whoever reads them now (the lock held)."""
+        while self._keys:
+            vm = self._vm
+            if vm is not None and self._reading and vm.poll() is None:
+                key = self._keys.pop(0)
+                if key == CTRL_C and (self._executing or not self._state.repl):
+                    if not self._state.repl:
+                        self._reading = False
+                        self.interrupted = True
+                    vm.send_signal(signal.SIGINT)
+                    continue
+                assert vm.stdin is not None
+                try:
+                    os.write(vm.stdin.fileno(), bytes([key]))
+                except (BlockingIOError, BrokenPipeError):
+                    pass  # a program that reads no keys: the board's USB buffer fills up too
+            elif self._on_key is not None:
+                on_key, self._on_key = self._on_key, None
+                on_key(self._keys.pop(0))
                 return
-            assert vm.stdin is not None
-            try:
-                os.write(vm.stdin.fileno(), bytes([key]))
-            except (BlockingIOError, BrokenPipeError):
-                pass  # a program that reads no keys: the board's USB buffer fills up too
-        elif on_key is not None:
-            on_key(key)
+            else:
+                return

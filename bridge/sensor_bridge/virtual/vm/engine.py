@@ -231,6 +231,7 @@ class VmRunner(Runner):
                     self._probe_done.notify_all()
 
             return {"wiring": _ignore, "ready": probe_ready, "autoreload": _ignore}
+        console = self._vm_console
         rig, board = self.rig, self.board
         return {
             "wiring": self._wired,
@@ -260,10 +261,13 @@ class VmRunner(Runner):
             ),
             "previous_traceback": lambda: board.boot.previous_traceback,
             "autoreload": self._autoreload,
+            "executing": _ignore if console is None else console.executing,
         }
 
     def _ready(self, cost: int, free: int) -> None:
         self.start_heap = {"free_at_start": free, "vm_modules_bytes": cost}
+        if self._vm_console is not None:
+            self._vm_console.ready()
         print(
             f"VIRTUAL vm heap: gc.mem_free()={free} at the start of code.py (board figure "
             f"{self._free_heap}, -X heapsize={self._heapsize}); the emulated modules and "

@@ -7,15 +7,20 @@ statement runs and how its error reads) is passed in.
 
 The protocol is CircuitPython's (``shared/runtime/pyexec.c``):
 
-* friendly: the version banner, ``>>> `` / ``... `` prompts with echo and backspace; on an
-  empty line Ctrl-A enters the raw REPL, Ctrl-B prints the banner, Ctrl-D soft-reboots, Ctrl-E
-  enters paste mode; Ctrl-C cancels the line. A statement goes on over ``... `` lines as
+* friendly: the version banner, ``>>> `` / ``... `` prompts with echo and backspace; Enter
+  is CR (LF is ignored, shared/readline/readline.c); on an empty line Ctrl-A enters the raw
+  REPL, Ctrl-B prints the banner, Ctrl-D soft-reboots, Ctrl-E enters paste mode; Ctrl-C
+  cancels the line. A statement goes on over ``... `` lines as
   ``py/repl.c`` (``mp_repl_continue_with_input``) decides: an open bracket or triple quote, a
   trailing backslash, or a compound statement until an empty line;
 * raw: ``raw REPL; CTRL-B to exit`` then ``>``; the code is sent and ended with Ctrl-D; the
   board answers ``OK``, the output, ``\\x04``, the error text, ``\\x04``, and ``>`` again.
   Ctrl-D on an empty buffer soft-reboots; Ctrl-B returns to the friendly REPL. Raw-paste mode
-  (Ctrl-E ``A`` Ctrl-A) is refused with ``R\\x00``, which tells a client to use plain raw mode.
+  (Ctrl-E ``A`` Ctrl-A), which CircuitPython 10 offers, is not: the answer ``R\\x00`` tells a
+  client (mpremote) to use plain raw mode.
+
+Not modelled: a board starts a fresh VM when the REPL changes mode (main.c), so names defined
+in one mode are gone in the other; here they stay. No auto-indent after a ``:`` line.
 """
 
 CTRL_A = 0x01
@@ -52,14 +57,18 @@ class Repl:
 
     def run(self, raw):
         while True:
-            if raw:
-                if self._raw():
-                    return True
-                raw = False
-            else:
-                if self._friendly():
+            try:
+                if raw:
+                    if self._raw():
+                        return True
+                    raw = False
+                elif self._friendly():
                     return False
-                raw = True
+                else:
+                    raw = True
+            except KeyboardInterrupt:
+                # A Ctrl-C that arrived as a signal between two statements: the prompt again.
+                self._write(b"\r\n")
 
     # --- friendly ---------------------------------------------------------------------
 
@@ -111,9 +120,11 @@ class Repl:
         line = bytearray()
         while True:
             key = self._read_key()
-            if key in (CR, LF):
+            if key == CR:
                 self._write(b"\r\n")
                 return _text(line), None
+            if key == LF:
+                continue
             if key == CTRL_C:
                 return "", CTRL_C
             if key in (CTRL_A, CTRL_B, CTRL_D, CTRL_E):
@@ -149,7 +160,7 @@ class Repl:
                 return None
             if key == CTRL_D:
                 self._write(b"\r\n")
-                return _text(source).replace("\r", "\n")
+                return _text(source).replace("\r\n", "\n").replace("\r", "\n")
             source.append(key)
             self._write(b"\r\n=== " if key == CR else bytes([key]))
 
@@ -256,4 +267,9 @@ def crlf(text):
 
 
 def _text(data):
-    return bytes(data).decode("utf-8")
+    """Typed bytes as text; a byte that is not UTF-8 becomes U+FFFD (the statement then fails
+    to compile, as on a board) instead of ending the REPL."""
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeError:
+        return "".join(chr(byte) if byte < 0x80 else "\ufffd" for byte in data)

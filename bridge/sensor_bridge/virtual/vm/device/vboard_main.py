@@ -112,12 +112,16 @@ def _repl(raw):
         return key[0]
 
     def execute(source, mode):
+        # While the host knows a statement runs, its Ctrl-C is SIGINT (else a key).
+        _vboard.send("executing", True)
         try:
             exec(compile(source, _vrepl.SOURCE_NAME, mode), namespace)
         except SystemExit:
             pass
         except BaseException as exc:  # the REPL shows whatever ended the statement
             return _shown_traceback(exc)
+        finally:
+            _vboard.send("executing", False)
         return ""
 
     words = sys.version.split("; ")[-1].split(" ")
