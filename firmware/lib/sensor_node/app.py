@@ -144,7 +144,8 @@ def _traceback_lines(exc: BaseException) -> "List[str]":
         text = "".join(traceback.format_exception(exc))
     except ImportError:
         text = repr(exc)
-    return [line for line in text.split("\n") if line.strip()]
+    # CircuitPython's traceback module ends each line with \r\n (seen on its VM).
+    return [line.rstrip() for line in text.split("\n") if line.strip()]
 
 
 def run() -> None:

@@ -1,0 +1,136 @@
+"""Issue 12's findings on CircuitPython's VM: the firmware bundle (``.mpy``) on each port
+family's emulated modules (``vm/device``, following ``sensor_bridge.virtual.families``),
+in real time. tests/integration/node/test_node_families.py runs the same cases faster on
+the CPython engine; here what the VM decides (its exceptions, its errno values, its
+``os.getenv``) is the board's.
+
+Not here, for the time they take in real time: the Pico W's wedged radio (a reset after
+``RESET_AFTER_OFFLINE_S``, at least 120 s; test_node_families), the nvm bound over a day of
+resets (finding 9: tests/unit/firmware/test_firmware_boots.py, on a fake clock; a reset loop
+holds 30 s, then 1, 2, 4 minutes between boots by design) and finding 10
+(the watchdog armed after the imports: test_firmware_boots.py, and the VM's import times in
+docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from sensor_bridge.local.broker import Mosquitto
+from sensor_bridge.virtual.families import ESPRESSIF
+from sensor_protocol.payloads import decode_health
+from tests.integration.vm.vm_node import vm_board, vm_drive
+from tests.support.node import FEATHER_S3, PICO_W, boots, topic
+from tests.support.recorder import Recorder
+from tests.support.waiting import stays_true
+
+RADIO_RESTART_AFTER_S = 30
+
+
+def test_finding_1_the_pico_reports_health_without_rssi(
+    tmp_path: Path, broker: Mosquitto, recorder: Recorder
+) -> None:
+    # ports/raspberrypi/common-hal/wifi/Radio.c: ap_info raises NotImplementedError.
+    drive = vm_drive(tmp_path / "drive", PICO_W, broker.port, HEALTH_PERIOD_S=10)
+    with vm_board(drive, PICO_W) as board:
+        first = recorder.wait_for(lambda m: m.topic == topic("health"), 40)
+        after = recorder.messages.index(first) + 1
+        recorder.wait_for(lambda m: m.topic == topic("health"), 30, after=after)
+        assert boots(board) == 1
+    assert decode_health(first.payload)["rssi"] is None
+
+
+def test_finding_3_the_esp32_arms_its_watchdog_once(tmp_path: Path, broker: Mosquitto) -> None:
+    # ports/espressif/common-hal/watchdog/WatchDogTimer.c: a new timeout on a running
+    # watchdog raises espidf.IDFError, which the VM's watchdog module raises too.
+    drive = vm_drive(tmp_path / "drive", FEATHER_S3, broker.port, WATCHDOG_S=25)
+    with vm_board(drive, FEATHER_S3) as board:
+        board.wait_for(r" INFO birth_published ", 60)
+        status = board.status()
+        assert boots(board) == 1
+    assert status["watchdog"]["timeout"] == 25.0 and status["watchdog"]["mode"] == "RESET"
+
+
+def test_finding_4_a_broker_down_on_a_live_host_costs_no_radio_restart(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    # Both families report the TCP reset as ECONNRESET (the VM's errno row, families.py):
+    # the Pico W, whose radio restart recovers nothing, stands for both.
+    drive = vm_drive(
+        tmp_path / "drive", PICO_W, broker.port, RADIO_RESTART_AFTER_S=RADIO_RESTART_AFTER_S
+    )
+    with vm_board(drive, PICO_W) as board:
+        board.wait_for(r" INFO birth_published ", 60)
+        broker.kill()
+        board.wait_for(r" WARN mqtt_connect_failed .*ECONNRESET", 30)
+        time.sleep(RADIO_RESTART_AFTER_S + 10)
+        mark = board.mark()
+        broker.start()
+        board.wait_for(r" INFO birth_published ", 60, since=mark)
+        assert boots(board) == 1
+    assert [line for line in board.lines if "radio_restart" in line] == []
+
+
+def test_finding_5_a_wedged_esp32_radio_is_restarted_and_recovers(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    # esp_wifi_stop really stops the radio (ports/espressif/common-hal/wifi/Radio.c).
+    drive = vm_drive(
+        tmp_path / "drive",
+        FEATHER_S3,
+        broker.port,
+        RADIO_RESTART_AFTER_S=RADIO_RESTART_AFTER_S,
+        RESET_AFTER_OFFLINE_S=150,
+    )
+    with vm_board(drive, FEATHER_S3) as board:
+        board.wait_for(r" INFO birth_published ", 60)
+        mark = board.mark()
+        board.control.send({"cmd": "net", "state": "wedged"})
+        board.wait_for(r" INFO birth_published ", 120, since=mark)
+        lines = board.lines[mark:]
+    assert len([line for line in lines if " radio_restart " in line]) == 1
+    assert [line for line in lines if " ERROR reset " in line] == []
+
+
+def test_finding_6_the_esp32_watchdog_outlasts_a_join_its_timeout_does_not_bound(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    drive = vm_drive(tmp_path / "drive", FEATHER_S3, broker.port, WATCHDOG_S=25)
+    with vm_board(drive, FEATHER_S3, watchdog="fail") as board:
+        board.wait_for(r" INFO birth_published ", 60)
+        board.control.send({"cmd": "net", "state": "ap_silent"})
+        board.wait_for(r" WARN wifi_connect_failed .*Authentication failure", 90)
+        mark = board.mark()
+        board.control.send({"cmd": "net", "state": "up"})
+        board.wait_for(r" INFO birth_published ", 120, since=mark)
+        watchdog = board.status()["watchdog"]
+        assert board.returncode is None
+    assert ESPRESSIF.wifi_connect_attempt_s <= watchdog["max_gap_s"] < 25.0, watchdog
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line", "key"),
+    [
+        # Finding 7. CircuitPython 10.1's own os.getenv raises ValueError (getenv.c).
+        ({"FLAME_DIVIDER_RATIO": None}, "FLAME_DIVIDER_RATIO = 3.27", "FLAME_DIVIDER_RATIO"),
+        # Finding 8: wifi.radio.connect would raise ValueError (8 to 64 bytes) ...
+        ({"CIRCUITPY_WIFI_PASSWORD": "short"}, "", "CIRCUITPY_WIFI_PASSWORD"),
+        # ... and MiniMQTT 8.1.0 would call None.encode() at the connect.
+        ({"MQTT_USER": "furnace1"}, "", "MQTT_PASSWORD"),
+    ],
+)
+def test_findings_7_and_8_settings_the_board_cannot_use_are_shown_not_crashed_on(
+    tmp_path: Path, broker: Mosquitto, overrides: dict[str, object], line: str, key: str
+) -> None:
+    drive = vm_drive(tmp_path / "drive", PICO_W, broker.port, **overrides)
+    settings = drive / "settings.toml"
+    settings.write_text(settings.read_text() + line + "\n")
+    with vm_board(drive, PICO_W) as board:
+        error = board.wait_for(r" ERROR settings ", 60)
+        stays_true(
+            lambda: board.returncode is None and boots(board) == 1, 8, "no reset, no crash loop"
+        )
+    assert f"key={key}" in error
+    assert [x for x in board.lines if "Traceback" in x or " traceback " in x] == []
