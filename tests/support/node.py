@@ -68,3 +68,15 @@ def boot_line(board: VirtualBoardProcess, timeout: float = 30.0) -> str:
 def boots(board: VirtualBoardProcess) -> int:
     """How many times the firmware has booted on ``board`` so far."""
     return sum(" INFO boot " in line for line in board.lines)
+
+
+UNUSABLE_SETTINGS = [
+    # CircuitPython 9.0-10.1: os.getenv raises ValueError (shared-module/os/getenv.c).
+    ({"FLAME_DIVIDER_RATIO": None}, "FLAME_DIVIDER_RATIO = 3.27", "FLAME_DIVIDER_RATIO"),
+    # wifi.radio.connect would raise ValueError at the next join (8 to 64 bytes).
+    ({"CIRCUITPY_WIFI_PASSWORD": "short"}, "", "CIRCUITPY_WIFI_PASSWORD"),
+    # MiniMQTT 8.1.0 would call None.encode() at the connect.
+    ({"MQTT_USER": "furnace1"}, "", "MQTT_PASSWORD"),
+]
+"""(settings overrides, a line added to settings.toml, the key the settings error names):
+settings a board cannot use (issue 12, findings 7 and 8)."""

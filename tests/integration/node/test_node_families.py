@@ -15,7 +15,7 @@ from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.families import ESPRESSIF
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import decode_health, decode_status
-from tests.support.node import FEATHER_S3, PICO_W, boots, make_drive, topic
+from tests.support.node import FEATHER_S3, PICO_W, UNUSABLE_SETTINGS, boots, make_drive, topic
 from tests.support.recorder import Recorder
 from tests.support.waiting import stays_true
 
@@ -113,17 +113,7 @@ def test_the_esp32_watchdog_outlasts_a_join_its_timeout_does_not_bound(
     assert ESPRESSIF.wifi_connect_attempt_s <= watchdog["max_gap_s"] < 25.0, watchdog
 
 
-@pytest.mark.parametrize(
-    ("overrides", "line", "key"),
-    [
-        # CircuitPython 9.0-10.1: os.getenv raises ValueError (shared-module/os/getenv.c).
-        ({"FLAME_DIVIDER_RATIO": None}, "FLAME_DIVIDER_RATIO = 3.27", "FLAME_DIVIDER_RATIO"),
-        # wifi.radio.connect would raise ValueError at the next join (8 to 64 bytes).
-        ({"CIRCUITPY_WIFI_PASSWORD": "short"}, "", "CIRCUITPY_WIFI_PASSWORD"),
-        # MiniMQTT 8.1.0 would call None.encode() at the connect.
-        ({"MQTT_USER": "furnace1"}, "", "MQTT_PASSWORD"),
-    ],
-)
+@pytest.mark.parametrize(("overrides", "line", "key"), UNUSABLE_SETTINGS)
 def test_settings_the_board_cannot_use_are_shown_not_crashed_on(
     tmp_path: Path, broker: Mosquitto, overrides: dict[str, object], line: str, key: str
 ) -> None:

@@ -22,7 +22,7 @@ from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.families import ESPRESSIF
 from sensor_protocol.payloads import decode_health
 from tests.integration.vm.vm_node import vm_board, vm_drive
-from tests.support.node import FEATHER_S3, PICO_W, boots, topic
+from tests.support.node import FEATHER_S3, PICO_W, UNUSABLE_SETTINGS, boots, topic
 from tests.support.recorder import Recorder
 from tests.support.waiting import stays_true
 
@@ -110,17 +110,7 @@ def test_finding_6_the_esp32_watchdog_outlasts_a_join_its_timeout_does_not_bound
     assert ESPRESSIF.wifi_connect_attempt_s <= watchdog["max_gap_s"] < 25.0, watchdog
 
 
-@pytest.mark.parametrize(
-    ("overrides", "line", "key"),
-    [
-        # Finding 7. CircuitPython 10.1's own os.getenv raises ValueError (getenv.c).
-        ({"FLAME_DIVIDER_RATIO": None}, "FLAME_DIVIDER_RATIO = 3.27", "FLAME_DIVIDER_RATIO"),
-        # Finding 8: wifi.radio.connect would raise ValueError (8 to 64 bytes) ...
-        ({"CIRCUITPY_WIFI_PASSWORD": "short"}, "", "CIRCUITPY_WIFI_PASSWORD"),
-        # ... and MiniMQTT 8.1.0 would call None.encode() at the connect.
-        ({"MQTT_USER": "furnace1"}, "", "MQTT_PASSWORD"),
-    ],
-)
+@pytest.mark.parametrize(("overrides", "line", "key"), UNUSABLE_SETTINGS)
 def test_findings_7_and_8_settings_the_board_cannot_use_are_shown_not_crashed_on(
     tmp_path: Path, broker: Mosquitto, overrides: dict[str, object], line: str, key: str
 ) -> None:
