@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sensor_bridge.virtual.repl import CTRL_C, CTRL_D
 from sensor_bridge.virtual.serial_console import (
     PRESS_ANY_KEY,
     ConsoleState,
@@ -29,8 +30,6 @@ from sensor_bridge.virtual.serial_console import (
     typed_keys,
 )
 
-CTRL_C = 0x03
-CTRL_D = 0x04
 VM_READ_CHUNK = 4096
 
 
