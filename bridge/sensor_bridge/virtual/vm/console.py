@@ -41,7 +41,7 @@ class VmConsole(PtyConsole):
         self._keys = bytearray(bytes.fromhex(self._state.keys))
         self._vm: subprocess.Popen[bytes] | None = None
         self._reading = False
-        """The VM reads keys: it is ready and no Ctrl-C stopped its program."""
+        """The VM reads keys: it is ready."""
         self._executing = False
         """A REPL statement runs (Ctrl-C interrupts it)."""
         self._on_key: Callable[[int], None] | None = None
@@ -137,24 +137,25 @@ class VmConsole(PtyConsole):
 
     def _deliver(self) -> None:
         """Hand the buffered keys to whoever reads them now (the lock held)."""
-        while self._keys:
-            vm = self._vm
-            if vm is not None and self._reading and vm.poll() is None:
-                key = self._keys.pop(0)
-                if key == CTRL_C and (self._executing or not self._state.repl):
-                    if not self._state.repl:
-                        self._reading = False
-                        self.interrupted = True
-                    vm.send_signal(signal.SIGINT)
-                    continue
-                assert vm.stdin is not None
-                try:
-                    os.write(vm.stdin.fileno(), bytes([key]))
-                except (BlockingIOError, BrokenPipeError):
-                    pass  # a program that reads no keys: the board's USB buffer fills up too
-            elif self._on_key is not None:
-                on_key, self._on_key = self._on_key, None
-                on_key(self._keys.pop(0))
-                return
-            else:
-                return
+        vm = self._vm
+        if vm is not None and self._reading and vm.poll() is None:
+            interruptible = self._executing or not self._state.repl
+            at = self._keys.rfind(CTRL_C) if interruptible else -1
+            if at >= 0:
+                # A Ctrl-C while code runs interrupts it and drops what came before it
+                # (supervisor/shared/usb/usb_device.c), every time: the program may swallow
+                # one KeyboardInterrupt, and the next Ctrl-C tries again.
+                del self._keys[: at + 1]
+                self.interrupted = self.interrupted or not self._state.repl
+                vm.send_signal(signal.SIGINT)
+            if self.interrupted:
+                return  # the rest waits for the prompt (or for another Ctrl-C)
+            assert vm.stdin is not None
+            try:
+                os.write(vm.stdin.fileno(), bytes(self._keys))
+            except (BlockingIOError, BrokenPipeError):
+                pass  # a program that reads no keys: the board's USB buffer fills up too
+            self._keys.clear()
+        elif self._on_key is not None and self._keys:
+            on_key, self._on_key = self._on_key, None
+            on_key(self._keys.pop(0))
