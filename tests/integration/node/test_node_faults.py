@@ -1,4 +1,6 @@
-"""Thermocouple faults are data: flagged on every reading, never a temperature, cleared."""
+"""Thermocouple faults are data: flagged on every reading, never a temperature, cleared.
+Every fault on the CPython engine; on CircuitPython's VM one that voids the temperature and
+one that does not (the driver and the debouncer on the VM's floats and integers)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ from typing import Any
 import pytest
 
 from sensor_bridge.local.broker import Mosquitto
-from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.fields import FAULT_BITS, FAULTS_INVALIDATING_TEMPERATURE
 from sensor_protocol.payloads import decode_readings
-from tests.support.node import PICO_W, make_drive, topic
+from tests.integration.node.engines import pico_w
+from tests.support.node import topic
 from tests.support.recorder import Message, Recorder
 
 DEBOUNCE = 2
@@ -23,26 +25,31 @@ def _reading(message: Message) -> dict[str, Any]:
     return reading
 
 
-@pytest.mark.parametrize(
-    ("injected", "flag"),
-    [
-        ("open_tc", "open_tc"),
-        ("voltage", "voltage"),
-        ("tc_range", "tc_range"),
-        ("cj_range", "cj_range"),
-        ("no_conversion", "timeout"),
-        ("cj_high", "cj_high"),
-    ],
-)
+INJECTED = {
+    "open_tc": "open_tc",
+    "voltage": "voltage",
+    "tc_range": "tc_range",
+    "cj_range": "cj_range",
+    "no_conversion": "timeout",
+    "cj_high": "cj_high",
+}
+"""The emulated chip's fault -> the flag the reading carries."""
+CASES = [pytest.param(name, "cpython", id=name) for name in INJECTED] + [
+    pytest.param(name, "vm", id=f"{name}-vm") for name in ("open_tc", "cj_high")
+]
+
+
+@pytest.mark.parametrize(("injected", "engine"), CASES)
 def test_fault_is_flagged_without_a_temperature_then_recovers(
-    tmp_path: Path, broker: Mosquitto, recorder: Recorder, injected: str, flag: str
+    tmp_path: Path, broker: Mosquitto, recorder: Recorder, injected: str, engine: str
 ) -> None:
+    flag = INJECTED[injected]
     bit = BITS[flag]
-    drive = make_drive(
-        tmp_path / "drive", PICO_W, broker.port, SAMPLE_PERIOD_S=1, FAULT_DEBOUNCE=DEBOUNCE
+    board = pico_w(
+        tmp_path, engine, broker.port, speed=5, SAMPLE_PERIOD_S=1, FAULT_DEBOUNCE=DEBOUNCE
     )
     telemetry = topic("telemetry")
-    with VirtualBoardProcess(drive, speed=5) as board:
+    with board:
         recorder.wait_for(lambda m: m.topic == telemetry and _reading(m)["faults"] == 0, 30)
         start = len(recorder.messages)
         board.control.send({"cmd": "fault", "name": injected, "active": True})
