@@ -8,6 +8,7 @@ execution time (the plan, the pending activation) is what the host has at that m
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import shlex
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
 from pyinfra.context import state
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import File, FileContents, Link, Sha1File
 
 from sensor_bridge.install.layout import Layout
@@ -47,6 +49,21 @@ def image_pulled(image: str, user: str):
         return
     pull = f"podman pull --quiet {shlex.quote(image)}"
     yield pull if user == "root" else in_user_runtime(user, pull)
+
+
+@operation()
+def tested_versions_offered(versions: dict[str, str], script: str):
+    """apt offers each package of ``versions`` (name -> the shell pattern of its tested
+    versions) at a tested version, checked by ``script`` (``host_setup.tested_versions_script``)
+    unless every one is installed at such a version already."""
+    installed = host.get_fact(DebPackages)
+    if all(
+        any(fnmatch.fnmatchcase(version, pattern) for version in installed.get(package, ()))
+        for package, pattern in versions.items()
+    ):
+        host.noop("every tested package is installed at its tested version")
+        return
+    yield f"sh -c {shlex.quote(script)}"
 
 
 @operation()

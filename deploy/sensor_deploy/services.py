@@ -55,11 +55,27 @@ def check_preflight(target: Target) -> None:
 
 @deploy("Host basics")
 def host_basics() -> None:
+    """The base packages, and apt held to the versions of the service packages the deploy was
+    tested with (before any of them is installed)."""
     apt.packages(
         name="Install python3-venv, curl and gpg (the host package's venv, Grafana's key)",
         packages=list(host_setup.BASE_PACKAGES),
         update=True,
         cache_time=3600,
+    )
+    files.put(
+        name="Hold the service packages to the versions tested (apt preferences)",
+        src=StringIO(host_setup.apt_preferences()),
+        dest=str(host_setup.APT_PREFERENCES_PATH),
+        mode="644",
+    )
+    ops.tested_versions_offered(
+        name="Check that apt offers the tested versions of "
+        + ", ".join(host_setup.TESTED_VERSIONS),
+        versions={
+            package: host_setup.version_pattern(package) for package in host_setup.TESTED_VERSIONS
+        },
+        script=host_setup.tested_versions_script(),
     )
 
 
@@ -313,7 +329,10 @@ def recorded_system_steps(target: Target) -> None:
 def system_steps_text(target: Target) -> str:
     site = target.site
     data_dirs = host_setup.data_dirs(site)
-    lines = [f"apt install {' '.join(host_setup.DEBIAN_PACKAGES)}"]
+    lines = [
+        f"apt preferences {host_setup.APT_PREFERENCES_PATH}",
+        f"apt install {' '.join(host_setup.DEBIAN_PACKAGES)}",
+    ]
     for repository in host_setup.REPOSITORIES:
         lines += [
             f"apt repository {target.repository(repository).line}",

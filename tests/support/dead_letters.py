@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sensor_bridge.alerting import alerts, rules
-from sensor_bridge.render import dashboards, dead_letters
+from sensor_bridge.alerting import alerts, dead_letters, rules
+from sensor_bridge.render import dashboards
 from sensor_bridge.site import Site
 
 EVAL_MIN = 240

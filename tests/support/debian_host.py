@@ -132,8 +132,9 @@ def _cached(name: str, variant: str, packages: Sequence[str], suffix: str) -> Pa
         partial.unlink(missing_ok=True)
         lacks(f"a {SUITE} root from mmdebstrap: {built.stderr.strip().splitlines()[-1:]}")
     if suffix.endswith(".zst"):
+        zstd = _require("zstd", "zstd")
         subprocess.run(
-            ["zstd", "-q", "-T0", "--rm", str(partial), "-o", f"{partial}.zst"], check=True
+            [zstd, "-q", "-T0", "--rm", str(partial), "-o", f"{partial}.zst"], check=True
         )
         Path(f"{partial}.zst").rename(tarball)
     else:
@@ -312,6 +313,7 @@ class DebianHost:
     def unpack(self) -> None:
         tarball = host_tarball()
         self.root.mkdir(parents=True)
+        _require("zstd", "zstd")  # tar --zstd runs it
         subprocess.run(
             ["tar", "--zstd", "-xpf", str(tarball), "-C", str(self.root)],
             check=True,
@@ -407,7 +409,16 @@ class DebianHost:
         """sshd on a free loopback port, root logging in with a key made now."""
         key = self.workdir / "id_ed25519"
         subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+            [
+                _require("ssh-keygen", "openssh-client"),
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-f",
+                str(key),
+            ],
             check=True,
             capture_output=True,
         )

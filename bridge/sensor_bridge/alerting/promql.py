@@ -7,8 +7,7 @@ both labels.
 
 from __future__ import annotations
 
-from sensor_bridge.alerting import durations, units
-from sensor_bridge.render import dead_letters
+from sensor_bridge.alerting import dead_letters, durations, units
 from sensor_bridge.site import Device, Site
 from sensor_protocol.fields import (
     CONTRACT_METRICS,
@@ -19,6 +18,8 @@ from sensor_protocol.fields import (
 
 TEMPERATURE = full_metric_name(field_by_key("temp_c"))
 FLAME = full_metric_name(field_by_key("flame_v"))
+COLD_JUNCTION = full_metric_name(field_by_key("cj_c"))
+BUFFER = full_metric_name(field_by_key("buffer_depth"))
 SEQUENCE = full_metric_name(field_by_key("seq"))
 FAULT = full_metric_name(field_by_key("faults"))
 UPTIME = full_metric_name(field_by_key("uptime_s"))

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from sensor_bridge.alerting import alerts
+from sensor_bridge.alerting import alerts, dead_letters
 from sensor_bridge.alerting.promql import (
     CLOCK_VALID,
     DROPS,
@@ -48,7 +48,6 @@ from sensor_bridge.alerting.promql import (
     when,
 )
 from sensor_bridge.registry import VICTORIAMETRICS, Service, here
-from sensor_bridge.render import dead_letters
 from sensor_bridge.site import Device, Site
 
 SHOP_GROUP = "shop"

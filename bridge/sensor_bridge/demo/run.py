@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sensor_bridge.alerting import durations
-from sensor_bridge.alerting.alerts import DEVICE_LABEL, STUDIO_LABEL
+from sensor_bridge.alerting.alerts import DEVICE_LABEL
 from sensor_bridge.alerting.promql import FLAME, SEQUENCE, TEMPERATURE
 from sensor_bridge.demo.actions import ACTIONS, Rig, describe
 from sensor_bridge.demo.alert_log import AlertLog
@@ -32,6 +32,7 @@ from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.furnaces import virtual_furnace
 from sensor_bridge.local.stack import LocalStack
 from sensor_bridge.site import Paging
+from sensor_bridge.store import queries
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 
 TICK_S = POLL_S
@@ -173,7 +174,7 @@ class Session:
         """Whether vmalert, evaluating ``latency_offset`` in the past, finds every device."""
         site = self.context.site
         at = time.time() - durations.seconds(site.storage.latency_offset)
-        query = f'count by ({DEVICE_LABEL}) ({SEQUENCE}{{{STUDIO_LABEL}="{site.studio}"}})'
+        query = queries.devices_with(SEQUENCE, site.studio)
         seen = {row["metric"].get(DEVICE_LABEL) for row in self.stack.storage.query(query, at)}
         return all(device.id in seen for device in site.devices)
 

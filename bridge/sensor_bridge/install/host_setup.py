@@ -32,6 +32,56 @@ def packages(repository: AptRepository | None = None) -> tuple[str, ...]:
 
 
 DEBIAN_PACKAGES = (*BASE_PACKAGES, *PODMAN_PACKAGES, *packages(), *NTP_PACKAGES)
+TESTED_VERSIONS = {
+    "mosquitto": "2.0.21",
+    "mosquitto-clients": "2.0.21",
+    "prometheus-alertmanager": "0.28.1+ds",
+    "monit": "1:5.34.3",
+    "chrony": "4.6.1",
+    "podman": "5.4.2+ds1",
+}
+"""Debian 13's versions (epoch and upstream, without the Debian revision) of the packages whose
+daemons run the rendered files, as ``hatch run debian-host`` deployed and ran them. A later
+Debian revision of the same version (a security fix, a rebuild) installs; another version
+stops the deploy before it installs anything of it."""
+APT_PREFERENCES_PATH = PurePosixPath("/etc/apt/preferences.d/sensor-pipeline")
+
+
+def version_pattern(package: str) -> str:
+    """The versions of ``package`` the deploy takes: any Debian revision of the tested one (an
+    apt_preferences glob, a shell ``case`` pattern)."""
+    return f"{TESTED_VERSIONS[package]}-*"
+
+
+def apt_preferences() -> str:
+    """/etc/apt/preferences.d: each tested package held to its version (priority 1001: apt
+    takes it over any other, and an upgrade never moves past it)."""
+    return "\n".join(
+        f"Explanation: sensor-pipeline's deploy was tested with this version\n"
+        f"Package: {package}\nPin: version {version_pattern(package)}\nPin-Priority: 1001\n"
+        for package in TESTED_VERSIONS
+    )
+
+
+def tested_versions_script() -> str:
+    """Shell: fail with one line naming the first tested package whose candidate version (after
+    the preferences above) is not the tested one: Debian moved past it, or it is not offered."""
+    checks = []
+    for package in TESTED_VERSIONS:
+        pattern = version_pattern(package)
+        problem = (
+            f"{package}: apt offers version %s, this deploy was tested with {pattern}; run "
+            "hatch run debian-host with the new version and update TESTED_VERSIONS in "
+            "bridge/sensor_bridge/install/host_setup.py\\n"
+        )
+        checks.append(
+            f"offered=$(apt-cache policy {package} | sed -n 's/^ *Candidate: //p'); "
+            f'case "$offered" in {pattern}) ;; '
+            f'*) printf {shlex.quote(problem)} "$offered" >&2; exit 1 ;; esac'
+        )
+    return "; ".join(checks)
+
+
 REPOSITORIES = tuple(
     dict.fromkeys(
         service.runs.repository

@@ -30,7 +30,14 @@ from sensor_bridge.local.prober import Prober, http_ok
 from sensor_bridge.local.receiver import WebhookReceiver
 from sensor_bridge.local.tools import require_tool
 from sensor_bridge.local.victoriametrics import VictoriaMetrics, storing_in
-from sensor_bridge.registry import ALERTMANAGER, MOSQUITTO, VECTOR, VICTORIAMETRICS, VMALERT
+from sensor_bridge.registry import (
+    ALERTMANAGER,
+    MOSQUITTO,
+    VECTOR,
+    VICTORIAMETRICS,
+    VMALERT,
+    Health,
+)
 from sensor_bridge.render import (
     RenderContext,
     alertmanager,
@@ -93,8 +100,8 @@ class LocalStack:
             {
                 MOSQUITTO.name: lambda: listening(self.broker.port),
                 VICTORIAMETRICS.name: self.storage.healthy,
-                VMALERT.name: http_ok(f"http://127.0.0.1:{self.rules_port}/health"),
-                ALERTMANAGER.name: http_ok(f"{self.alertmanager.url}/-/healthy"),
+                VMALERT.name: http_ok(f"http://127.0.0.1:{self.rules_port}{_path(VMALERT.health)}"),
+                ALERTMANAGER.name: http_ok(f"{self.alertmanager.url}{_path(ALERTMANAGER.health)}"),
                 VECTOR.name: lambda: self.pipeline is not None and self.pipeline.healthy(),
             },
         )
@@ -198,6 +205,12 @@ def _boards_on_loopback(context: RenderContext) -> RenderContext:
     site = context.site
     broker = site.broker.model_copy(update={"device_address": "127.0.0.1"})
     return dataclasses.replace(context, site=site.model_copy(update={"broker": broker}))
+
+
+def _path(health: Health | None) -> str:
+    """A service's health path, from the registry."""
+    assert health is not None and health.path is not None, health
+    return health.path
 
 
 def _dir(path: Path) -> Path:

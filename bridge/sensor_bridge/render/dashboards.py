@@ -36,14 +36,13 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableOption,
 )
 
-from sensor_bridge.alerting import units
+from sensor_bridge.alerting import dead_letters, promql, units
 from sensor_bridge.alerting.promql import matchers
 from sensor_bridge.render import (
     RenderContext,
     RenderedFile,
     alloy,
     broker_stats,
-    dead_letters,
     user_path,
 )
 from sensor_bridge.render.vrl import FAULT_TAG
@@ -52,7 +51,6 @@ from sensor_protocol.fields import (
     CONTRACT_METRICS,
     HEALTH_FIELDS,
     METRIC_NAMESPACE,
-    field_by_key,
     full_metric_name,
 )
 
@@ -198,7 +196,7 @@ def _device_title(device: Device) -> str:
 def _furnace_panels(site: Site, device: Device) -> list[timeseries.Panel]:
     where = matchers(site, device.id)
     limits = device.thresholds
-    expr, unit = _temperature(site, f"{full_metric_name(field_by_key('temp_c'))}{{{where}}}")
+    expr, unit = _temperature(site, f"{promql.TEMPERATURE}{{{where}}}")
     temperature = _threshold_lines(
         _series("Temperature", [_query(expr, "temperature")], unit),
         [
@@ -210,19 +208,19 @@ def _furnace_panels(site: Site, device: Device) -> list[timeseries.Panel]:
     flame = _threshold_lines(
         _series(
             "Flame signal",
-            [_query(f"{full_metric_name(field_by_key('flame_v'))}{{{where}}}", "flame rod")],
+            [_query(f"{promql.FLAME}{{{where}}}", "flame rod")],
             "volt",
             "Below the red line there is no flame. A monitor, not the flame safeguard.",
         ),
         [Threshold(None, "red"), Threshold(limits.flame_min_v, "green")],
     )
-    cj_expr, cj_unit = _temperature(site, f"{full_metric_name(field_by_key('cj_c'))}{{{where}}}")
+    cj_expr, cj_unit = _temperature(site, f"{promql.COLD_JUNCTION}{{{where}}}")
     cold_junction = _series("Cold junction (board)", [_query(cj_expr, "cold junction")], cj_unit)
     faults = _series(
         "Thermocouple faults",
         [
             _query(
-                f"{full_metric_name(field_by_key('faults'))}{{{where}}} > 0",
+                f"{promql.FAULT}{{{where}}} > 0",
                 f"{{{{{FAULT_TAG}}}}}",
             )
         ],
@@ -258,7 +256,7 @@ def device_health(site: Site) -> dashboard.Dashboard:
 def pipeline_health(site: Site) -> dashboard.Dashboard:
     where = matchers(site)
     jobs = "|".join(alloy.JOBS)
-    sequence = full_metric_name(field_by_key("seq"))
+    sequence = promql.SEQUENCE
     panels = [
         _series(
             "Readings stored per minute",

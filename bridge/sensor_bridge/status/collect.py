@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sensor_bridge import dataflow
-from sensor_bridge.alerting import durations
+from sensor_bridge.alerting import durations, promql
 from sensor_bridge.errors import BridgeError
 from sensor_bridge.registry import ALERTMANAGER, MOSQUITTO, SERVICES, VICTORIAMETRICS, VMALERT
 from sensor_bridge.site import Device, Site
@@ -50,7 +50,14 @@ def collect(
         asked = {
             service.name: pool.submit(
                 service.probe.load(),
-                Ask(service.name, endpoints.address(service.name), timeout, logins, topics),
+                Ask(
+                    service.name,
+                    endpoints.address(service.name),
+                    timeout,
+                    logins,
+                    topics,
+                    service.health,
+                ),
             )
             for service in SERVICES
         }
@@ -109,9 +116,9 @@ def _device(
         reset_reason=status.get("reset_reason"),
         unexpected_reset=state == dataflow.ONLINE and unexpected_reset(status),
         last_sample_age_s=age,
-        temperature_c=latest.get(samples.TEMPERATURE),
-        flame_v=latest.get(samples.FLAME),
-        buffer_depth=latest.get(samples.BUFFER),
+        temperature_c=latest.get(promql.TEMPERATURE),
+        flame_v=latest.get(promql.FLAME),
+        buffer_depth=latest.get(promql.BUFFER),
         flow=flow,
     )
 

@@ -7,20 +7,17 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from sensor_bridge.alerting import promql
 from sensor_bridge.observe import newest_sample_ages
 from sensor_bridge.site import Site
 from sensor_bridge.status.report import Latest
 from sensor_bridge.store import queries
 from sensor_bridge.store.client import Store
 from sensor_bridge.store.urls import single_node
-from sensor_protocol.fields import field_by_key, full_metric_name
 
 WINDOW = "1h"
 """How far back a device's samples are looked for; older reads as none."""
-TEMPERATURE = full_metric_name(field_by_key("temp_c"))
-FLAME = full_metric_name(field_by_key("flame_v"))
-BUFFER = full_metric_name(field_by_key("buffer_depth"))
-SHOWN = (TEMPERATURE, FLAME, BUFFER)
+SHOWN = (promql.TEMPERATURE, promql.FLAME, promql.BUFFER)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
+from sensor_bridge.registry import Health
 from sensor_bridge.status.report import DOWN, UNHEALTHY, UP, ServiceStatus
 from sensor_bridge.status.targets import Logins
 
@@ -44,6 +45,8 @@ class Ask:
     timeout: float
     logins: Logins
     topics: Mapping[str, str]
+    health: Health | None = None
+    """How the registry says the service is asked whether it is healthy."""
 
 
 Probe = Callable[[Ask], "ServiceStatus | BrokerFindings"]
@@ -101,6 +104,16 @@ def _unhealthy(name: str, address: str, path: str, answer: Answer) -> ServiceSta
     return ServiceStatus(name, address, UNHEALTHY, detail=f"{path} says {answer.status} {said}")
 
 
+def _health(ask: Ask) -> tuple[str, Answer, bool]:
+    """GET the service's health path: the path, the answer, and whether it says healthy (2xx,
+    with the registry's ``content`` in its body)."""
+    health = ask.health
+    assert health is not None and health.path is not None, f"{ask.name}: no health path"
+    answer = get(f"http://{ask.address}{health.path}", ask.timeout)
+    healthy = 200 <= answer.status < 300 and (health.content or "") in answer.text
+    return health.path, answer, healthy
+
+
 def _version(pattern: re.Pattern[str], metrics: Answer) -> str | None:
     match = pattern.search(metrics.text) if metrics.status == 200 else None
     if match is None:
@@ -111,12 +124,11 @@ def _version(pattern: re.Pattern[str], metrics: Answer) -> str | None:
 def victoriametrics(ask: Ask) -> ServiceStatus:
     """VictoriaMetrics or vmalert: ``/health`` says OK, the version from ``/metrics``."""
     name, address, timeout = ask.name, ask.address, ask.timeout
-    url = f"http://{address}"
     try:
-        health = get(f"{url}/health", timeout)
-        if health.status != 200 or health.text.strip() != "OK":
-            return _unhealthy(name, address, "/health", health)
-        version = _version(_VM_VERSION, get(f"{url}/metrics", timeout))
+        path, health, healthy = _health(ask)
+        if not healthy:
+            return _unhealthy(name, address, path, health)
+        version = _version(_VM_VERSION, get(f"http://{address}/metrics", timeout))
     except NoAnswer as why:
         return _down(name, address, why)
     return ServiceStatus(name, address, UP, version, "healthy")
@@ -125,12 +137,11 @@ def victoriametrics(ask: Ask) -> ServiceStatus:
 def alertmanager(ask: Ask) -> ServiceStatus:
     """``/-/healthy``, then ``/api/v2/status`` for the version and the cluster state."""
     name, address, timeout = ask.name, ask.address, ask.timeout
-    url = f"http://{address}"
     try:
-        health = get(f"{url}/-/healthy", timeout)
-        if health.status != 200:
-            return _unhealthy(name, address, "/-/healthy", health)
-        status = get(f"{url}/api/v2/status", timeout)
+        path, health, healthy = _health(ask)
+        if not healthy:
+            return _unhealthy(name, address, path, health)
+        status = get(f"http://{address}/api/v2/status", timeout)
     except NoAnswer as why:
         return _down(name, address, why)
     try:
@@ -145,29 +156,28 @@ def alertmanager(ask: Ask) -> ServiceStatus:
 
 def vector(ask: Ask) -> ServiceStatus:
     """Vector's API ``/health`` (``{"ok": true}``); the API reports no version."""
-    name, address, timeout = ask.name, ask.address, ask.timeout
+    name, address = ask.name, ask.address
     try:
-        health = get(f"http://{address}/health", timeout)
+        path, health, healthy = _health(ask)
     except NoAnswer as why:
         return _down(name, address, why)
     try:
-        ok = health.status == 200 and json.loads(health.body).get("ok") is True
+        ok = healthy and json.loads(health.body).get("ok") is True
     except (ValueError, AttributeError):
         ok = False
     if not ok:
-        return _unhealthy(name, address, "/health", health)
+        return _unhealthy(name, address, path, health)
     return ServiceStatus(name, address, UP, None, "healthy (its API reports no version)")
 
 
 def alloy(ask: Ask) -> ServiceStatus:
     """Alloy's ``/-/ready``, the version from ``alloy_build_info``."""
     name, address, timeout = ask.name, ask.address, ask.timeout
-    url = f"http://{address}"
     try:
-        ready = get(f"{url}/-/ready", timeout)
-        if ready.status != 200:
-            return _unhealthy(name, address, "/-/ready", ready)
-        version = _version(_ALLOY_VERSION, get(f"{url}/metrics", timeout))
+        path, ready, healthy = _health(ask)
+        if not healthy:
+            return _unhealthy(name, address, path, ready)
+        version = _version(_ALLOY_VERSION, get(f"http://{address}/metrics", timeout))
     except NoAnswer as why:
         return _down(name, address, why)
     return ServiceStatus(name, address, UP, version, "ready")

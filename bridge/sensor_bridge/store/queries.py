@@ -27,3 +27,8 @@ def newest_values(names: Sequence[str], studio: str, window: str) -> str:
 def newest_times(names: Sequence[str], studio: str, window: str) -> str:
     """Per series: the time of its newest value, under its own name."""
     return f"tlast_over_time({studio_series(names, studio, window)}) keep_metric_names"
+
+
+def devices_with(name: str, studio: str) -> str:
+    """Per device of ``studio``: how many series named ``name`` it has (none: absent)."""
+    return f'count by (device) ({name}{{studio="{studio}"}})'

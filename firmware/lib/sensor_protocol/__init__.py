@@ -28,6 +28,10 @@ Versions are ``major.minor``, so that a fleet updated one board at a time loses 
   dropped unchecked (they are optional by the rule above) and everything else of the payload
   is stored; unknown keys are refused only at the host's own minor or an older one, where
   they are mistakes. Another major is refused whole (``bad_version``).
+* What a host accepts of a well-formed payload is its own policy, not the contract's: a
+  reading whose clock lies outside the delivery window, or that has no clock (``t`` null, as
+  firmware of 1.0 and 1.1 sent before its first NTP sync), cannot be placed in time and is a
+  dead letter (counted, its start kept), at any minor.
 * So update the host first, then the boards; a board that runs ahead of its host loses only
   its new fields until the host catches up.
 * ``tests/fixtures/contract/<major>.<minor>/`` keeps the payloads of every release; the tests

@@ -86,7 +86,8 @@ READING_FIELDS = (
     Field("up_ms", "int", "ms", 0, UPTIME_MS_MAX, None, False, 0, None, None,
           "Device uptime when the sample was taken."),
     Field("t", "int", "ms", EPOCH_MS_MIN, EPOCH_MS_MAX, None, True, 0, None, None,
-          "Unix time of the sample when the device clock was valid, else null."),
+          "Unix time of the sample when the device clock was valid, else null (the host "
+          "keeps such a reading as a dead letter: it cannot be placed in time)."),
     Field("temp_c", "float", "celsius", TEMP_C_MIN, TEMP_C_MAX, 2, True, 0, "furnace_temp",
           "gauge",
           "Furnace thermocouple temperature; null when a fault makes it invalid."),

@@ -82,6 +82,8 @@ def deploy_on_root(root: Path, site_file: Path, deploy_file: Path = DEPLOY) -> R
 
 
 RULES = "home/sensor/.config/sensor-pipeline/vmalert/rules.yaml"
+FURNACE_DASHBOARD = "home/sensor/.config/sensor-pipeline/dashboards/furnace.json"
+"""The dashboard that draws the thresholds: one threshold's edit rewrites it and the rules."""
 BROKER_CONF = "etc/mosquitto/conf.d/sensor-pipeline.conf"
 EXPIRATION = 'persistent_client_expiration = "14d"'
 TYPO = 'persistent_client_expiration = "89478486d"'

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -101,6 +102,12 @@ def test_a_fresh_trixie_arm64_pi_gets_the_whole_stack(
         [*host_setup.DEBIAN_PACKAGES, *host_setup.packages(GRAFANA)]
     )
     assert host_setup.packages(GRAFANA) == ("alloy",)
+    # apt is held to the tested versions, and checked to offer them, before a service's
+    # package installs.
+    held = ran.index(f"chmod 644 {host_setup.APT_PREFERENCES_PATH}")
+    check = ran.index(f"sh -c {shlex.quote(host_setup.tested_versions_script())}")
+    podman = next(i for i, c in enumerate(ran) if c.startswith(APT_INSTALL) and " podman " in c)
+    assert held < check < podman
     assert any(GRAFANA.line in c and "grafana.list" in c for c in ran)
     assert any(GRAFANA.key_url in c and GRAFANA.fingerprint in c for c in ran)
     assert "useradd -d /home/sensor -s /usr/sbin/nologin -m sensor" in ran

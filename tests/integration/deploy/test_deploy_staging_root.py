@@ -22,6 +22,7 @@ from sensor_bridge.tree import file_mode, render_site
 from tests.integration.deploy.pyinfra_runs import (
     BROKER_CONF,
     EXPIRATION,
+    FURNACE_DASHBOARD,
     ROLLBACK,
     RULES,
     TYPO,
@@ -32,7 +33,6 @@ from tests.integration.deploy.pyinfra_runs import (
 
 pytestmark = pytest.mark.slow
 
-FURNACE_DASHBOARD = "home/sensor/.config/sensor-pipeline/dashboards/furnace.json"
 SECRET_FILES = (
     "etc/mosquitto/sensor-pipeline.passwd",
     "etc/mosquitto/certs/sensor-pipeline.key",
