@@ -33,8 +33,8 @@ from sensor_bridge.local.examples import example_site
 from sensor_bridge.local.furnaces import virtual_furnace
 from sensor_bridge.local.pipeline import start_pipeline
 from sensor_bridge.local.receiver import Notified, WebhookReceiver
-from sensor_bridge.registry import SERVICES, Service, here
-from sensor_bridge.render import RenderContext, alertmanager, victoriametrics
+from sensor_bridge.registry import MOSQUITTO, SERVICES, Service, here
+from sensor_bridge.render import RenderContext, alertmanager, monit, victoriametrics
 from sensor_bridge.site import VICTORIA_METRICS_VERSION, Site, load_secrets, load_site
 from sensor_bridge.store.client import Store
 from sensor_bridge.tree import render_site
@@ -331,11 +331,12 @@ def test_monit_starts_a_stopped_mosquitto_again(deployed: Deployed) -> None:
     host.run("kill", "-TERM", before)
     wait_until(lambda: main_pid() not in {"0", before}, MONIT_TIMEOUT_S, "Mosquitto started again")
     after = main_pid()
-    # Monit's own lines since the kill (wording of monit's validate.c and control.c) say that
-    # it, not systemd, saw the broker gone and started it, and that it found the new process.
+    # Monit's own lines since the kill (as trixie's monit 5.34 words them) say that it, not
+    # systemd, saw the broker gone and ran the rendered restart, and found the new process.
+    restart = monit.restart_command(MOSQUITTO, deployed.site, monit.Options())
     seen = (
         "'mosquitto' process is not running",
-        "'mosquitto' start:",
+        f"'mosquitto' exec: '{restart}'",
         f"'mosquitto' process is running with pid {after}",
     )
     try:

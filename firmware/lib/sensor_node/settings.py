@@ -60,7 +60,7 @@ SETTINGS = (
             "1: connect with TLS and accept only a broker whose certificate the CA in ca.pem "
             "(at the root of CIRCUITPY, written by provisioning) signed for the name "
             "MQTT_BROKER. 0: plain MQTT, which shows the password to anyone on the LAN; only "
-            "for a board the site opted out of TLS."),
+            "for a board the site opted out of TLS (a Pico W: TLS does not fit its heap)."),
     Setting("MQTT_USER", "str", "", (0, 64), None,
             "Broker user name; empty when the broker needs no login."),
     Setting("MQTT_PASSWORD", "str", "", (0, 128), None, "Broker password for MQTT_USER."),
@@ -112,10 +112,12 @@ SETTINGS = (
             "Seconds without a broker connection (and without any answer from the network "
             "for RADIO_RESTART_AFTER_S) before the board resets, once its buffer is full. A "
             "reset loses the readings held in RAM, so none comes while the buffer has room; a "
-            "broker that refuses connections proves the network works and never causes one."),
+            "broker that refuses connections proves the network works and never causes one. "
+            "More than RADIO_RESTART_AFTER_S."),
     Setting("WATCHDOG_S", "float", _WATCHDOG, (_WATCHDOG_MIN, _WATCHDOG), 8,
             "Hardware watchdog timeout in seconds, longer than the board's longest blocking "
-            "step (the Wi-Fi join). Default: the board module's WATCHDOG_MAX_S."),
+            "step (the Wi-Fi join): 8 on a Pico W or Pico 2 W, 25 to 30 on an ESP32-S2 or S3. "
+            "Default: the board module's WATCHDOG_MAX_S."),
     Setting("PRODUCTION", "bool", True, None, None,
             "1: auto-reload off, so a write to CIRCUITPY cannot restart the node mid-firing. "
             "0 while developing."),

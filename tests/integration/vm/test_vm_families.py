@@ -4,12 +4,11 @@ in real time. tests/integration/node/test_node_families.py runs the same cases f
 the CPython engine; here what the VM decides (its exceptions, its errno values, its
 ``os.getenv``) is the board's.
 
-Not here, for the time they take in real time: the Pico W's wedged radio (a reset after
-``RESET_AFTER_OFFLINE_S``, at least 120 s; test_node_families), the nvm bound over a day of
-resets (finding 9: tests/unit/firmware/test_firmware_boots.py, on a fake clock; a reset loop
-holds 30 s, then 1, 2, 4 minutes between boots by design) and finding 10
-(the watchdog armed after the imports: test_firmware_boots.py, and the VM's import times in
-docs/benchmarks.md)."""
+Findings 9 (the hold before an early nvm write) and 10 (the watchdog armed after the imports)
+are in test_vm_resets.py. Not on the VM, for the time they take in real time: the Pico W's
+wedged radio (a reset after ``RESET_AFTER_OFFLINE_S``, at least 120 s; test_node_families)
+and the nvm bound over a day of resets (tests/unit/firmware/test_firmware_boots.py, on a fake
+clock; a reset loop holds 30 s, then 1, 2, 4 minutes between boots by design)."""
 
 from __future__ import annotations
 
@@ -20,11 +19,13 @@ import pytest
 
 from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.families import ESPRESSIF
+from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_protocol.payloads import decode_health
 from tests.integration.vm.vm_node import vm_board, vm_drive
+from tests.support.connack import refusing_logins
 from tests.support.node import FEATHER_S3, PICO_W, UNUSABLE_SETTINGS, boots, topic
 from tests.support.recorder import Recorder
-from tests.support.waiting import stays_true
+from tests.support.waiting import stays_true, wait_until
 
 RADIO_RESTART_AFTER_S = 30
 
@@ -53,6 +54,23 @@ def test_finding_3_the_esp32_arms_its_watchdog_once(tmp_path: Path, broker: Mosq
     assert status["watchdog"]["timeout"] == 25.0 and status["watchdog"]["mode"] == "RESET"
 
 
+def refused_for(board: VirtualBoardProcess, seconds: float, since: int) -> None:
+    """Return once the board has tried to connect and failed for ``seconds`` by its own clock
+    (a failed connect at least that long after the first since ``since``), and a moment more:
+    had the failures counted as silence, the radio restart would be logged by then."""
+
+    def uptimes() -> list[float]:
+        failed = [line for line in board.lines[since:] if " WARN mqtt_connect_failed " in line]
+        return [float(line.split()[0]) for line in failed]
+
+    # The backoff's waits (capped at 30 s, drawn from their upper half) decide when.
+    wait_until(lambda: bool(uptimes()), 30, "a failed connect")
+    wait_until(
+        lambda: uptimes()[-1] >= uptimes()[0] + seconds, seconds + 60, f"{seconds} s of failures"
+    )
+    time.sleep(2)
+
+
 def test_finding_4_a_broker_down_on_a_live_host_costs_no_radio_restart(
     tmp_path: Path, broker: Mosquitto
 ) -> None:
@@ -63,9 +81,33 @@ def test_finding_4_a_broker_down_on_a_live_host_costs_no_radio_restart(
     )
     with vm_board(drive, PICO_W) as board:
         board.wait_for(r" INFO birth_published ", 60)
+        mark = board.mark()
         broker.kill()
-        board.wait_for(r" WARN mqtt_connect_failed .*ECONNRESET", 30)
-        time.sleep(RADIO_RESTART_AFTER_S + 10)
+        board.wait_for(r" WARN mqtt_connect_failed .*ECONNRESET", 30, since=mark)
+        refused_for(board, RADIO_RESTART_AFTER_S, mark)
+        mark = board.mark()
+        broker.start()
+        board.wait_for(r" INFO birth_published ", 60, since=mark)
+        assert boots(board) == 1
+    assert [line for line in board.lines if "radio_restart" in line] == []
+
+
+def test_finding_4_a_broker_that_refuses_the_login_costs_no_radio_restart(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    # CONNACK 3 (server unavailable): MiniMQTT 8.1.0 turns codes 1 to 3 into a plain
+    # "Connect failure" and logs "Connection Refused"; on the VM, as on a board, what the
+    # firmware sees is what CircuitPython's MiniMQTT and exception chains give it.
+    drive = vm_drive(
+        tmp_path / "drive", PICO_W, broker.port, RADIO_RESTART_AFTER_S=RADIO_RESTART_AFTER_S
+    )
+    with vm_board(drive, PICO_W) as board:
+        board.wait_for(r" INFO birth_published ", 60)
+        broker.kill()
+        mark = board.mark()
+        with refusing_logins(broker.port, 3) as refused:
+            refused_for(board, RADIO_RESTART_AFTER_S, mark)
+        assert len(refused) >= 3, refused
         mark = board.mark()
         broker.start()
         board.wait_for(r" INFO birth_published ", 60, since=mark)

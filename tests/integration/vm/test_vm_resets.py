@@ -7,6 +7,7 @@ the watchdog's timeout to import cost no reset (finding 10)."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,8 @@ def test_a_start_after_an_early_write_waits_before_writing_nvm(
     tmp_path: Path, broker: Mosquitto
 ) -> None:
     """A Pico W's nvm says the boot before wrote in its first hour: the next start (power-on
-    here, as after a watchdog reset or a brown-out) holds ``hold_s(1)`` with the watchdog
-    fed before it writes its number. The firmware before the bound wrote at every start, so
+    here, as after a watchdog reset or a brown-out) holds ``hold_s(1)`` before it writes its
+    number, in the same boot. The firmware before the bound wrote at every start, so
     a loop erased a 4 KB sector at every boot (ports/raspberrypi/common-hal/nvm/ByteArray.c)."""
     drive = vm_drive(tmp_path / "drive", PICO_W, broker.port)
     state = drive / ".virtual"
@@ -89,7 +90,10 @@ def test_a_start_after_an_early_write_waits_before_writing_nvm(
             lambda: board.status()["nvm"]["writes"] == 0, hold_s - 5, "no nvm write in the hold"
         )
         board.wait_for(r" INFO settings_ok ", 30)
-        wear = board.status()["nvm"]
+        status = board.status()
+    wear = status["nvm"]
+    assert status["resets"] == 0, status
+    assert len([line for line in board.lines if " INFO boot " in line]) == 1, board.lines
     assert _field(boot, "reset_reason") == "POWER_ON"
     assert int(_field(boot, "boot")) == reserved + 1
     assert int(_field(held, "wait_s")) == hold_s == 30
@@ -113,9 +117,12 @@ def test_libraries_slower_to_import_than_the_watchdog_cost_no_reset(
     )
     with vm_board(drive, PICO_W, free_heap=ROOMY_FREE_HEAP) as board:
         board.wait_for(r" INFO boot ", 60)
+        booted = time.monotonic()
         mark = board.mark()
         board.wait_for(r" INFO mqtt_connected ", SLOW_IMPORT_S + 60, since=mark)
+        assert time.monotonic() - booted >= SLOW_IMPORT_S
         status = board.status()
+    assert status["watchdog"]["mode"] == "RESET", status["watchdog"]
     assert 0 < status["watchdog"]["timeout"] < SLOW_IMPORT_S, status["watchdog"]
     assert status["resets"] == 0, status
     assert not any("watchdog expired" in line for line in board.stderr_lines), board.stderr_lines
