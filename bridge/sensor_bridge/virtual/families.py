@@ -5,6 +5,11 @@ firmware expects.
 
 Every value names the CircuitPython source file it comes from (tag 10.1.0 unless a row says
 otherwise); ``SOURCES`` keeps those citations next to the values so a test can show them.
+
+Errors are named (``ECONNRESET``), not numbered: on the VM a name takes the unix port's
+(Linux) number, ETIMEDOUT 110, where a board's newlib gives 116. The firmware compares with
+its own ``errno`` module's constants, so it decides the same on both; only a number printed
+on the console differs.
 """
 
 from typing import NamedTuple

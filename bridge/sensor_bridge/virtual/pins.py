@@ -132,7 +132,12 @@ _PICO2_HEAP = 442_368
 _PSRAM_HEAP = 2_097_152
 
 BOARDS: dict[str, tuple[str, str, int, int, int, float | None, bool]] = {
-    # board_id: family, machine, heap, cpu Hz, nvm bytes, watchdog max s, RAISE supported
+    # board_id: family, machine, heap, cpu Hz, nvm bytes, watchdog max s, RAISE supported.
+    # nvm bytes: CIRCUITPY_INTERNAL_NVM_SIZE in ports/raspberrypi/mpconfigport.h (4 KiB) and
+    # ports/espressif/mpconfigport.h (8 KiB). Watchdog: ports/raspberrypi/common-hal/watchdog/
+    # WatchDogTimer.c validates the timeout's integer part to at most 8 (the RP2040's counter
+    # ends at 8.388607 s) and raises NotImplementedError for RAISE; espressif's
+    # WatchDogTimer.c takes up to UINT32_MAX ms and RAISE.
     "raspberry_pi_pico_w": (
         "rp2040", "Raspberry Pi Pico W with rp2040", _PICO_HEAP, 125_000_000, 4096, 8.388, False
     ),
