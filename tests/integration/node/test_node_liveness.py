@@ -1,4 +1,7 @@
-"""Boot, telemetry, liveness and reconnection of the real firmware against a real broker."""
+"""Boot, telemetry, liveness and reconnection of the real firmware against a real broker.
+Boot, telemetry and the two ways a node goes offline run on both engines (the VM: the
+Pico W's heap, CircuitPython's floats and MiniMQTT); the reconnection bound, two minutes of
+outage, on the CPython engine at ten times the speed."""
 
 from __future__ import annotations
 
@@ -9,18 +12,23 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from sensor_bridge.local.broker import Mosquitto
 from sensor_bridge.virtual.launcher import VirtualBoardProcess
 from sensor_node.link import BACKOFF_CAP_MS
 from sensor_protocol import SCHEMA_VERSION
 from sensor_protocol.payloads import OFFLINE_PAYLOAD, decode_readings, decode_status
+from tests.integration.node.engines import pico_w
 from tests.support.node import PICO_W, boot_line, make_drive, readings, topic
 from tests.support.recorder import Recorder
 
+ENGINES = pytest.mark.parametrize("engine", ["cpython", "vm"])
 
-def test_boot_publishes_retained_birth(tmp_path: Path, broker: Mosquitto) -> None:
-    drive = make_drive(tmp_path / "drive", PICO_W, broker.port)
-    with VirtualBoardProcess(drive, speed=5) as board:
+
+@ENGINES
+def test_boot_publishes_retained_birth(tmp_path: Path, broker: Mosquitto, engine: str) -> None:
+    with pico_w(tmp_path, engine, broker.port, speed=5) as board:
         line = boot_line(board)
         assert "board=raspberry_pi_pico_w" in line and "fw=" in line
         board.wait_for(r" INFO birth_published ", 30)
@@ -34,11 +42,12 @@ def test_boot_publishes_retained_birth(tmp_path: Path, broker: Mosquitto) -> Non
     assert status["boot"] >= 1
 
 
+@ENGINES
 def test_telemetry_follows_the_contract(
-    tmp_path: Path, broker: Mosquitto, recorder: Recorder
+    tmp_path: Path, broker: Mosquitto, recorder: Recorder, engine: str
 ) -> None:
-    drive = make_drive(tmp_path / "drive", PICO_W, broker.port, SAMPLE_PERIOD_S=2)
-    with VirtualBoardProcess(drive, speed=10) as board:
+    board = pico_w(tmp_path, engine, broker.port, speed=10, SAMPLE_PERIOD_S=2, HEALTH_PERIOD_S=10)
+    with board:
         recorder.wait_for(lambda m: m.topic == topic("telemetry"), 30)
         start = len(recorder.messages)
         recorder.wait_for(lambda m: m.topic == topic("health"), 30, after=0)
@@ -69,11 +78,11 @@ def test_telemetry_follows_the_contract(
     assert health["v"] == SCHEMA_VERSION and health["clock_valid"] is True
 
 
+@ENGINES
 def test_crash_without_disconnect_leaves_retained_offline(
-    tmp_path: Path, broker: Mosquitto, recorder: Recorder
+    tmp_path: Path, broker: Mosquitto, recorder: Recorder, engine: str
 ) -> None:
-    drive = make_drive(tmp_path / "drive", PICO_W, broker.port)
-    with VirtualBoardProcess(drive, speed=1) as board:
+    with pico_w(tmp_path, engine, broker.port) as board:
         board.wait_for(r" INFO birth_published ", 30)
         board.kill()
     recorder.wait_for(lambda m: m.text == OFFLINE_PAYLOAD, 10)
@@ -82,13 +91,13 @@ def test_crash_without_disconnect_leaves_retained_offline(
     assert decode_status(retained.payload)["state"] == "offline"
 
 
+@ENGINES
 def test_silent_device_is_declared_offline_within_the_keepalive_bound(
-    tmp_path: Path, broker: Mosquitto, recorder: Recorder
+    tmp_path: Path, broker: Mosquitto, recorder: Recorder, engine: str
 ) -> None:
     """A board that loses power says nothing: its TCP connection just goes quiet."""
     keepalive = 5
-    drive = make_drive(tmp_path / "drive", PICO_W, broker.port, KEEPALIVE_S=keepalive)
-    with VirtualBoardProcess(drive, speed=1) as board:
+    with pico_w(tmp_path, engine, broker.port, KEEPALIVE_S=keepalive) as board:
         board.wait_for(r" INFO birth_published ", 30)
         assert board.pid is not None
         os.kill(board.pid, signal.SIGSTOP)
