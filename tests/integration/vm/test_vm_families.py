@@ -156,3 +156,23 @@ def test_findings_7_and_8_settings_the_board_cannot_use_are_shown_not_crashed_on
         )
     assert f"key={key}" in error
     assert [x for x in board.lines if "Traceback" in x or " traceback " in x] == []
+
+
+def test_a_10_2_board_takes_the_decimal_that_10_1_refuses(
+    tmp_path: Path, broker: Mosquitto, recorder: Recorder
+) -> None:
+    """The drive's boot_out.txt says 10.2.0: ``os.getenv`` answers as
+    supervisor/shared/settings.c does from 10.2 (every value as text), so the unquoted
+    ``FLAME_DIVIDER_RATIO = 3.27`` that 10.1 refuses (finding 7) is a setting like any other."""
+    drive = vm_drive(tmp_path / "drive", PICO_W, broker.port, FLAME_DIVIDER_RATIO=None)
+    settings = drive / "settings.toml"
+    settings.write_text(settings.read_text() + "FLAME_DIVIDER_RATIO = 3.27\n")
+    (drive / "boot_out.txt").write_text(
+        "Adafruit CircuitPython 10.2.0 on 2026-01-01; Raspberry Pi Pico W with rp2040\n"
+        f"Board ID:{PICO_W}\n"
+    )
+    with vm_board(drive, PICO_W) as board:
+        board.wait_for(r" INFO settings_ok ", 60)
+        recorder.wait_for(lambda m: m.topic == topic("telemetry"), 30)
+        assert boots(board) == 1
+    assert [x for x in board.lines if " ERROR " in x] == []
