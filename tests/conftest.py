@@ -13,6 +13,10 @@ DEBIAN_HOST_DIR = TESTS_DIR / "debian_host"
 TIERS = ("unit", "integration", "system", "hil", "debian_host")
 """Directories under tests/ whose name is their tests' marker (registered in pyproject.toml):
 `pytest -m unit`, `-m "not system"`."""
+LONG_FIRST = ("integration/vm", "system", "integration/node", "integration/hil")
+"""Where the tests that wait in real time live (the VM runs at speed 1): run first, so that
+the two workers (`--dist loadfile`) end together instead of one waiting on a long file
+handed out last."""
 
 
 def pytest_report_header() -> str:
@@ -41,3 +45,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = item.path.relative_to(TESTS_DIR).parts[0]
         if tier in TIERS:
             item.add_marker(tier)
+    items.sort(key=_long_first)
+
+
+def _long_first(item: pytest.Item) -> int:
+    where = item.path.relative_to(TESTS_DIR).as_posix()
+    for rank, directory in enumerate(LONG_FIRST):
+        if where.startswith(directory + "/"):
+            return rank
+    return len(LONG_FIRST)
