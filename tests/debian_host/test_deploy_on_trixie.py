@@ -22,13 +22,15 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
+from sensor_bridge import tls
 from sensor_bridge.alerting import alerts, promql
 from sensor_bridge.install import host_setup
 from sensor_bridge.install.host_setup import SENSOR_BRIDGE
+from sensor_bridge.install.layout import SITE_DIR
 from sensor_bridge.local.examples import example_site
 from sensor_bridge.local.furnaces import virtual_furnace
 from sensor_bridge.local.pipeline import start_pipeline
@@ -51,6 +53,7 @@ from tests.integration.deploy.pyinfra_runs import (
     pyinfra,
 )
 from tests.support.debian_host import (
+    SSH_USER,
     DebianHost,
     Ssh,
     booted,
@@ -214,6 +217,19 @@ def test_the_first_deploy_installs_and_starts_every_unit(deployed: Deployed) -> 
         assert host.run("sh", "-c", exists, check=False).returncode == 0, image
         as_sensor = f"cd / && runuser -u sensor -- {exists}"
         assert host.run("sh", "-c", as_sensor, check=False).returncode == 0, image
+
+
+def test_the_secrets_went_through_the_ssh_users_private_directory(deployed: Deployed) -> None:
+    """The deploy logs in as the Pi's user and works through sudo: a secret is uploaded into
+    that user's 0700 directory, moved into place and left root's alone (deploy/sensor_deploy/
+    ops.py ``secret_file``)."""
+    host, site = deployed.host, deployed.site
+    upload = f"/home/{SSH_USER}/.sensor-pipeline-upload"
+    assert host.run("stat", "-c", "%U %a", upload).stdout.split() == [SSH_USER, "700"]
+    assert host.run("ls", "-A", upload).stdout == ""
+    secrets = PurePosixPath("/", SITE_DIR, site.secrets_file)
+    for secret in (secrets, secrets.parent / tls.CA_KEY_FILE):
+        assert host.run("stat", "-c", "%U %a", str(secret)).stdout.split() == ["root", "600"]
 
 
 def test_chrony_reads_the_lan_configuration(deployed: Deployed) -> None:

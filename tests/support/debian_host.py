@@ -48,10 +48,12 @@ from sensor_bridge.local.tools import TOOLS_DIR
 
 SUITE = "trixie"
 CACHE = TOOLS_DIR / "debian-host"
-HOST_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "docker-registry")
-"""A minimal trixie that boots, takes SSH, and serves the test's container registry (Debian's
-``docker-registry``: no registry but Debian's, PyPI's and npm's is reachable here). Everything
-the stack needs the deploy installs itself."""
+HOST_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "sudo", "docker-registry")
+"""A minimal trixie that boots, takes SSH (as ``SSH_USER`` with sudo, as a Pi does), and serves
+the test's container registry (Debian's ``docker-registry``: no registry but Debian's, PyPI's
+and npm's is reachable here). Everything the stack needs the deploy installs itself."""
+SSH_USER = "pi"
+"""The login deploy/inventory.example.py gives a Pi: a user with sudo, not root."""
 IMAGE_PACKAGES = ("victoria-metrics", "wget", "busybox")
 """The test images' one layer: Debian's victoria-metrics 1.112.0 (the version the site pins;
 vmalert is in it), wget, which the quadlets' health commands run, and busybox, whose httpd
@@ -258,15 +260,18 @@ class Ssh:
     port: int
     key: Path
     known_hosts: Path
+    user: str = SSH_USER
 
     def inventory_data(self) -> dict[str, object]:
+        """As deploy/inventory.example.py has a Pi: its user, every operation through sudo."""
         return {
             "ssh_hostname": "127.0.0.1",
             "ssh_port": self.port,
-            "ssh_user": "root",
+            "ssh_user": self.user,
             "ssh_key": str(self.key),
             "ssh_known_hosts_file": str(self.known_hosts),
             "ssh_strict_host_key_checking": "yes",
+            "_sudo": True,
         }
 
 
@@ -406,7 +411,8 @@ class DebianHost:
         return " / ".join(lines[-3:]) or "no output"
 
     def start_ssh(self) -> Ssh:
-        """sshd on a free loopback port, root logging in with a key made now."""
+        """sshd on a free loopback port, ``SSH_USER`` (sudo without a password, as on a Pi
+        OS image) logging in with a key made now."""
         key = self.workdir / "id_ed25519"
         subprocess.run(
             [
@@ -422,10 +428,17 @@ class DebianHost:
             check=True,
             capture_output=True,
         )
-        ssh_dir = self.root / "root" / ".ssh"
-        ssh_dir.mkdir(mode=0o700, exist_ok=True)
-        (ssh_dir / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
-        (ssh_dir / "authorized_keys").chmod(0o600)
+        user = SSH_USER
+        self.run("useradd", "--create-home", "--shell", "/bin/bash", user)
+        sudoers = self.root / "etc" / "sudoers.d" / user
+        sudoers.write_text(f"{user} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+        sudoers.chmod(0o440)
+        ssh_dir = f"/home/{user}/.ssh"
+        self.run("install", "-d", "-m", "700", "-o", user, "-g", user, ssh_dir)
+        authorized = self.root / ssh_dir.lstrip("/") / "authorized_keys"
+        authorized.write_text(key.with_suffix(".pub").read_text())
+        self.run("chown", f"{user}:{user}", f"{ssh_dir}/authorized_keys")
+        self.run("chmod", "600", f"{ssh_dir}/authorized_keys")
         port = free_port()
         self.start_unit(
             "test-host-sshd",
