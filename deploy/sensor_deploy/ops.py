@@ -77,7 +77,16 @@ def signing_key_pinned(script: str, keyring: str, fingerprint: str):
 
 
 UPLOAD_DIR = ".sensor-pipeline-upload"
-"""In the SSH user's home, mode 0700: where a secret lands before root copies it in place."""
+"""In the SSH user's home, mode 0700: where an upload (a secret, the host package) lands before
+it is moved into place as root."""
+
+
+def _uploaded(src: str, dest: str):
+    """The commands that put ``src`` at ``dest`` on the host through ``UPLOAD_DIR``: the SSH
+    user writes there (with sudo it may not write where root's files go), then the file is
+    moved into place."""
+    yield StringCommand("mkdir", "-p", "-m", "700", UPLOAD_DIR, _sudo=False)
+    yield FileUploadCommand(src, dest, remote_temp_filename=f"{UPLOAD_DIR}/{Path(dest).name}")
 
 
 @operation()
@@ -93,9 +102,7 @@ def secret_file(src: str, dest: str):
         host.noop(f"{dest} is up to date")
         return
     host.log(f"Will update {dest} (a secret: contents not shown)")
-    yield StringCommand("mkdir", "-p", "-m", "700", UPLOAD_DIR, _sudo=False)
-    temp = f"{UPLOAD_DIR}/{Path(dest).name}"
-    yield FileUploadCommand(src, dest, remote_temp_filename=temp)
+    yield from _uploaded(src, dest)
     yield StringCommand("chown", "root:root", dest)
     yield StringCommand("chmod", "600", dest)
 
@@ -126,10 +133,8 @@ def host_package_installed(wheel: str, requirements: str, venv: str, link: str):
     remote_wheel = f"{dist}/{Path(wheel).name}"
     remote_requirements = f"{dist}/{Path(requirements).name}"
     yield StringCommand("mkdir", "-p", dist)
-    yield FileUploadCommand(wheel, remote_wheel, remote_temp_filename=remote_wheel + ".part")
-    yield FileUploadCommand(
-        requirements, remote_requirements, remote_temp_filename=remote_requirements + ".part"
-    )
+    yield from _uploaded(wheel, remote_wheel)
+    yield from _uploaded(requirements, remote_requirements)
     yield StringCommand("python3", "-m", "venv", venv)
     pip = [f"{venv}/bin/pip", "install", "--quiet"]
     yield StringCommand(
