@@ -8,8 +8,9 @@ and ``vector validate``/``vector test`` check with exactly the version that will
 The wrappers use root's podman (the deploy runs as root; the staging tree is root's), with the
 host network (the VictoriaMetrics check answers on a loopback port), /tmp (checkers keep their
 scratch data there) and the staging tree mounted at the same paths, in the caller's working
-directory (the Vector checker runs from the staged config directory, as the quadlet runs Vector
-from its config directory: the secret backend's path is relative to it). No environment passes
+directory when it is under one of them (the Vector checker runs from the staged config
+directory, as the quadlet runs Vector from its config directory: the secret backend's path is
+relative to it), else in ``/``. No environment passes
 through: the services get none either.
 """
 
@@ -36,7 +37,12 @@ def images(site: Site) -> dict[str, str]:
 
 
 def wrapper(image: str, mounts: Sequence[Path]) -> str:
-    volumes = [f"--volume={m}:{m}" for m in ("/tmp", *mounts)]
+    """The tool in ``image``, run in the caller's directory when the container sees it (under
+    a mount), else in ``/``: podman refuses a working directory the container does not have
+    ("workdir ... does not exist on container"), as the deploy's own directory is (the
+    checkout on a Pi, the SSH user's home over SSH)."""
+    shared = [str(m) for m in ("/tmp", *mounts)]
+    volumes = [f"--volume={m}:{m}" for m in shared]
     argv = [
         PODMAN,
         "run",
@@ -44,10 +50,12 @@ def wrapper(image: str, mounts: Sequence[Path]) -> str:
         "--network=host",
         *volumes,
     ]
+    seen = "|".join(f"{shlex.quote(m)}|{shlex.quote(m)}/*" for m in shared)
     return (
         "#!/bin/sh\n"
         "# Written by sensor-bridge deploy: the tool inside its pinned image, for the checks.\n"
-        f'exec {shlex.join(argv)} --workdir="$PWD" {shlex.quote(image)} "$@"\n'
+        f'case "$PWD" in {seen}) workdir="$PWD" ;; *) workdir=/ ;; esac\n'
+        f'exec {shlex.join(argv)} --workdir="$workdir" {shlex.quote(image)} "$@"\n'
     )
 
 

@@ -156,3 +156,25 @@ def test_the_vector_wrapper_runs_where_it_is_called_with_no_environment(
     args = (tmp_path / "podman.args").read_text().splitlines()
     assert args[-4:] == [f"--workdir={workdir}", site.pipeline.image, "test", "vector.yaml"]
     assert not [arg for arg in args if arg.startswith("--env")]
+
+
+def test_a_wrapper_called_outside_the_mounts_runs_in_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deploy runs the checks from its own directory (the checkout, the SSH user's home),
+    which the container does not have: podman would refuse it as the working directory."""
+    fake = tmp_path / "podman"
+    fake.write_text(FAKE_PODMAN)
+    fake.chmod(0o755)
+    monkeypatch.setattr(container_tools, "PODMAN", str(fake))
+    site = example_context(tmp_path / "site").site
+    container_tools.install(tmp_path / "tools", site, [tmp_path / "staging"])
+    subprocess.run(
+        [str(tmp_path / "tools" / "vmalert"), "-dryRun"],
+        cwd="/usr",
+        env={"PATH": "/usr/bin:/bin"},
+        check=True,
+        timeout=10,
+    )
+    args = (tmp_path / "podman.args").read_text().splitlines()
+    assert args[-3:] == ["--workdir=/", site.alerts.image, "-dryRun"]
