@@ -11,6 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from sensor_bridge.install.redaction import MASK, redact
 from sensor_bridge.local.examples import example_context
 from sensor_bridge.local.tools import REPO_ROOT
 from sensor_bridge.registry import MOSQUITTO, VECTOR, Health
+from sensor_bridge.site import Site
 
 
 def test_every_secret_value_is_masked(tmp_path: Path) -> None:
@@ -133,27 +135,35 @@ env > "$(dirname "$0")/podman.env"
 """
 
 
-def test_the_vector_wrapper_runs_where_it_is_called_with_no_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """As the quadlet runs Vector: in the config directory (the secret backend's path is
-    relative to it), with no variable from the caller (no interpolation to switch on)."""
+def _wrapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str, args: list[str], **run: Any
+) -> tuple[Site, list[str]]:
+    """The example site's wrappers over a podman that records its arguments; ``tool`` run
+    with ``args`` (``run``: subprocess.run's cwd and env); the site and what podman got."""
     fake = tmp_path / "podman"
     fake.write_text(FAKE_PODMAN)
     fake.chmod(0o755)
     monkeypatch.setattr(container_tools, "PODMAN", str(fake))
     site = example_context(tmp_path / "site").site
     container_tools.install(tmp_path / "tools", site, [tmp_path / "staging"])
+    subprocess.run([str(tmp_path / "tools" / tool), *args], check=True, timeout=10, **run)
+    return site, (tmp_path / "podman.args").read_text().splitlines()
+
+
+def test_the_vector_wrapper_runs_where_it_is_called_with_no_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the quadlet runs Vector: in the config directory (the secret backend's path is
+    relative to it), with no variable from the caller (no interpolation to switch on)."""
     workdir = tmp_path / "staging" / "vector"
     workdir.mkdir(parents=True)
-    subprocess.run(
-        [str(tmp_path / "tools" / "vector"), "test", "vector.yaml"],
-        cwd=workdir,
-        env={"PATH": "/usr/bin:/bin", "VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION": "true"},
-        check=True,
-        timeout=10,
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION": "true",
+    }
+    site, args = _wrapped(
+        tmp_path, monkeypatch, "vector", ["test", "vector.yaml"], cwd=workdir, env=environment
     )
-    args = (tmp_path / "podman.args").read_text().splitlines()
     assert args[-4:] == [f"--workdir={workdir}", site.pipeline.image, "test", "vector.yaml"]
     assert not [arg for arg in args if arg.startswith("--env")]
 
@@ -163,18 +173,7 @@ def test_a_wrapper_called_outside_the_mounts_runs_in_the_root(
 ) -> None:
     """The deploy runs the checks from its own directory (the checkout, the SSH user's home),
     which the container does not have: podman would refuse it as the working directory."""
-    fake = tmp_path / "podman"
-    fake.write_text(FAKE_PODMAN)
-    fake.chmod(0o755)
-    monkeypatch.setattr(container_tools, "PODMAN", str(fake))
-    site = example_context(tmp_path / "site").site
-    container_tools.install(tmp_path / "tools", site, [tmp_path / "staging"])
-    subprocess.run(
-        [str(tmp_path / "tools" / "vmalert"), "-dryRun"],
-        cwd="/usr",
-        env={"PATH": "/usr/bin:/bin"},
-        check=True,
-        timeout=10,
+    site, args = _wrapped(
+        tmp_path, monkeypatch, "vmalert", ["-dryRun"], cwd="/usr", env={"PATH": "/usr/bin:/bin"}
     )
-    args = (tmp_path / "podman.args").read_text().splitlines()
     assert args[-3:] == ["--workdir=/", site.alerts.image, "-dryRun"]
