@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -155,7 +156,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             yield Stack(site_file, root, context, broker, vm, manager, elsewhere)
 
 
-def test_a_healthy_studio_reads_all_well_in_under_a_second(stack: Stack) -> None:
+def test_a_healthy_studio_reads_all_well(stack: Stack) -> None:
     stack.publish_status(FURNACE, birth("1.4.2", "POWER_ON"))
     stack.publish_status(GLORY_HOLE, birth("1.4.1", "WATCHDOG"))
     stack.samples(FURNACE, 3, temp_c=1052.34, flame_v=3.517)
@@ -163,10 +164,8 @@ def test_a_healthy_studio_reads_all_well_in_under_a_second(stack: Stack) -> None
     # The heartbeat always fires: it is not a problem.
     stack.alert(alerts.HEARTBEAT, "", alerts.SYSTEM)
 
-    started = time.monotonic()
     code, output = stack.status()
-    took = time.monotonic() - started
-    print(f"\nstatus (in-process) took {took:.3f} s\n{output}")
+    print(f"\n{output}")
 
     assert code == EXIT_OK, output
     assert "all well" in output
@@ -190,19 +189,16 @@ def test_a_healthy_studio_reads_all_well_in_under_a_second(stack: Stack) -> None
     assert "online, fw 1.4.1 on raspberry_pi_pico_w, reset WATCHDOG (unexpected)" in output
     assert "1101.0 °C  flame 3.20 V  buffer 3  newest sample 4 s ago" in output
     assert "Alerts (from Alertmanager): 0 firing" in output
-    assert took < 1.0, f"status took {took:.2f} s"
 
 
-def test_the_installed_command_answers_in_about_a_second(stack: Stack) -> None:
-    """The installed entry point, Python's start-up and imports included. The probes must stay
-    well under a second; the bound on the whole run leaves room for a loaded test machine."""
+def test_the_installed_command_answers_in_json(stack: Stack) -> None:
+    """The installed entry point, Python's start-up and imports included."""
     stack.publish_status(FURNACE, birth("1.4.2", "POWER_ON"))
     stack.publish_status(GLORY_HOLE, birth("1.4.2", "POWER_ON"))
     stack.samples(FURNACE, 2, temp_c=1000.0, flame_v=3.5)
     stack.samples(GLORY_HOLE, 2, temp_c=1000.0, flame_v=3.5)
     command = Path(sys.executable).parent / "sensor-bridge"
     assert command.exists() or shutil.which("sensor-bridge"), "sensor-bridge is not installed"
-    started = time.monotonic()
     done = subprocess.run(
         [str(command), *stack.args("--json")],
         capture_output=True,
@@ -210,12 +206,10 @@ def test_the_installed_command_answers_in_about_a_second(stack: Stack) -> None:
         timeout=30,
         check=False,
     )
-    took = time.monotonic() - started
     report = json.loads(done.stdout)
-    print(f"\nsensor-bridge status --json: {took:.3f} s wall, probes {report['elapsed_s']:.3f} s")
+    print(f"\nsensor-bridge status --json: probes {report['elapsed_s']:.3f} s")
     assert done.returncode == EXIT_OK, done.stdout + done.stderr
-    assert report["elapsed_s"] < 0.5
-    assert took < 2.0, f"the command took {took:.2f} s"
+    assert [s["state"] for s in report["services"]].count("up") == 3, report["services"]
 
 
 def test_offline_stale_alerting_and_a_stopped_service_are_each_named(stack: Stack) -> None:
@@ -307,6 +301,26 @@ def test_with_no_service_running_every_line_says_so(tmp_path: Path) -> None:
     assert result.output.endswith(
         "Problems\n  - no service of the pipeline is deployed here, and none answers\n"
     )
+
+
+def test_services_that_never_answer_cost_one_timeout_not_the_sum(tmp_path: Path) -> None:
+    """A service that takes the connection and says nothing (hung, or a firewall that drops)
+    is each probe's worst case: every probe waits its timeout, and all wait at once."""
+    site_file = example_site(tmp_path / "site")
+    silent = {name: socket.create_server(("127.0.0.1", 0)) for name in NAMES}
+    try:
+        moved = [f"--address={n}=127.0.0.1:{s.getsockname()[1]}" for n, s in silent.items()]
+        result = run("status", "--site", str(site_file), "--json", "--timeout", "0.5", *moved)
+    finally:
+        for listener in silent.values():
+            listener.close()
+    report = json.loads(result.output)
+    print(f"\nprobes took {report['elapsed_s']:.3f} s")
+    assert result.exit_code == EXIT_WRONG
+    for service in report["services"]:
+        assert service["state"] != "up" and "within 0.5 s" in service["detail"], service
+    # One probe after another would take at least len(NAMES) x 0.5 s.
+    assert 0.5 <= report["elapsed_s"] < len(NAMES) * 0.5 / 2, report["elapsed_s"]
 
 
 def test_with_alertmanager_down_the_alerts_come_from_vmalert(tmp_path: Path) -> None:
