@@ -215,12 +215,19 @@ def unit_activated(
     entry = [unit, user_unit]
     if entry in pending["stop"]:
         host.noop(f"{unit} is stopped: its quadlet was removed")
-    elif pending["restart"] is None or entry in pending["restart"]:
-        yield StringCommand(*systemctl, "restart", unit)
+        return
+    if pending["restart"] is None or entry in pending["restart"]:
+        action = "restart"
     elif entry in pending["reload"]:
-        yield StringCommand(*systemctl, "reload-or-restart", unit)
+        action = "reload-or-restart"
     else:
         host.noop(f"{unit}: none of its files changed")
+        return
+    # A unit that crash-looped on the files a failed verify rolls back from has used up
+    # systemd's start limit, which refuses the rollback's start ("start of the service was
+    # attempted too often", seen on a Debian 13 host): the deploy's start is deliberate.
+    yield StringCommand(*systemctl, "reset-failed", unit)
+    yield StringCommand(*systemctl, action, unit)
 
 
 @operation()
